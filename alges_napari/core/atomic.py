@@ -1,0 +1,79 @@
+"""Atomic file writes: a reader sees the old file or the new one, never half of either.
+
+The pattern is the classic one: write a temporary file in the same directory, flush and fsync
+it, rename it over the target (atomic on POSIX and on Windows via ``os.replace``), then fsync
+the directory so the rename itself survives a power cut.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from .errors import AlgesError
+
+
+def _fsync_dir(directory: Path) -> None:
+    # Directories cannot be opened for fsync on Windows; the rename is still atomic there.
+    if os.name != "posix":
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically and durably.
+
+    Parameters
+    ----------
+    path : path-like
+        Target file; its directory must exist.
+    data : bytes
+        The complete new content.
+
+    Returns
+    -------
+    Path
+        The path written.
+
+    Raises
+    ------
+    AlgesError
+        When the directory is not writable or the disk is full; no partial file remains.
+    """
+    target = Path(path)
+    directory = target.parent
+    tmp_name = None
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp_name, target)
+        tmp_name = None
+        _fsync_dir(directory)
+    except OSError as exc:
+        raise AlgesError(f"cannot write {target}: {exc.strerror or exc}") from exc
+    finally:
+        if tmp_name is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp_name)
+    return target
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Write UTF-8 ``text`` to ``path`` atomically; see :func:`atomic_write_bytes`."""
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> Path:
+    """Write ``obj`` as indented JSON to ``path`` atomically; see :func:`atomic_write_bytes`."""
+    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
