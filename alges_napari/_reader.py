@@ -1,0 +1,160 @@
+"""npe2 reader: frame folders, CholecSeg8k trees, videos and multi-page TIFFs as lazy layers.
+
+Frames become ONE Image layer with a frame axis (a dask array whose chunks are single frames,
+each decoded on demand by the core :class:`~alges_napari.core.frames.FrameSource`), ground truth
+(CholecSeg8k trees) a lazy Labels layer painted in the schema's colours, with the class names
+as layer features so napari's status bar names the class under the cursor; 255 (ignore) is
+transparent.
+
+The reader claims only what it can open as a frame source: a folder holding images, a
+CholecSeg8k tree, a video file or a TIFF with more than one frame. A single PNG/JPEG (or
+single-page TIFF) is left to napari's own readers. Problems found while opening (an empty
+folder, a corrupt video) raise the core's ``AlgesError``; napari reports it to the user.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .core.classes import ClassSchema
+from .core.frames import (
+    IMAGE_SUFFIXES,
+    TIFF_SUFFIXES,
+    VIDEO_SUFFIXES,
+    FrameSource,
+    open_frames,
+)
+
+LayerData = tuple[Any, dict[str, Any], str]
+IGNORE = 255
+
+
+def _is_multipage_tiff(path: Path) -> bool:
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            series = tif.series[0]
+            return len(series.pages) > 1 or series.axes[0] not in "YXS"
+    except Exception:  # noqa: BLE001 - not ours to judge: napari's own readers may try it
+        return False
+
+
+def _claims(path: Path) -> bool:
+    if path.is_dir():
+        if next(path.rglob("*_endo.png"), None) is not None:
+            return True
+        return any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir() if p.is_file())
+    suffix = path.suffix.lower()
+    if suffix in VIDEO_SUFFIXES:
+        return path.is_file()
+    if suffix in TIFF_SUFFIXES:
+        return path.is_file() and _is_multipage_tiff(path)
+    return False
+
+
+def get_reader(path: str | list[str]) -> Any:
+    """Return a reader for ``path`` when it is a frame source, else None (npe2 hook).
+
+    Parameters
+    ----------
+    path : str or list of str
+        What napari was asked to open; lists are accepted when they hold one path.
+
+    Returns
+    -------
+    callable or None
+        ``read_frames`` for folders of images, CholecSeg8k trees, videos and multi-page TIFFs.
+    """
+    if isinstance(path, list | tuple):
+        if len(path) != 1:
+            return None
+        path = path[0]
+    try:
+        return read_frames if _claims(Path(path)) else None
+    except OSError:
+        return None
+
+
+def lazy_frames(source: FrameSource) -> Any:
+    """A dask array (N, H, W, 3) uint8 whose chunks are single frames decoded on demand."""
+    import dask.array as da
+
+    n, (h, w) = len(source), source.shape
+
+    def load(block_id: tuple[int, ...]) -> np.ndarray:
+        return source[block_id[0]][None]
+
+    return da.map_blocks(load, dtype=np.uint8, chunks=((1,) * n, (h,), (w,), (3,)),
+                         meta=np.empty((0, 0, 0, 0), np.uint8))  # fmt: skip
+
+
+def lazy_ground_truth(source: FrameSource) -> Any:
+    """A dask array (N, H, W) uint8 of ground-truth class ids; 255 where a frame has none."""
+    import dask.array as da
+
+    n, (h, w) = len(source), source.shape
+
+    def load(block_id: tuple[int, ...]) -> np.ndarray:
+        mask = source.ground_truth(block_id[0])
+        if mask is None:
+            mask = np.full((h, w), IGNORE, np.uint8)
+        return mask[None]
+
+    return da.map_blocks(load, dtype=np.uint8, chunks=((1,) * n, (h,), (w,)),
+                         meta=np.empty((0, 0, 0), np.uint8))  # fmt: skip
+
+
+def schema_colormap(schema: ClassSchema) -> Any:
+    """A napari DirectLabelColormap: every class in its colour, 255 (ignore) transparent."""
+    from napari.utils.colormaps import DirectLabelColormap
+
+    colours: dict[int | None, tuple[float, ...]] = {
+        None: (0.0, 0.0, 0.0, 0.0),
+        IGNORE: (0.0, 0.0, 0.0, 0.0),
+    }
+    for cls, rgb in enumerate(schema.colors):
+        colours[cls] = (*(c / 255 for c in rgb), 1.0)
+    return DirectLabelColormap(color_dict=colours, background_value=IGNORE)
+
+
+def schema_features(schema: ClassSchema) -> dict[str, list[Any]]:
+    """Layer features naming each label value (napari's status bar shows them)."""
+    return {
+        "index": [*range(schema.num_classes), IGNORE],
+        "class": [*schema.names, "ignore"],
+    }
+
+
+def layers_for(source: FrameSource) -> list[LayerData]:
+    """Build the napari layer data of a frame source (frames, and ground truth if any)."""
+    meta = {"alges_source": source.describe()}
+    layers: list[LayerData] = [
+        (lazy_frames(source), {"name": source.name, "rgb": True, "metadata": meta}, "image")
+    ]
+    if source.has_ground_truth and source.schema is not None:
+        kwargs = {
+            "name": f"{source.name} ground truth",
+            "colormap": schema_colormap(source.schema),
+            "features": schema_features(source.schema),
+            "opacity": 0.5,
+            "metadata": meta,
+        }
+        layers.append((lazy_ground_truth(source), kwargs, "labels"))
+    return layers
+
+
+def read_frames(path: str | list[str]) -> list[LayerData]:
+    """Open ``path`` as a frame source and return its layers (npe2 reader function).
+
+    Raises
+    ------
+    AlgesError
+        FrameSourceError (and friends) naming the file and the problem.
+    """
+    if isinstance(path, list | tuple):
+        path = path[0]
+    return layers_for(open_frames(path))
