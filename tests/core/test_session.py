@@ -1,0 +1,185 @@
+"""ActiveLearningSession: a round trains, scores, selects and persists; stop and warm start work."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from alges_napari.core import session as session_mod
+from alges_napari.core.errors import AlgesError, CheckpointError
+from alges_napari.core.progress import StopFlag, run_to_end
+from alges_napari.core.project import Project
+from alges_napari.core.session import ActiveLearningSession, RoundConfig
+
+torch.set_num_threads(1)
+SIZE = (48, 64)
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from alges_napari.core.synthetic import write_cholecseg8k_tree
+
+    return write_cholecseg8k_tree(
+        tmp_path_factory.mktemp("tree"), n_clips=2, frames_per_clip=8, size=SIZE, seed=3
+    )
+
+
+@pytest.fixture
+def project(tree: Path, tmp_path: Path) -> Project:
+    proj = Project.create(tmp_path / "proj", tree, input_size=(64, 64), epochs=1, batch_size=4)
+    frames = proj.frames
+    for i in (0, 5, 9, 14):  # training labels from ground truth
+        proj.accept_label(proj.keys[i], frames.ground_truth(i))
+    yield proj
+    proj.close()
+
+
+def add_validation(project: Project, indices: tuple[int, ...] = (3, 12)) -> list[str]:
+    keys = [project.keys[i] for i in indices]
+    for i, key in zip(indices, keys, strict=True):
+        project.accept_label(key, project.frames.ground_truth(i))
+        project.set_validation(key)
+    return keys
+
+
+def independent_dice(
+    preds: list[np.ndarray], targets: list[np.ndarray], num_classes: int
+) -> np.ndarray:
+    """Dataset-level Dice per class over labelled pixels; NaN where a class is in neither."""
+    out = np.full(num_classes, np.nan)
+    for c in range(num_classes):
+        inter = size = 0
+        for p, t in zip(preds, targets, strict=True):
+            valid = t != 255
+            pc, tc = (p == c) & valid, (t == c) & valid
+            inter += int((pc & tc).sum())
+            size += int(pc.sum() + tc.sum())
+        if size:
+            out[c] = 2 * inter / size
+    return out
+
+
+def test_round_trains_scores_selects_and_persists(project: Project) -> None:
+    val_keys = add_validation(project)
+    session = ActiveLearningSession(project, device="cpu")
+    stages = []
+    result = run_to_end(
+        session.run_round(RoundConfig(query_size=3, seed=1)), lambda p: stages.append(p["stage"])
+    )
+    assert not result.stopped and result.round == 1
+    assert {"train", "score", "select", "save"} <= set(stages)
+    assert set(result.timings) >= {"train", "score", "select", "save"}
+
+    # The queue: 3 distinct frames from the pool, persisted.
+    queue = [e.key for e in result.queue]
+    assert len(set(queue)) == 3 and all(project.status(k) == "unlabelled" for k in queue)
+    assert [e.key for e in project.queue] == queue
+
+    # The checkpoint is on disk and the history records it with the validation Dice.
+    assert project.latest_checkpoint() == project.checkpoint_path(1)
+    record = project.rounds[-1]
+    assert record["round"] == 1 and record["checkpoint"] == "models/round_0001.safetensors"
+    assert record["n_labelled"] == 4 and record["n_validation"] == 2
+
+    # Validation Dice equals an independent computation from the session's own predictions.
+    preds = [session.predict(k) for k in val_keys]
+    targets = [project.load_label(k) for k in val_keys]
+    expected = independent_dice(preds, targets, project.schema.num_classes)
+    np.testing.assert_allclose(result.val_dice, expected, rtol=1e-6, atol=1e-6)
+    scored = expected[list(project.schema.scored_classes)]
+    assert result.mean_dice == pytest.approx(float(np.nanmean(scored)))
+    assert record["mean_dice"] == pytest.approx(result.mean_dice, abs=1e-6)
+
+    # The scoring pass filled the cache for every pool frame, and it matches the model.
+    pool = project.unlabelled_keys()
+    for key in pool:
+        assert project.heat_map(key) is not None
+    np.testing.assert_array_equal(project.prediction(pool[0]), session.predict(pool[0]))
+    assert project.prediction(val_keys[0]) is None  # validation frames are not in the pool
+
+
+def test_no_validation_frames_gives_nan_not_a_number(project: Project) -> None:
+    result = run_to_end(ActiveLearningSession(project, "cpu").run_round(RoundConfig(query_size=2)))
+    assert np.isnan(result.val_dice).all() and math.isnan(result.mean_dice)
+    assert "no labelled validation" in result.message
+    record = project.rounds[-1]
+    assert record["mean_dice"] is None and all(v is None for v in record["val_dice"])
+
+
+def test_stop_during_training_keeps_previous_state(project: Project) -> None:
+    session = ActiveLearningSession(project, "cpu")
+    run_to_end(session.run_round(RoundConfig(query_size=2)))
+    queue, rounds = project.queue, project.rounds
+    ckpt_bytes = project.checkpoint_path(1).read_bytes()
+    stop = StopFlag()
+    gen = session.run_round(RoundConfig(query_size=2, epochs=20), stop=stop)
+    assert next(gen)["stage"] == "train"
+    stop.request()
+    result = run_to_end(gen)
+    assert result.stopped and "previous checkpoint" in result.message
+    assert project.queue == queue and project.rounds == rounds
+    assert project.latest_checkpoint() == project.checkpoint_path(1)
+    assert project.checkpoint_path(1).read_bytes() == ckpt_bytes
+    # The session's model is the last good checkpoint again, not the half-trained one.
+    from alges_napari.core.model import load_checkpoint
+
+    saved, _, _ = load_checkpoint(project.checkpoint_path(1))
+    for a, b in zip(saved.state_dict().values(), session.model.state_dict().values(), strict=True):
+        assert torch.equal(a, b.cpu())
+
+
+def test_warm_start_continues_from_last_checkpoint(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from alges_napari.core.model import load_checkpoint
+
+    session = ActiveLearningSession(project, "cpu")
+    run_to_end(session.run_round(RoundConfig(query_size=2)))
+    first, _, _ = load_checkpoint(project.checkpoint_path(1))
+    starts = []
+    real = session_mod.iter_train
+
+    def spy(model, *args, **kw):  # type: ignore[no-untyped-def]
+        starts.append({k: v.detach().clone() for k, v in model.state_dict().items()})
+        return real(model, *args, **kw)
+
+    monkeypatch.setattr(session_mod, "iter_train", spy)
+    run_to_end(session.run_round(RoundConfig(query_size=2)))  # warm (the default)
+    run_to_end(session.run_round(RoundConfig(query_size=2, warm_start=False)))
+    ref = first.state_dict()
+    assert all(torch.equal(starts[0][k], ref[k]) for k in ref)
+    assert not all(torch.equal(starts[1][k], ref[k]) for k in ref if ref[k].is_floating_point())
+    assert [r["round"] for r in project.rounds] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("strategy", ["coreset", "random", "entropy"])
+def test_other_strategies_and_candidate_subset(project: Project, strategy: str) -> None:
+    cfg = RoundConfig(strategy=strategy, query_size=3, candidate_subset=6, seed=2)
+    result = run_to_end(ActiveLearningSession(project, "cpu").run_round(cfg))
+    queue = [e.key for e in result.queue]
+    cached = [k for k in project.keys if project.prediction(k) is not None]
+    pool_scored = [k for k in cached if project.status(k) == "unlabelled"]
+    assert len(pool_scored) == 6  # only the candidate subset was scored
+    assert len(set(queue)) == 3 and set(queue) <= set(pool_scored)
+    if strategy == "entropy":
+        scores = [e.score for e in result.queue]
+        assert scores == sorted(scores, reverse=True)
+
+
+def test_no_labels_is_refused(tree: Path, tmp_path: Path) -> None:
+    with Project.create(tmp_path / "empty", tree, input_size=(64, 64)) as proj:
+        with pytest.raises(AlgesError, match="no accepted labels"):
+            run_to_end(ActiveLearningSession(proj, "cpu").run_round())
+
+
+def test_pickle_checkpoint_is_refused(project: Project) -> None:
+    session = ActiveLearningSession(project, "cpu")
+    run_to_end(session.run_round(RoundConfig(query_size=2)))
+    # Someone drops a pickle (torch.save) where a checkpoint should be.
+    torch.save(session.model.state_dict(), project.checkpoint_path(2))
+    with pytest.raises(CheckpointError):
+        _ = ActiveLearningSession(project, "cpu").model
