@@ -374,7 +374,9 @@ def test_k_center_all_equal_and_blockwise_match(monkeypatch: pytest.MonkeyPatch)
     rng = np.random.default_rng(9)
     x, lab = rng.normal(size=(300, 8)), rng.normal(size=(1500, 8))
     whole = k_center_greedy(x, lab, 10)
-    monkeypatch.setattr(centres, "_BLOCK_ELEMS", 64)  # 8-row blocks, labelled set in 1024-row blocks
+    monkeypatch.setattr(
+        centres, "_BLOCK_ELEMS", 64
+    )  # 8-row blocks, labelled set in 1024-row blocks
     np.testing.assert_array_equal(k_center_greedy(x, lab, 10), whole)
 
 

@@ -1,0 +1,1 @@
+"""The pieces of the ``alges`` command; :mod:`alges_napari.cli` assembles them."""
