@@ -8,6 +8,10 @@ import pytest
 from alges_napari import cli
 from alges_napari._cli import demo
 
+# The demo docks the ALGES widget; until that widget (issue 5) is part of the package, there is
+# nothing to dock and these tests cannot say anything true.
+pytest.importorskip("alges_napari._widget", reason="the ALGES dock widget is not built yet")
+
 
 @pytest.fixture
 def captured_run(monkeypatch):
