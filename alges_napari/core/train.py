@@ -349,7 +349,10 @@ def _epochs(
                 result.stopped = True
                 return
             bs = result.batch_size
-            idx = order[pos : pos + bs]
+            # A lone trailing image joins this batch: BatchNorm cannot normalise a batch of one
+            # whose deepest feature map is 1x1 (small frames), and one image is a noisy step anyway.
+            end = pos + bs + 1 if n - (pos + bs) == 1 else pos + bs
+            idx = order[pos:end]
             images, masks = _batch(samples, idx, config, device, mean, std, gen)
             try:
                 loss = _train_step(model, optimizer, scaler, images, masks, config, use_amp)

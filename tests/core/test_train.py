@@ -183,3 +183,24 @@ def test_presets_and_config_round_trip() -> None:
         preset_config("cpu", epoch=3)
     with pytest.raises(AlgesError, match="multiples of 32"):
         TrainConfig(input_size=(50, 64))
+
+
+def test_lone_trailing_image_joins_the_last_batch() -> None:
+    """5 images in batches of 2 at 32x32: a last batch of one would break BatchNorm (1x1 maps)."""
+    from alges_napari.core.model import build_model
+    from alges_napari.core.train import TrainConfig, iter_train, make_samples
+
+    rng = np.random.default_rng(0)
+    pairs = [
+        (
+            rng.integers(0, 256, (32, 32, 3), dtype=np.uint8),
+            rng.integers(0, 3, (32, 32)).astype(np.uint8),
+        )
+        for _ in range(5)
+    ]
+    model = build_model("Unet", "resnet18", 3)
+    progress: list[dict] = []
+    cfg = TrainConfig(input_size=(32, 32), epochs=1, batch_size=2)
+    result = run_to_end(iter_train(model, make_samples(pairs, (32, 32)), cfg), progress.append)
+    steps = [p for p in progress if "loss" in p and "step" in p]
+    assert len(steps) == 2 and not result.stopped  # batches of 2 and 3, never of 1
