@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONDONTWRITEBYTECODE=1
 
-.venv/bin/ruff check alges_napari tests benchmarks scripts
+.venv/bin/ruff check --no-cache alges_napari tests benchmarks scripts
 .venv/bin/lint-imports
 .venv/bin/npe2 validate alges-napari
 bash scripts/check_wheel.sh

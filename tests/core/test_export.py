@@ -83,7 +83,6 @@ def test_folder_keys_get_cholecseg8k_names(tmp_path: Path) -> None:
 
 def test_model_export_loads_without_pickle(project: Project, tmp_path: Path) -> None:
     from alges_napari.core.model import load_checkpoint
-
     from alges_napari.core.progress import run_to_end
     from alges_napari.core.session import ActiveLearningSession, RoundConfig
 
