@@ -58,13 +58,29 @@ def open_demo_data(viewer: Any, data: str | None) -> str:
     return "a generated synthetic clip"
 
 
+def dock_widget(viewer: Any) -> Any:
+    """Dock the ALGES widget as ``napari -w alges-napari "ALGES Active Learning"`` does.
+
+    When npe2 does not list the widget (a stale manifest cache, an install without it), the
+    widget is built and docked directly under the same name, so the demo still shows it.
+    """
+    try:
+        _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, WIDGET)
+    except KeyError:
+        from .._widget import AlgesWidget
+
+        widget = AlgesWidget(viewer)
+        viewer.window.add_dock_widget(widget, name=WIDGET)
+    return widget
+
+
 def run_demo(args: argparse.Namespace) -> int:
     """``alges demo``."""
     import napari
 
     viewer = napari.Viewer(show=not args.no_show, title="alges-napari demo")
     try:
-        viewer.window.add_plugin_dock_widget(PLUGIN, WIDGET)
+        widget = dock_widget(viewer)
         opened = open_demo_data(viewer, args.data)
     except BaseException:
         viewer.close()
@@ -72,6 +88,7 @@ def run_demo(args: argparse.Namespace) -> int:
     layers = ", ".join(layer.name for layer in viewer.layers)
     say(args, f"opened {opened} ({layers}) with the {WIDGET} widget docked")
     if args.no_show:
+        getattr(widget, "shutdown", lambda: None)()
         viewer.close()
         return EXIT_OK
     napari.run()

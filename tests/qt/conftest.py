@@ -1,0 +1,51 @@
+"""Fixtures of the widget tests: a tiny synthetic CholecSeg8k tree and a docked ALGES widget."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from alges_napari.core.synthetic import write_cholecseg8k_tree
+
+#: Tiny frames and a tiny training schedule: a whole round takes seconds on one CPU core.
+FRAME_SIZE = (64, 96)
+TINY = {"input_size": (64, 96), "epochs": 1, "batch_size": 4, "augment": False}
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """The test machines are shared: keep torch on one thread, as the widget tests assume."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def sample_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two synthetic clips of 8 frames (64x96) in the CholecSeg8k layout."""
+    root = tmp_path_factory.mktemp("sample") / "cholecseg8k"
+    return write_cholecseg8k_tree(root, n_clips=2, frames_per_clip=8, size=FRAME_SIZE, seed=5)
+
+
+@pytest.fixture
+def widget_and_viewer(make_napari_viewer, qtbot):
+    """A viewer with the ALGES widget docked the way napari's Plugins menu docks it."""
+    from alges_napari._widget import AlgesWidget
+
+    viewer = make_napari_viewer()
+    widget = AlgesWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="ALGES Active Learning")
+    yield widget, viewer
+    widget.shutdown()
+
+
+@pytest.fixture
+def project_widget(widget_and_viewer, sample_tree, tmp_path):
+    """The widget with a new project on the sample tree (tiny training preset)."""
+    widget, viewer = widget_and_viewer
+    project = widget.create_project(str(sample_tree), str(tmp_path / "proj"), **TINY)
+    assert project is not None
+    return widget, viewer

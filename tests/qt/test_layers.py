@@ -1,0 +1,96 @@
+"""ProjectLayers: lazy frames, 2-D overlays that follow the frame axis, schema colours."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from alges_napari._layers import (
+    ANNOTATION,
+    HEAT,
+    IGNORE,
+    PREDICTION,
+    PREDICTION_OPACITY,
+    ProjectLayers,
+    empty_mask,
+)
+from alges_napari.core.classes import CHOLECSEG8K
+from alges_napari.core.frames import open_frames
+
+
+@pytest.fixture
+def layers(make_napari_viewer, sample_tree):
+    viewer = make_napari_viewer()
+    frames = open_frames(sample_tree)
+    return ProjectLayers(viewer, frames, CHOLECSEG8K, name="tree"), viewer, frames
+
+
+def test_layers_are_added_in_order_with_schema_colours(layers) -> None:
+    pl, viewer, frames = layers
+    assert [ly.name for ly in viewer.layers] == [
+        "ALGES frames (tree)",
+        PREDICTION,
+        HEAT,
+        ANNOTATION,
+    ]
+    assert pl.frames.rgb and pl.frames.data.shape == (16, 64, 96, 3)
+    assert pl.frames.data.chunks[0] == (1,) * 16  # lazy: one frame per chunk, decoded on demand
+    assert pl.prediction.opacity == pytest.approx(PREDICTION_OPACITY)
+    assert not pl.prediction.editable and pl.annotation.editable
+    assert not pl.heat.visible  # toggled on demand
+    for layer in (pl.prediction, pl.annotation):
+        for cls, rgb in enumerate(CHOLECSEG8K.colors):
+            rgba = layer.colormap.map(np.array([cls]))[0]
+            np.testing.assert_allclose(rgba[:3] * 255, rgb, atol=1)
+        assert layer.colormap.map(np.array([IGNORE]))[0][3] == 0  # not labelled: see-through
+        assert list(layer.features["class"])[:13] == list(CHOLECSEG8K.names)
+    assert viewer.layers.selection.active is pl.annotation
+
+
+def test_overlays_hold_one_frame_and_follow_the_frame_axis(layers) -> None:
+    pl, viewer, frames = layers
+    assert viewer.dims.ndim == 3 and pl.axis == 0
+    for layer in (pl.prediction, pl.heat, pl.annotation):
+        assert layer.data.shape == (64, 96)  # bounded memory: never (N, H, W)
+        # A 2-D layer is broadcast over the frame axis: same world extent as a frame.
+        np.testing.assert_allclose(layer.extent.world[:, -2:], pl.frames.extent.world[:, 1:])
+    pl.go_to(7)
+    assert viewer.dims.current_step[0] == 7 and pl.current_index() == 7
+    frame7 = np.asarray(pl.frames.data[7])
+    np.testing.assert_array_equal(frame7, frames[7])
+    with pytest.raises(IndexError):
+        pl.go_to(16)
+
+
+def test_show_fills_overlays_and_tracks_edits(layers) -> None:
+    pl, viewer, frames = layers
+    truth = frames.ground_truth(3)
+    heat = np.arange(64 * 96, dtype=np.uint32).reshape(64, 96) % 256
+    pl.show(3, None, truth, heat.astype(np.uint8))
+    np.testing.assert_array_equal(pl.prediction.data, truth)
+    np.testing.assert_array_equal(pl.heat.data, heat)
+    np.testing.assert_array_equal(pl.annotation.data, empty_mask((64, 96)))
+    assert not pl.edited
+    pl.annotation.paint((5, 5), 4)  # napari's brush
+    assert pl.edited and pl.annotation_mask()[5, 5] == 4
+    assert len(pl.annotation._undo_history) == 1
+    pl.mark_saved()
+    assert not pl.edited
+    pl.show(4, truth, None, None)  # a new frame: its own content, no undo into the last one
+    np.testing.assert_array_equal(pl.annotation.data, truth)
+    assert (pl.prediction.data == IGNORE).all() and (pl.heat.data == 0).all()
+    assert len(pl.annotation._undo_history) == 0
+    copy = pl.annotation_mask()
+    copy[:] = 1
+    assert not (pl.annotation.data == 1).all()  # annotation_mask is a copy
+    with pytest.raises(ValueError, match="does not match"):
+        pl.set_annotation(np.zeros((10, 10), np.uint8))
+
+
+def test_heat_toggle_and_remove(layers) -> None:
+    pl, viewer, frames = layers
+    pl.set_heat_visible(True)
+    assert pl.heat.visible
+    viewer.layers.remove(pl.heat)  # the user deleted one; remove() skips it
+    pl.remove()
+    assert len(viewer.layers) == 0
