@@ -45,6 +45,12 @@ class QueueTable(QTableWidget):
     def __init__(self, parent: Any = None):
         super().__init__(0, len(_COLUMNS), parent)
         self.setHorizontalHeaderLabels(_COLUMNS)
+        self.horizontalHeaderItem(2).setToolTip(
+            "Why the strategy asked for the frame: entropy / margin / 1 - confidence for the "
+            "uncertainty strategies; for ALGES and BADGE the squared distance to the frames "
+            "picked before it (blank for the first, random pick); for core-set the distance to "
+            "the labelled set; blank for random."
+        )
         self.verticalHeader().setVisible(False)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)

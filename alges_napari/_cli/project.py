@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import argparse
 import math
-from collections.abc import Generator
 from typing import Any
 
-from ..core.errors import AlgesError
 from ..core.progress import StopFlag, run_to_end
 from .common import EXIT_INTERRUPTED, EXIT_OK, Bars, add_device, graceful_interrupt, say
 
@@ -197,37 +195,10 @@ def run_train(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def rank_pool(session: Any, config: Any, stop: Any) -> Generator[dict[str, Any], None, Any]:
-    """Score the pool with the session's latest model and write the queue (no training).
-
-    Uses ``ActiveLearningSession.rank`` when the core provides it; until then it runs the same
-    scoring and selection steps ``run_round`` runs after training.
-    """
-    if hasattr(session, "rank"):
-        return (yield from session.rank(config, stop))
-    from ..core.session import RoundResult
-
-    project = session.project
-    if session.model is None:
-        raise AlgesError(f"project {project.root} has no trained model yet: run `alges train`")
-    result = RoundResult(round=len(project.rounds))
-    pool, scores, labelled = yield from session._score_pool(
-        config, result.round, project.labelled_keys(), stop
-    )
-    if scores is None:
-        result.stopped, result.message = True, "stopped while scoring; the previous queue stays"
-        return result
-    yield {"stage": "select", "done": 0, "total": 1}
-    result.queue = session._select(config, pool, scores, labelled, result.round)
-    project.set_queue(result.queue)
-    yield {"stage": "select", "done": 1, "total": 1}
-    return result
-
-
 def run_rank(args: argparse.Namespace) -> int:
     """``alges rank``."""
     cfg = _round_config(args)
-    result = _run_with_session(args, lambda session, stop: rank_pool(session, cfg, stop))
+    result = _run_with_session(args, lambda session, stop: session.rank(cfg, stop))
     if result.stopped:
         say(args, result.message or "stopped; the previous queue stays")
         return EXIT_INTERRUPTED

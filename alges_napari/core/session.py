@@ -25,9 +25,6 @@ from .progress import Cancelled, SupportsIsSet, is_stopped
 from .project import Project, QueueEntry
 from .train import IMAGENET_MEAN, IMAGENET_STD, TrainConfig, TrainResult, iter_train, make_samples
 
-#: Strategies whose ranking has a per-frame scalar worth showing next to the queue entry.
-_SCALAR_SCORE = {"entropy": "entropy", "margins": "margin", "least-confidence": "least_confidence"}
-
 
 @dataclass
 class RoundConfig:
@@ -220,6 +217,41 @@ class ActiveLearningSession:
         yield from self._after_training(result, cfg, tc, train_keys, stop)
         return result
 
+    def rank(
+        self, config: RoundConfig | None = None, stop: SupportsIsSet | None = None
+    ) -> Generator[dict[str, Any], None, RoundResult]:
+        """Score the pool with the latest checkpoint and write the queue, without training.
+
+        The scoring and selection steps of :meth:`run_round` (``alges rank`` on a GPU server).
+        Yields "score" and "select" progress dicts; a stop request ends it within one batch and
+        leaves the previous queue in place. No round is recorded and no checkpoint is written.
+
+        Raises
+        ------
+        AlgesError
+            The project has no trained model yet.
+        """
+        cfg = config or RoundConfig()
+        project = self.project
+        if self.model is None:
+            raise AlgesError(f"project {project.root} has no trained model yet: train a round first")
+        result = RoundResult(round=len(project.rounds))
+        t0 = time.perf_counter()
+        pool, scores, labelled = yield from self._score_pool(
+            cfg, result.round, project.labelled_keys(), stop
+        )
+        result.timings["score"] = time.perf_counter() - t0
+        if is_stopped(stop) or scores is None:
+            result.stopped, result.message = True, "stopped while scoring; the previous queue stays"
+            return result
+        yield {"stage": "select", "done": 0, "total": 1}
+        t0 = time.perf_counter()
+        result.queue = self._select(cfg, pool, scores, labelled, result.round)
+        result.timings["select"] = time.perf_counter() - t0
+        project.set_queue(result.queue)
+        yield {"stage": "select", "done": 1, "total": 1}
+        return result
+
     def _after_training(
         self,
         result: RoundResult,
@@ -354,18 +386,22 @@ class ActiveLearningSession:
     def _select(
         self, cfg: RoundConfig, pool: list[str], scores: Any, labelled: Any, round_no: int
     ) -> list[QueueEntry]:
-        from .select import select
+        from .select import get_strategy
 
         if not pool:
             return []
         k = min(cfg.query_size, len(pool))
-        idx = select(cfg.strategy, scores, k, seed=cfg.seed + round_no, labeled_features=labelled)
-        field_name = _SCALAR_SCORE.get(cfg.strategy)
-        values = getattr(scores, field_name) if field_name else None
-        return [
-            QueueEntry(pool[int(i)], rank, None if values is None else float(values[int(i)]))
-            for rank, i in enumerate(idx)
-        ]
+        # The strategy's own rank score goes into the queue (entropy, margin, D^2 or distance at
+        # pick time), so the user sees why a frame was asked for; random has none.
+        idx, values = get_strategy(cfg.strategy).rank(
+            scores, k, seed=cfg.seed + round_no, labeled_features=labelled
+        )
+
+        def score(i: int) -> float | None:
+            v = None if values is None else float(values[i])
+            return v if v is not None and math.isfinite(v) else None
+
+        return [QueueEntry(pool[int(i)], rank, score(int(i))) for rank, i in enumerate(idx)]
 
     def _summary(
         self, r: RoundResult, cfg: RoundConfig, tc: TrainConfig, ckpt: str, n: int

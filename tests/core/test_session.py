@@ -78,6 +78,9 @@ def test_round_trains_scores_selects_and_persists(project: Project) -> None:
     queue = [e.key for e in result.queue]
     assert len(set(queue)) == 3 and all(project.status(k) == "unlabelled" for k in queue)
     assert [e.key for e in project.queue] == queue
+    # ALGES-seg's queue scores are k-means++ D^2 at pick time: none for the random first centre.
+    first, *rest = [e.score for e in result.queue]
+    assert first is None and all(s is not None and s >= 0 for s in rest)
 
     # The checkpoint is on disk and the history records it with the validation Dice.
     assert project.latest_checkpoint() == project.checkpoint_path(1)
@@ -165,9 +168,13 @@ def test_other_strategies_and_candidate_subset(project: Project, strategy: str) 
     pool_scored = [k for k in cached if project.status(k) == "unlabelled"]
     assert len(pool_scored) == 6  # only the candidate subset was scored
     assert len(set(queue)) == 3 and set(queue) <= set(pool_scored)
-    if strategy == "entropy":
-        scores = [e.score for e in result.queue]
+    scores = [e.score for e in result.queue]
+    if strategy == "random":
+        assert scores == [None, None, None]  # random has no reason to show
+    else:  # entropy: highest first; core-set: farthest-first distances never grow
+        assert all(s is not None and s >= 0 for s in scores)
         assert scores == sorted(scores, reverse=True)
+    assert [e.score for e in project.queue] == scores  # persisted with the queue
 
 
 def test_no_labels_is_refused(tree: Path, tmp_path: Path) -> None:
@@ -183,3 +190,27 @@ def test_pickle_checkpoint_is_refused(project: Project) -> None:
     torch.save(session.model.state_dict(), project.checkpoint_path(2))
     with pytest.raises(CheckpointError):
         _ = ActiveLearningSession(project, "cpu").model
+
+
+def test_rank_rescores_with_the_latest_model_without_training(project: Project) -> None:
+    session = ActiveLearningSession(project, "cpu")
+    run_to_end(session.run_round(RoundConfig(query_size=2)))
+    checkpoints = sorted(p.name for p in project.checkpoint_path(1).parent.iterdir())
+    stages: list[dict] = []
+    cfg = RoundConfig(strategy="entropy", query_size=4, seed=3)
+    result = run_to_end(ActiveLearningSession(project, "cpu").rank(cfg), stages.append)
+    assert not result.stopped and "train" not in {p["stage"] for p in stages}
+    assert [e.key for e in project.queue] == [e.key for e in result.queue]
+    assert len(result.queue) == 4 and all(project.status(e.key) == "unlabelled" for e in result.queue)
+    assert [r["round"] for r in project.rounds] == [1]  # ranking records no round
+    assert sorted(p.name for p in project.checkpoint_path(1).parent.iterdir()) == checkpoints
+    stop = StopFlag()
+    stop.request()
+    before = list(project.queue)
+    assert run_to_end(ActiveLearningSession(project, "cpu").rank(cfg, stop)).stopped
+    assert project.queue == before  # a stopped ranking leaves the queue alone
+
+
+def test_rank_without_a_model_is_refused(project: Project) -> None:
+    with pytest.raises(AlgesError, match="no trained model"):
+        run_to_end(ActiveLearningSession(project, "cpu").rank())
