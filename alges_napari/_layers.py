@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ._reader import lazy_frames, schema_colormap, schema_features
+from ._reader import FRAME_AXES, lazy_frames, schema_colormap, schema_features
 from .core.classes import ClassSchema
 
 IGNORE = 255
@@ -67,7 +67,11 @@ class ProjectLayers:
         features = schema_features(schema)
         label = f"{FRAMES} ({name})" if name else FRAMES
         self.frames = viewer.add_image(
-            lazy_frames(frames), name=label, rgb=True, metadata={"alges": "frames"}
+            lazy_frames(frames),
+            name=label,
+            rgb=True,
+            axis_labels=FRAME_AXES,
+            metadata={"alges": "frames"},
         )
         self.prediction = viewer.add_labels(
             empty.copy(),

@@ -129,11 +129,19 @@ def schema_features(schema: ClassSchema) -> dict[str, list[Any]]:
     }
 
 
+#: Axis names on the dims slider ("frame", not napari's default "-3").
+FRAME_AXES = ("frame", "y", "x")
+
+
 def layers_for(source: FrameSource) -> list[LayerData]:
     """Build the napari layer data of a frame source (frames, and ground truth if any)."""
     meta = {"alges_source": source.describe()}
     layers: list[LayerData] = [
-        (lazy_frames(source), {"name": source.name, "rgb": True, "metadata": meta}, "image")
+        (
+            lazy_frames(source),
+            {"name": source.name, "rgb": True, "metadata": meta, "axis_labels": FRAME_AXES},
+            "image",
+        )
     ]
     if source.has_ground_truth and source.schema is not None:
         kwargs = {
@@ -142,6 +150,7 @@ def layers_for(source: FrameSource) -> list[LayerData]:
             "features": schema_features(source.schema),
             "opacity": 0.5,
             "metadata": meta,
+            "axis_labels": FRAME_AXES,
         }
         layers.append((lazy_ground_truth(source), kwargs, "labels"))
     return layers

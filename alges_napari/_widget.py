@@ -93,7 +93,8 @@ class AlgesWidget(AnnotationLoop, ExportActions, QWidget):
 
     def _build(self) -> None:
         self.form = ProjectForm()
-        self.close_button = QPushButton("Close project")
+        self.close_button = QPushButton("Close")
+        self.close_button.setToolTip("Close the project (accepted labels are already saved)")
         self.project_info = QLabel()
         self.project_info.setWordWrap(True)
         self.annotate = AnnotatePanel()
@@ -107,7 +108,10 @@ class AlgesWidget(AnnotationLoop, ExportActions, QWidget):
         export = QHBoxLayout()
         for w in (self.export_format, self.export_labels_button, self.export_model_button):
             export.addWidget(w)
-        project_box = self._group("Project", self.form, self.project_info, self.close_button)
+        info_row = QHBoxLayout()  # one row: the dock must fit a laptop screen without scrolling
+        info_row.addWidget(self.project_info, 1)
+        info_row.addWidget(self.close_button)
+        project_box = self._group("Project", self.form, info_row)
         body = QWidget()
         column = QVBoxLayout(body)
         column.addWidget(project_box)
@@ -125,6 +129,7 @@ class AlgesWidget(AnnotationLoop, ExportActions, QWidget):
         outer.addWidget(scroll)
         self._scroll, self._body = scroll, body
         self.project_info.setVisible(False)
+        self.close_button.setVisible(False)
         self._fit_width()
 
         self.form.create_requested.connect(lambda v: self.create_project(**v))
@@ -147,7 +152,7 @@ class AlgesWidget(AnnotationLoop, ExportActions, QWidget):
         # As wide as the panels' content (styles change it once shown), plus the scroll bar:
         # the dock never clips the right-hand side.
         bar = self._scroll.verticalScrollBar().sizeHint().width()
-        self.setMinimumWidth(max(360, self._body.minimumSizeHint().width() + bar + 6))
+        self.setMinimumWidth(max(400, self._body.minimumSizeHint().width() + bar + 6))
 
     def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
         """Fit the width to the styled content when first shown."""
@@ -241,6 +246,7 @@ class AlgesWidget(AnnotationLoop, ExportActions, QWidget):
         )
         self.project_info.setToolTip(str(project.root))
         self.project_info.setVisible(True)
+        self.close_button.setVisible(True)
         self._refresh_project()
         pending = project.pending_queue()
         if pending:
@@ -265,6 +271,7 @@ class AlgesWidget(AnnotationLoop, ExportActions, QWidget):
         self.annotate.queue.set_entries([], str)
         self.form.setVisible(True)
         self.project_info.setVisible(False)
+        self.close_button.setVisible(False)
         self.status.clear()
         self.learn.show_idle()
         self._update_buttons()

@@ -72,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
         widget = AlgesWidget(viewer)
         viewer.window.add_dock_widget(widget, name="ALGES Active Learning", area="right")
         app = QApplication.instance()
+        for _ in range(10):  # let the window and dock take their size before the camera fits
+            app.processEvents()
+            time.sleep(0.02)
         project = widget.create_project(
             str(tree), str(work / "project"), input_size=(128, 224), epochs=12
         )

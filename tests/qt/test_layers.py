@@ -50,6 +50,7 @@ def test_layers_are_added_in_order_with_schema_colours(layers) -> None:
 def test_overlays_hold_one_frame_and_follow_the_frame_axis(layers) -> None:
     pl, viewer, frames = layers
     assert viewer.dims.ndim == 3 and pl.axis == 0
+    assert viewer.dims.axis_labels == ("frame", "y", "x")  # the slider says "frame"
     for layer in (pl.prediction, pl.heat, pl.annotation):
         assert layer.data.shape == (64, 96)  # bounded memory: never (N, H, W)
         # A 2-D layer is broadcast over the frame axis: same world extent as a frame.

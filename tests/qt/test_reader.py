@@ -50,6 +50,7 @@ def test_frames_layer_is_lazy_and_exact(folder) -> None:
     root, frames = folder
     (data, kwargs, kind), = read_frames(str(root))  # fmt: skip
     assert kind == "image" and kwargs["rgb"] is True
+    assert kwargs["axis_labels"] == ("frame", "y", "x")
     assert data.shape == (5, H, W, 3) and data.dtype == np.uint8
     assert data.chunks[0] == (1,) * 5  # one frame per chunk: decoded on demand
     np.testing.assert_array_equal(np.asarray(data[3]), frames[3])
