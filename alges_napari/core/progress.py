@@ -68,3 +68,17 @@ def run_to_end(
             return stop.value
         if on_progress is not None:
             on_progress(item)
+
+
+def restage(gen: Generator[Progress, Any, T], stage: str) -> Generator[Progress, None, T]:
+    """Re-yield ``gen``'s progress dicts under another ``"stage"`` and return its result.
+
+    The scoring pass reports ``"score"``; a caller scoring validation or test frames with it
+    says so, so a progress bar names what is really running.
+    """
+    while True:
+        try:
+            progress = next(gen)
+        except StopIteration as done:
+            return done.value
+        yield {**progress, "stage": stage}

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from .errors import AlgesError
-from .progress import Cancelled, SupportsIsSet, is_stopped
+from .progress import Cancelled, SupportsIsSet, is_stopped, restage
 from .project import Project, QueueEntry
 from .train import IMAGENET_MEAN, IMAGENET_STD, TrainConfig, TrainResult, iter_train, make_samples
 
@@ -318,14 +318,10 @@ class ActiveLearningSession:
             on_frame=on_frame,
             stop=stop,
         )
-        while True:
-            try:
-                progress = next(gen)
-            except StopIteration as done:
-                return done.value
-            except Cancelled:
-                return None
-            yield {**progress, "stage": stage}
+        try:
+            return (yield from restage(gen, stage))
+        except Cancelled:
+            return None
 
     def _validate(
         self, stop: SupportsIsSet | None

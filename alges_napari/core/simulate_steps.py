@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from .errors import AlgesError
-from .progress import Cancelled, SupportsIsSet, is_stopped
+from .progress import Cancelled, SupportsIsSet, is_stopped, restage
 from .train import IMAGENET_MEAN, IMAGENET_STD, TrainSamples, iter_train
 
 if TYPE_CHECKING:
@@ -208,12 +208,7 @@ class Runner:
             on_frame=on_frame,
             stop=stop,
         )
-        while True:
-            try:
-                progress = next(gen)
-            except StopIteration as done:
-                return done.value
-            yield {**progress, "stage": stage}
+        return (yield from restage(gen, stage))
 
     def evaluate(
         self, model: Any, test: list[str], stop: SupportsIsSet | None
