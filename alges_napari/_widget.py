@@ -179,10 +179,24 @@ class AlgesWidget(AnnotationLoop, ExportActions, QWidget):
         for emitter, method in (
             (self.viewer.dims.events.current_step, "_on_step"),
             (self.viewer.layers.events.removed, "_on_layer_removed"),
+            (self.viewer.layers.events.inserted, "_suggest_source"),
         ):
             callback = _weak_call(self, method, method)
             emitter.connect(callback)
             self._res.callbacks.append((emitter, callback))
+
+        self._suggest_source()
+
+    def _suggest_source(self, *_: Any) -> None:
+        # Frames the user already opened with the plugin's reader are the likely project source
+        # (`napari -w alges-napari ... -- sample_data/cholecseg8k`): pre-fill the form with them.
+        if self.project is not None:
+            return
+        for layer in self.viewer.layers:
+            path = (layer.metadata.get("alges_source") or {}).get("path")
+            if path:
+                self.form.suggest_source(path)
+                return
 
     # ------------------------------------------------------------ project
 

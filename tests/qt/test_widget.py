@@ -343,3 +343,20 @@ def test_widget_docks_from_the_plugin_manifest(make_napari_viewer) -> None:
     assert isinstance(widget, AlgesWidget)
     assert getattr(widget.viewer, "__wrapped__", widget.viewer) is viewer
     widget.shutdown()
+
+
+def test_form_offers_frames_opened_with_the_reader(make_napari_viewer, qtbot, sample_tree) -> None:
+    from alges_napari._widget import AlgesWidget
+
+    viewer = make_napari_viewer()
+    viewer.open(str(sample_tree), plugin="alges-napari")  # as `napari ... -- sample_data/...`
+    widget = AlgesWidget(viewer)
+    try:
+        values = widget.form.values()
+        assert values["source"] == str(sample_tree.resolve())
+        assert values["root"] == str(sample_tree.resolve().parent / "cholecseg8k_alges")
+        widget.form.source.setText("/some/other/frames")  # the user's choice is never overwritten
+        viewer.open(str(sample_tree), plugin="alges-napari")
+        assert widget.form.values()["source"] == "/some/other/frames"
+    finally:
+        widget.shutdown()
