@@ -157,11 +157,14 @@ def _batch_scores(
             u = torch.zeros(o.shape[:2], dtype=g.dtype, device=g.device)
             out["emb_seg"] = u.scatter_add_(1, yhat.flatten(1), g.flatten(1))
     if want & set(_UNCERTAINTY):
-        p = logits.softmax(dim=1)
+        # From log-probabilities: 1 - p_max of a confident pixel cancels catastrophically in
+        # float32, -expm1(log p_max) does not; p log p needs no clamp either.
+        logp = logits.float().log_softmax(dim=1)
+        p = logp.exp()
         top2 = p.topk(2, dim=1).values if p.shape[1] > 1 else torch.cat([p, 0 * p], 1)
-        out["entropy"] = -(p * torch.log(p.clamp_min(1e-12))).sum(1).mean(dim=(1, 2))
+        out["entropy"] = -(p * logp).sum(1).mean(dim=(1, 2))
         out["margin"] = (top2[:, 0] - top2[:, 1]).mean(dim=(1, 2))
-        out["least_confidence"] = (1.0 - top2[:, 0]).mean(dim=(1, 2))
+        out["least_confidence"] = -torch.expm1(logp.amax(dim=1)).mean(dim=(1, 2))
     if "features" in want:
         out["features"] = fw["features"]
     return out, logits, g, label
