@@ -66,22 +66,26 @@ def _forward(model: nn.Module, conv: nn.Conv2d, x: torch.Tensor, features: bool)
 
 def _per_image_weight_grad(conv: nn.Conv2d, z: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
     """``dW`` for each image separately: (B, C, D*k*k), exact for any padding/stride/dilation."""
-    b, d, h, w = z.shape
+    b, d = z.shape[:2]
     c = delta.shape[1]
     kh, kw = conv.kernel_size
     if (kh, kw) == (1, 1) and conv.stride == (1, 1) and conv.padding == (0, 0):
         return torch.bmm(delta.flatten(2), z.flatten(2).transpose(1, 2))
-    # Folding the batch into groups makes one weight-gradient call keep images apart.
-    grad = torch.nn.grad.conv2d_weight(
-        z.reshape(1, b * d, h, w),
-        (b * c, d // conv.groups, kh, kw),
-        delta.reshape(1, b * c, *delta.shape[-2:]),
-        stride=conv.stride,
-        padding=conv.padding,
-        dilation=conv.dilation,
-        groups=b * conv.groups,
-    )
-    return grad.reshape(b, c, -1)
+    # One weight-gradient call per image keeps images apart. Folding the batch into conv groups
+    # does too, in one call, but measured 3x slower on CPU (oneDNN's grouped weight gradient).
+    grads = [
+        torch.nn.grad.conv2d_weight(
+            z[i : i + 1],
+            (c, d // conv.groups, kh, kw),
+            delta[i : i + 1],
+            stride=conv.stride,
+            padding=conv.padding,
+            dilation=conv.dilation,
+            groups=conv.groups,
+        )
+        for i in range(b)
+    ]
+    return torch.stack(grads).reshape(b, c, -1)
 
 
 def _loss_delta(post: nn.Module, o: torch.Tensor) -> torch.Tensor:
@@ -120,7 +124,7 @@ def _seg_pixel_norms(conv: nn.Conv2d, z: torch.Tensor, o: torch.Tensor) -> tuple
     """
     e, s, yhat = _softmax_parts(o)
     p_norm = (e * e).sum(dim=1) / (s * s) + 1.0 - 2.0 / s
-    zsq = torch.einsum("bdhw,bdhw->bhw", z, z)[:, None]
+    zsq = z.square().sum(dim=1, keepdim=True)  # 3x faster on CPU than the same einsum
     ones = torch.ones((1, 1, *conv.kernel_size), dtype=z.dtype, device=z.device)
     patch = F.conv2d(zsq, ones, stride=conv.stride, padding=conv.padding, dilation=conv.dilation)
     return p_norm * patch[:, 0], yhat
