@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -48,15 +49,30 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     AlgesError
         When the directory is not writable or the disk is full; no partial file remains.
     """
+    return atomic_write_with(path, lambda tmp: tmp.write_bytes(data))
+
+
+def atomic_write_with(
+    path: str | os.PathLike[str], write: Callable[[Path], object]
+) -> Path:
+    """Let ``write(tmp)`` fill a temporary file, then make it ``path`` atomically and durably.
+
+    For writers that want a file name rather than bytes (``safetensors.torch.save_file``
+    streams tensors to disk, where building the bytes first would hold the GIL for the whole
+    copy and stall the GUI thread). Errors and cleanup as :func:`atomic_write_bytes`.
+    """
     target = Path(path)
     directory = target.parent
     tmp_name = None
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+        os.close(fd)
+        write(Path(tmp_name))
+        fd = os.open(tmp_name, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp_name, target)
         tmp_name = None
         _fsync_dir(directory)

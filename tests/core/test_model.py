@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from pathlib import Path
 
 import pytest
 import torch
@@ -75,6 +76,26 @@ def test_checkpoint_round_trip(tmp_path) -> None:
     for (k, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items(), strict=True):
         assert torch.equal(a, b), k
     assert list(tmp_path.iterdir()) and not [p for p in tmp_path.iterdir() if p.suffix == ".tmp"]
+
+
+def test_checkpoint_on_a_full_disk_is_a_clear_error_and_leaves_nothing(
+    tmp_path, monkeypatch
+) -> None:
+    import safetensors.torch
+
+    model = SPEC.build()
+    path = save_checkpoint(model, tmp_path / "m.safetensors", SPEC)
+    before = path.read_bytes()
+
+    def full_disk(state, filename, metadata=None):
+        Path(filename).write_bytes(b"half a checkp")  # what a real ENOSPC leaves behind
+        raise RuntimeError("Error while serializing: I/O error: No space left on device")
+
+    monkeypatch.setattr(safetensors.torch, "save_file", full_disk)
+    with pytest.raises(AlgesError, match=r"cannot write .*m\.safetensors.*No space left"):
+        save_checkpoint(model, path, SPEC)
+    assert path.read_bytes() == before  # the previous checkpoint is untouched
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "m.safetensors"]
 
 
 def test_pickle_checkpoints_are_refused(tmp_path) -> None:

@@ -137,16 +137,16 @@ def test_gui_event_loop_never_stalls_during_a_round(project_widget, qtbot) -> No
     for entry in widget.project.queue[:4]:
         label_from_truth(widget, viewer, entry.key)
     widget.learn.epochs.setValue(2)
-    gaps: list[float] = []
+    gaps: list[tuple[int, str]] = []  # (ms since the previous tick, stage seen last)
     clock = QElapsedTimer()
     timer = QTimer()
     timer.setInterval(10)
+    stages: list[str] = ["start"]
 
     def tick() -> None:
-        gaps.append(clock.restart())
+        gaps.append((clock.restart(), stages[-1]))
 
     timer.timeout.connect(tick)
-    stages: list[str] = []
     show = widget.learn.show_progress
     widget.learn.show_progress = lambda p: (stages.append(p["stage"]), show(p))
     clock.start()
@@ -158,9 +158,9 @@ def test_gui_event_loop_never_stalls_during_a_round(project_widget, qtbot) -> No
     timer.stop()
     assert {"train", "score", "select"} <= set(stages)  # a whole round ran
     assert len(widget.project.rounds) == 1
-    longest = max(gaps)
-    print(f"round {seconds:.1f} s, {len(gaps)} ticks, longest event-loop stall {longest} ms")
-    assert longest < 250
+    worst = sorted(gaps, reverse=True)[:3]
+    print(f"round {seconds:.1f} s, {len(gaps)} ticks, longest event-loop stalls (ms, stage) {worst}")
+    assert worst[0][0] < 250
 
 
 def test_cancel_ends_the_round_within_one_batch(project_widget, qtbot) -> None:
