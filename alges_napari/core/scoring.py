@@ -163,7 +163,7 @@ def _batch_scores(
     if want & set(_UNCERTAINTY):
         # From log-probabilities: 1 - p_max of a confident pixel cancels catastrophically in
         # float32, -expm1(log p_max) does not; p log p needs no clamp either.
-        logp = logits.float().log_softmax(dim=1)
+        logp = logits.log_softmax(dim=1)  # _forward already made half precision float32
         p = logp.exp()
         top2 = p.topk(2, dim=1).values if p.shape[1] > 1 else torch.cat([p, 0 * p], 1)
         out["entropy"] = -(p * logp).sum(1).mean(dim=(1, 2))

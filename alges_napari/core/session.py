@@ -236,21 +236,31 @@ class ActiveLearningSession:
         if self.model is None:
             raise AlgesError(f"project {project.root} has no trained model yet: train a round first")
         result = RoundResult(round=len(project.rounds))
-        t0 = time.perf_counter()
-        pool, scores, labelled = yield from self._score_pool(
-            cfg, result.round, project.labelled_keys(), stop
-        )
-        result.timings["score"] = time.perf_counter() - t0
-        if is_stopped(stop) or scores is None:
+        if not (yield from self._queue_next(result, cfg, project.labelled_keys(), stop)):
             result.stopped, result.message = True, "stopped while scoring; the previous queue stays"
             return result
+        yield {"stage": "select", "done": 1, "total": 1}
+        return result
+
+    def _queue_next(
+        self,
+        result: RoundResult,
+        cfg: RoundConfig,
+        train_keys: list[str],
+        stop: SupportsIsSet | None,
+    ) -> Generator[dict[str, Any], None, bool]:
+        """Score the pool, select and persist the queue into ``result``; False when stopped."""
+        t0 = time.perf_counter()
+        pool, scores, labelled = yield from self._score_pool(cfg, result.round, train_keys, stop)
+        result.timings["score"] = time.perf_counter() - t0
+        if is_stopped(stop) or scores is None:
+            return False
         yield {"stage": "select", "done": 0, "total": 1}
         t0 = time.perf_counter()
         result.queue = self._select(cfg, pool, scores, labelled, result.round)
         result.timings["select"] = time.perf_counter() - t0
-        project.set_queue(result.queue)
-        yield {"stage": "select", "done": 1, "total": 1}
-        return result
+        self.project.set_queue(result.queue)
+        return True
 
     def _after_training(
         self,
@@ -269,22 +279,11 @@ class ActiveLearningSession:
         result.val_dice, result.mean_dice, result.message = yield from self._validate(stop)
         result.timings["validate"] = time.perf_counter() - t0
 
-        t0 = time.perf_counter()
-        pool, scores, labelled_feats = yield from self._score_pool(
-            cfg, result.round, train_keys, stop
-        )
-        result.timings["score"] = time.perf_counter() - t0
-        if is_stopped(stop) or scores is None:
+        if not (yield from self._queue_next(result, cfg, train_keys, stop)):
             result.stopped = True
             result.message = (
                 "stopped after training: the new checkpoint is kept, the previous queue stays"
             )
-        else:
-            yield {"stage": "select", "done": 0, "total": 1}
-            t0 = time.perf_counter()
-            result.queue = self._select(cfg, pool, scores, labelled_feats, result.round)
-            result.timings["select"] = time.perf_counter() - t0
-            self.project.set_queue(result.queue)
         self.project.record_round(self._summary(result, cfg, tc, ckpt, len(train_keys)))
         yield {"stage": "save", "done": 1, "total": 1}
 
