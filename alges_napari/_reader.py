@@ -1,7 +1,7 @@
 """npe2 reader: frame folders, CholecSeg8k trees, videos and multi-page TIFFs as lazy layers.
 
 Frames become ONE Image layer with a frame axis (a dask array whose chunks are single frames,
-each decoded on demand by the core :class:`~alges_napari.core.frames.FrameSource`), ground truth
+each decoded on demand by the core :class:`~alges_napari.core.data.frames.base.FrameSource`), ground truth
 (CholecSeg8k trees) a lazy Labels layer painted in the schema's colours, with the class names
 as layer features so napari's status bar names the class under the cursor; 255 (ignore) is
 transparent.
@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from .core.classes import ClassSchema
-from .core.frames import (
+from alges_napari.core.data.classes import ClassSchema
+from alges_napari.core.data.frames import (
     IMAGE_SUFFIXES,
     TIFF_SUFFIXES,
     VIDEO_SUFFIXES,

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from .core.classes import CHOLECSEG8K, ClassSchema
-from .core.synthetic import generate_clip
+from alges_napari.core.data.classes import CHOLECSEG8K, ClassSchema
+from alges_napari.core.data.synthetic import generate_clip
 
 SAMPLE_FRAMES = 30
 SAMPLE_SIZE = (240, 427)

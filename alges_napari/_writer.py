@@ -2,7 +2,7 @@
 
 A 2-D layer becomes one PNG at ``path``; a 3-D layer (first axis = frames) becomes a folder named
 like ``path`` without its ``.png`` suffix, holding ``frame_00000.png``, ``frame_00001.png``...
-Both go through :mod:`alges_napari.core.export`, the same code as the project export: writes are
+Both go through :mod:`alges_napari.core.project.export`, the same code as the project export: writes are
 atomic, a folder is staged and renamed when complete, and values outside 0-255 are refused.
 """
 
@@ -11,10 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .core.atomic import atomic_write_bytes
-from .core.errors import MaskError
-from .core.export import as_index_masks, write_index_pngs
-from .core.project import encode_index_png
+from alges_napari.core.atomic import atomic_write_bytes
+from alges_napari.core.errors import MaskError
+from alges_napari.core.project.export import as_index_masks, write_index_pngs
+from alges_napari.core.project.project import encode_index_png
 
 
 def write_labels(path: str, data: Any, attributes: dict[str, Any]) -> list[str]:

@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fetches", type=int, default=100)
     args = parser.parse_args(argv)
 
-    from alges_napari.core.frames import open_frames
+    from alges_napari.core.data.frames import open_frames
 
     folder = args.dir / f"jpg_{W}x{H}_{args.frames}"
     written = make_folder(folder, args.frames)

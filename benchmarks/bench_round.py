@@ -30,8 +30,8 @@ def load_avg() -> str:
 
 def frames_root(data: str | None, size: tuple[int, int]) -> Path:
     """A CholecSeg8k-layout tree with at least ``N_LABELS + N_POOL`` frames."""
-    from alges_napari.core.frames import open_frames
-    from alges_napari.core.synthetic import write_cholecseg8k_tree
+    from alges_napari.core.data.frames import open_frames
+    from alges_napari.core.data.synthetic import write_cholecseg8k_tree
 
     candidate = (
         Path(data) if data else Path(__file__).resolve().parents[1] / "sample_data" / "cholecseg8k"
@@ -71,10 +71,10 @@ def main(argv: list[str] | None = None) -> None:
 
     import torch
 
+    from alges_napari.core.learn.train import PRESETS
     from alges_napari.core.progress import run_to_end
-    from alges_napari.core.project import Project
+    from alges_napari.core.project.project import Project
     from alges_napari.core.session import ActiveLearningSession, RoundConfig
-    from alges_napari.core.train import PRESETS
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -24,8 +24,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from alges_napari.core.model import ModelSpec, last_layer, preprocess
-from alges_napari.core.scoring import predict_masks, score_frames
+from alges_napari.core.acquire.scoring import predict_masks, score_frames
+from alges_napari.core.learn.model import ModelSpec, last_layer, preprocess
 
 
 def reference_recipe(

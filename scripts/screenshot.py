@@ -61,8 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
     from qtpy.QtWidgets import QApplication
 
-    from alges_napari._widget import AlgesWidget
-    from alges_napari.core.synthetic import write_cholecseg8k_tree
+    from alges_napari._qt.widget import AlgesWidget
+    from alges_napari.core.data.synthetic import write_cholecseg8k_tree
 
     work = Path(tempfile.mkdtemp(prefix="alges_shot_"))
     try:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .errors import AlgesError
+from alges_napari.core.errors import AlgesError
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -20,10 +20,17 @@ from typing import Any
 import numpy as np
 import torch
 
-from .errors import AlgesError
-from .progress import Cancelled, SupportsIsSet, is_stopped, restage
-from .project import Project, QueueEntry
-from .train import IMAGENET_MEAN, IMAGENET_STD, TrainConfig, TrainResult, iter_train, make_samples
+from alges_napari.core.errors import AlgesError
+from alges_napari.core.learn.train import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    TrainConfig,
+    TrainResult,
+    iter_train,
+    make_samples,
+)
+from alges_napari.core.progress import Cancelled, SupportsIsSet, is_stopped, restage
+from alges_napari.core.project.project import Project, QueueEntry
 
 
 @dataclass
@@ -110,7 +117,7 @@ class ActiveLearningSession:
     """
 
     def __init__(self, project: Project, device: torch.device | str | None = None):
-        from .model import pick_device
+        from alges_napari.core.learn.model import pick_device
 
         self.project = project
         self.device = pick_device(device) if device is None or isinstance(device, str) else device
@@ -136,7 +143,7 @@ class ActiveLearningSession:
         return replace(base, seed=cfg.seed, **changes)
 
     def _spec_for(self, tc: TrainConfig) -> Any:
-        from .model import ModelSpec
+        from alges_napari.core.learn.model import ModelSpec
 
         schema = self.project.schema
         return ModelSpec(
@@ -150,7 +157,7 @@ class ActiveLearningSession:
         )
 
     def _load_latest(self) -> None:
-        from .model import load_checkpoint
+        from alges_napari.core.learn.model import load_checkpoint
 
         path = self.project.latest_checkpoint()
         if path is None:
@@ -160,7 +167,7 @@ class ActiveLearningSession:
         self._model.eval()
 
     def _start_model(self, tc: TrainConfig) -> tuple[torch.nn.Module, Any]:
-        from .model import build_model
+        from alges_napari.core.learn.model import build_model
 
         if tc.warm_start and self.project.latest_checkpoint() is not None:
             self._load_latest()
@@ -288,7 +295,7 @@ class ActiveLearningSession:
         yield {"stage": "save", "done": 1, "total": 1}
 
     def _save(self, tc: TrainConfig, round_no: int, n: int) -> str:
-        from .model import save_checkpoint
+        from alges_napari.core.learn.model import save_checkpoint
 
         path = self.project.checkpoint_path(round_no)
         extra = {"round": round_no, "n_labelled": n, "train": tc.to_json()}
@@ -303,7 +310,7 @@ class ActiveLearningSession:
         stop: SupportsIsSet | None,
         stage: str = "score",
     ) -> Generator[dict[str, Any], None, Any]:
-        from .scoring import iter_score
+        from alges_napari.core.acquire.scoring import iter_score
 
         assert self._model is not None
         view = _FrameView(self.project.frames, indices)
@@ -325,7 +332,7 @@ class ActiveLearningSession:
     def _validate(
         self, stop: SupportsIsSet | None
     ) -> Generator[dict[str, Any], None, tuple[np.ndarray, float, str]]:
-        from .metrics import SegmentationMeter
+        from alges_napari.core.learn.metrics import SegmentationMeter
 
         project, schema = self.project, self.project.schema
         keys = project.validation_keys(labelled_only=True)
@@ -348,7 +355,7 @@ class ActiveLearningSession:
     def _score_pool(
         self, cfg: RoundConfig, round_no: int, train_keys: list[str], stop: SupportsIsSet | None
     ) -> Generator[dict[str, Any], None, tuple[list[str], Any, np.ndarray | None]]:
-        from .select import get_strategy
+        from alges_napari.core.acquire.strategies import get_strategy
 
         project = self.project
         pool = project.unlabelled_keys()
@@ -381,7 +388,7 @@ class ActiveLearningSession:
     def _select(
         self, cfg: RoundConfig, pool: list[str], scores: Any, labelled: Any, round_no: int
     ) -> list[QueueEntry]:
-        from .select import get_strategy
+        from alges_napari.core.acquire.strategies import get_strategy
 
         if not pool:
             return []
@@ -425,7 +432,7 @@ class ActiveLearningSession:
 
     def predict(self, key: str) -> np.ndarray:
         """Predict the mask of one frame with the current model (uint8, frame resolution)."""
-        from .progress import run_to_end
+        from alges_napari.core.progress import run_to_end
 
         if self.model is None:
             raise AlgesError(

@@ -12,7 +12,8 @@ FORBIDDEN = ("qtpy", "napari", "magicgui", "PyQt5", "PyQt6", "PySide2", "PySide6
 
 
 def test_core_modules_import_without_gui_packages() -> None:
-    modules = [m.name for m in pkgutil.iter_modules(core.__path__, "alges_napari.core.")]
+    modules = [m.name for m in pkgutil.walk_packages(core.__path__, "alges_napari.core.")
+               if not m.name.endswith("__main__")]
     assert modules, "no core modules found"
     code = (
         "import importlib, sys\n"

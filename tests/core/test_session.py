@@ -12,7 +12,7 @@ import torch
 from alges_napari.core import session as session_mod
 from alges_napari.core.errors import AlgesError, CheckpointError
 from alges_napari.core.progress import StopFlag, run_to_end
-from alges_napari.core.project import Project
+from alges_napari.core.project.project import Project
 from alges_napari.core.session import ActiveLearningSession, RoundConfig
 
 torch.set_num_threads(1)
@@ -21,7 +21,7 @@ SIZE = (48, 64)
 
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from alges_napari.core.synthetic import write_cholecseg8k_tree
+    from alges_napari.core.data.synthetic import write_cholecseg8k_tree
 
     return write_cholecseg8k_tree(
         tmp_path_factory.mktemp("tree"), n_clips=2, frames_per_clip=8, size=SIZE, seed=3
@@ -128,7 +128,7 @@ def test_stop_during_training_keeps_previous_state(project: Project) -> None:
     assert project.latest_checkpoint() == project.checkpoint_path(1)
     assert project.checkpoint_path(1).read_bytes() == ckpt_bytes
     # The session's model is the last good checkpoint again, not the half-trained one.
-    from alges_napari.core.model import load_checkpoint
+    from alges_napari.core.learn.model import load_checkpoint
 
     saved, _, _ = load_checkpoint(project.checkpoint_path(1))
     for a, b in zip(saved.state_dict().values(), session.model.state_dict().values(), strict=True):
@@ -138,7 +138,7 @@ def test_stop_during_training_keeps_previous_state(project: Project) -> None:
 def test_warm_start_continues_from_last_checkpoint(
     project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from alges_napari.core.model import load_checkpoint
+    from alges_napari.core.learn.model import load_checkpoint
 
     session = ActiveLearningSession(project, "cpu")
     run_to_end(session.run_round(RoundConfig(query_size=2)))

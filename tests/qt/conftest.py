@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from alges_napari.core.synthetic import write_cholecseg8k_tree
+from alges_napari.core.data.synthetic import write_cholecseg8k_tree
 
 #: Tiny frames and a tiny training schedule: a whole round takes seconds on one CPU core.
 FRAME_SIZE = (64, 96)
@@ -33,7 +33,7 @@ def sample_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def widget_and_viewer(make_napari_viewer, qtbot):
     """A viewer with the ALGES widget docked the way napari's Plugins menu docks it."""
-    from alges_napari._widget import AlgesWidget
+    from alges_napari._qt.widget import AlgesWidget
 
     viewer = make_napari_viewer()
     widget = AlgesWidget(viewer)

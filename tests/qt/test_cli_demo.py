@@ -6,11 +6,11 @@ import napari
 import pytest
 
 from alges_napari import cli
-from alges_napari._cli import demo
+from alges_napari.cli import demo
 
 # The demo docks the ALGES widget; until that widget (issue 5) is part of the package, there is
 # nothing to dock and these tests cannot say anything true.
-pytest.importorskip("alges_napari._widget", reason="the ALGES dock widget is not built yet")
+pytest.importorskip("alges_napari._qt.widget", reason="the ALGES dock widget is not built yet")
 
 
 @pytest.fixture
@@ -38,7 +38,7 @@ def test_demo_docks_the_widget_over_a_generated_clip(captured_run, monkeypatch) 
 
 
 def test_demo_opens_given_frames(captured_run, tmp_path) -> None:
-    from alges_napari.core.synthetic import write_cholecseg8k_tree
+    from alges_napari.core.data.synthetic import write_cholecseg8k_tree
 
     tree = write_cholecseg8k_tree(tmp_path / "tree", n_clips=1, frames_per_clip=3, size=(48, 64))
     assert cli.main(["demo", "--data", str(tree), "--quiet"]) == 0

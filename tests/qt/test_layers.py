@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from alges_napari._layers import (
+from alges_napari._qt.layers import (
     ANNOTATION,
     HEAT,
     IGNORE,
@@ -14,8 +14,8 @@ from alges_napari._layers import (
     ProjectLayers,
     empty_mask,
 )
-from alges_napari.core.classes import CHOLECSEG8K
-from alges_napari.core.frames import open_frames
+from alges_napari.core.data.classes import CHOLECSEG8K
+from alges_napari.core.data.frames import open_frames
 
 
 @pytest.fixture

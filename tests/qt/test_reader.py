@@ -8,9 +8,9 @@ import tifffile
 from PIL import Image
 
 from alges_napari._reader import get_reader, read_frames
-from alges_napari.core.classes import CHOLECSEG8K
+from alges_napari.core.data.classes import CHOLECSEG8K
+from alges_napari.core.data.synthetic import generate_clip, write_cholecseg8k_tree
 from alges_napari.core.errors import AlgesError, FrameSourceError
-from alges_napari.core.synthetic import generate_clip, write_cholecseg8k_tree
 
 H, W = 24, 32
 

@@ -7,8 +7,8 @@ import time
 import numpy as np
 
 from alges_napari._sample_data import SAMPLE_FRAMES, SAMPLE_SIZE, make_sample_data
-from alges_napari.core.classes import CHOLECSEG8K
-from alges_napari.core.synthetic import generate_clip
+from alges_napari.core.data.classes import CHOLECSEG8K
+from alges_napari.core.data.synthetic import generate_clip
 
 
 def test_sample_layers_are_the_generated_clip() -> None:

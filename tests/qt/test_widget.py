@@ -8,9 +8,9 @@ import numpy as np
 from PIL import Image
 from qtpy.QtCore import QElapsedTimer, Qt, QThreadPool, QTimer
 
-from alges_napari._annotate_panel import KEYS, key_label
-from alges_napari._layers import IGNORE
-from alges_napari.core.project import Project
+from alges_napari._qt.annotate_panel import KEYS, key_label
+from alges_napari._qt.layers import IGNORE
+from alges_napari.core.project.project import Project
 
 ROUND_TIMEOUT_MS = 240_000  # a tiny round takes seconds; the shared test machine can be slow
 
@@ -104,8 +104,8 @@ def test_end_to_end_label_retrain_rank_correct_accept(
     assert key in project.labelled_keys()
 
     # Export the model through the button's dialog; a non-empty folder gets a new sub-folder.
-    from alges_napari import _export_actions
-    from alges_napari.core.model import load_checkpoint
+    from alges_napari._qt import export_actions as _export_actions
+    from alges_napari.core.learn.model import load_checkpoint
 
     (tmp_path / "exports").mkdir()
     (tmp_path / "exports" / "other.txt").write_text("not ours")
@@ -335,7 +335,7 @@ def test_form_creates_a_project_and_exports_work(widget_and_viewer, sample_tree,
 
 
 def test_widget_docks_from_the_plugin_manifest(make_napari_viewer) -> None:
-    from alges_napari._widget import AlgesWidget
+    from alges_napari._qt.widget import AlgesWidget
 
     viewer = make_napari_viewer()
     _, widget = viewer.window.add_plugin_dock_widget("alges-napari", "ALGES Active Learning")
@@ -346,7 +346,7 @@ def test_widget_docks_from_the_plugin_manifest(make_napari_viewer) -> None:
 
 
 def test_form_offers_frames_opened_with_the_reader(make_napari_viewer, qtbot, sample_tree) -> None:
-    from alges_napari._widget import AlgesWidget
+    from alges_napari._qt.widget import AlgesWidget
 
     viewer = make_napari_viewer()
     viewer.open(str(sample_tree), plugin="alges-napari")  # as `napari ... -- sample_data/...`

@@ -1,1 +1,0 @@
-"""The pieces of the ``alges`` command; :mod:`alges_napari.cli` assembles them."""

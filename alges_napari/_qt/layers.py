@@ -1,0 +1,201 @@
+"""A project's frames, prediction, annotation and heat map as napari layers.
+
+Layout in the viewer (bottom to top):
+
+- **frames**: an RGB Image of the whole pool with a frame axis, backed by a dask array whose
+  chunks are single frames decoded on demand (``_reader.lazy_frames``): nothing is held in RAM
+  beyond what napari is displaying.
+- **prediction**: Labels in the schema's colours at 40% opacity, not editable.
+- **heat map**: Image (inferno, additive), the ALGES-seg gradient map; hidden until toggled.
+- **annotation**: Labels, editable with napari's brush, fill and eraser; 255 ("ignore", not
+  labelled) is transparent and is what the eraser paints. The class names are layer features,
+  so the status bar names the class under the cursor.
+
+Why the three overlays are 2-D layers holding only the *current* frame: napari broadcasts a
+2-D layer over the leading (frame) axis of the 3-D frames layer, so the overlays stay aligned
+with whatever frame is shown, and :meth:`ProjectLayers.show` refills them on every frame
+change. Memory is therefore three frame-sized arrays whatever the pool size, and the brush,
+fill, eraser and undo work on a plain writable numpy array (napari cannot paint into a lazy
+dask array, and a memory-mapped (N, H, W) annotation would need a full-pool file that duplicates
+``labels/``, where accepted labels already live as PNGs).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from alges_napari._reader import FRAME_AXES, lazy_frames, schema_colormap, schema_features
+from alges_napari.core.data.classes import ClassSchema
+
+IGNORE = 255
+FRAMES = "ALGES frames"
+PREDICTION = "ALGES prediction"
+HEAT = "ALGES heat map"
+ANNOTATION = "ALGES annotation"
+PREDICTION_OPACITY = 0.4
+ANNOTATION_OPACITY = 0.6  # the frame must stay visible under the labels being corrected
+
+
+def empty_mask(shape: tuple[int, int]) -> np.ndarray:
+    """An all-ignore (255, "not labelled") mask of ``shape``."""
+    return np.full(shape, IGNORE, np.uint8)
+
+
+class ProjectLayers:
+    """The four layers of one project in one viewer, and the frame they currently show.
+
+    Parameters
+    ----------
+    viewer : napari.Viewer
+        The viewer to add the layers to.
+    frames : FrameSource
+        The project's frames (``project.frames``).
+    schema : ClassSchema
+        The project's classes (colours and names).
+    name : str
+        Shown in the frames layer's name.
+    """
+
+    def __init__(self, viewer: Any, frames: Any, schema: ClassSchema, name: str = ""):
+        self.viewer = viewer
+        self.n_frames = len(frames)
+        self.shape = tuple(frames.shape)
+        empty = empty_mask(self.shape)
+        colormap = schema_colormap(schema)
+        features = schema_features(schema)
+        label = f"{FRAMES} ({name})" if name else FRAMES
+        self.frames = viewer.add_image(
+            lazy_frames(frames),
+            name=label,
+            rgb=True,
+            axis_labels=FRAME_AXES,
+            metadata={"alges": "frames"},
+        )
+        self.prediction = viewer.add_labels(
+            empty.copy(),
+            name=PREDICTION,
+            colormap=colormap,
+            features=features,
+            opacity=PREDICTION_OPACITY,
+            metadata={"alges": "prediction"},
+        )
+        self.prediction.editable = False
+        self.heat = viewer.add_image(
+            np.zeros(self.shape, np.uint8),
+            name=HEAT,
+            colormap="inferno",
+            blending="additive",
+            contrast_limits=(0, 255),
+            opacity=0.6,
+            visible=False,
+            metadata={"alges": "heat"},
+        )
+        self.annotation = viewer.add_labels(
+            empty.copy(),
+            name=ANNOTATION,
+            colormap=colormap,
+            features=features,
+            opacity=ANNOTATION_OPACITY,
+            metadata={"alges": "annotation"},
+        )
+        self.annotation.selected_label = 1 if schema.num_classes > 1 else 0
+        self._baseline = empty.copy()
+        self.index: int | None = None
+        viewer.layers.selection.active = self.annotation
+        viewer.reset_view()
+
+    # ------------------------------------------------------------ the frame axis
+
+    @property
+    def axis(self) -> int:
+        """The world axis that runs over frames (the frames layer's first axis)."""
+        return max(0, self.viewer.dims.ndim - 3)
+
+    def current_index(self) -> int:
+        """The frame the viewer shows now, clamped to the pool."""
+        step = self.viewer.dims.current_step[self.axis]
+        return int(min(max(step, 0), self.n_frames - 1))
+
+    def go_to(self, index: int) -> None:
+        """Move the viewer's frame slider to ``index`` (the overlays follow via ``show``)."""
+        if not 0 <= index < self.n_frames:
+            raise IndexError(f"frame {index} out of range for {self.n_frames} frames")
+        self.viewer.dims.set_current_step(self.axis, index)
+
+    # ------------------------------------------------------------ overlay contents
+
+    def show(
+        self,
+        index: int,
+        annotation: np.ndarray | None,
+        prediction: np.ndarray | None,
+        heat: np.ndarray | None,
+    ) -> None:
+        """Fill the overlays with frame ``index``'s arrays (None shows nothing).
+
+        The annotation's undo history starts afresh, so undo never reaches into another frame.
+        """
+        self.index = index
+        self.set_prediction(prediction, heat)
+        self.set_annotation(annotation if annotation is not None else empty_mask(self.shape))
+
+    def set_prediction(self, prediction: np.ndarray | None, heat: np.ndarray | None) -> None:
+        """Show ``prediction`` (class ids) and ``heat`` (uint8) for the current frame."""
+        self.prediction.data = self._fit(prediction, IGNORE)
+        self.heat.data = self._fit(heat, 0)
+
+    def set_annotation(self, mask: np.ndarray, baseline: bool = True) -> None:
+        """Replace the annotation with a copy of ``mask``.
+
+        Parameters
+        ----------
+        mask : ndarray (H, W)
+            Class ids, 255 = not labelled.
+        baseline : bool
+            Remember this content as "unedited" (see :attr:`edited`).
+        """
+        data = self._fit(mask, IGNORE)
+        self.annotation.data = data
+        if hasattr(self.annotation, "_reset_history"):
+            self.annotation._reset_history()  # undo must not cross into another frame
+        if baseline:
+            self._baseline = data.copy()
+
+    def annotation_mask(self) -> np.ndarray:
+        """A copy of the annotation as uint8 (H, W)."""
+        return np.array(self.annotation.data, dtype=np.uint8)
+
+    @property
+    def edited(self) -> bool:
+        """True when the annotation differs from what was last loaded into it."""
+        return not np.array_equal(self.annotation.data, self._baseline)
+
+    def mark_saved(self) -> None:
+        """Treat the annotation's current content as unedited (after it was accepted)."""
+        self._baseline = self.annotation_mask()
+
+    def set_heat_visible(self, visible: bool) -> None:
+        """Show or hide the heat map."""
+        self.heat.visible = bool(visible)
+
+    def _fit(self, array: np.ndarray | None, fill: int) -> np.ndarray:
+        if array is None:
+            return np.full(self.shape, fill, np.uint8)
+        array = np.asarray(array)
+        if array.shape != self.shape:
+            raise ValueError(f"overlay of shape {array.shape} does not match frames {self.shape}")
+        return np.array(array, dtype=np.uint8)
+
+    # ------------------------------------------------------------ teardown
+
+    def layers(self) -> list[Any]:
+        """The four layers, bottom to top."""
+        return [self.frames, self.prediction, self.heat, self.annotation]
+
+    def remove(self) -> None:
+        """Take the layers out of the viewer (those the user already removed are skipped)."""
+        for layer in self.layers():
+            if layer in self.viewer.layers:
+                self.viewer.layers.remove(layer)

@@ -1,0 +1,117 @@
+"""Status: labelled / total, per-class labelled pixel counts, and the round history plot."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Generator, Sequence
+from typing import Any
+
+import numpy as np
+from qtpy.QtCore import Qt
+from qtpy.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from alges_napari._qt.history_plot import HistoryPlot
+from alges_napari.core.progress import SupportsIsSet, is_stopped
+
+
+def class_pixels(mask: np.ndarray, num_classes: int) -> np.ndarray:
+    """Labelled pixels per class of one mask (ignore, 255, and out-of-range ids left out)."""
+    counts = np.bincount(np.asarray(mask, dtype=np.uint8).ravel(), minlength=256)
+    return counts[:num_classes].astype(np.int64)
+
+
+def iter_label_pixels(
+    project: Any, keys: Sequence[str], stop: SupportsIsSet | None = None
+) -> Generator[dict[str, Any], None, dict[str, np.ndarray]]:
+    """Count the labelled pixels of each class in the accepted labels of ``keys``.
+
+    Reads every label PNG once (in a thread worker when a project with many labels opens).
+
+    Returns
+    -------
+    dict
+        key -> (C,) int64 pixel counts.
+    """
+    out: dict[str, np.ndarray] = {}
+    n = project.schema.num_classes
+    for i, key in enumerate(keys):
+        if is_stopped(stop):
+            break
+        mask = project.load_label(key)
+        if mask is not None:
+            out[key] = class_pixels(mask, n)
+        yield {"stage": "count", "done": i + 1, "total": len(keys)}
+    return out
+
+
+class StatusPanel(QWidget):
+    """Counts, per-class pixels and the Dice history of the open project."""
+
+    def __init__(self, parent: Any = None):
+        super().__init__(parent)
+        self.counts = QLabel("No project open")
+        self.counts.setWordWrap(True)
+        self.pixels = QLabel()
+        self.pixels.setTextFormat(Qt.TextFormat.RichText)
+        self.pixels.setToolTip("Labelled pixels per class, over all accepted labels")
+        self.plot = HistoryPlot()
+        self.last_round = QLabel()
+        self.last_round.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        for w in (self.counts, self.pixels, self.plot, self.last_round):
+            layout.addWidget(w)
+
+    def show_counts(self, counts: dict[str, int], total: int, pending: int) -> None:
+        """``counts`` from ``Project.counts()``; ``pending`` = queued frames still unlabelled."""
+        done = counts.get("labelled", 0) + counts.get("validation", 0)
+        self.counts.setText(
+            f"Labelled {done} / {total} frames  (training {counts.get('labelled', 0)}, "
+            f"validation {counts.get('validation', 0)}, skipped {counts.get('skipped', 0)}); "
+            f"{pending} queued to label"
+        )
+
+    def show_pixels(self, schema: Any, pixels: np.ndarray) -> None:
+        """Per-class pixel counts as two columns of colour swatch, class name and count."""
+        cells = []
+        for cls, (name, rgb) in enumerate(zip(schema.names, schema.colors, strict=True)):
+            swatch = "#{:02x}{:02x}{:02x}".format(*tuple(rgb))
+            cells.append(
+                f"<td><span style='color:{swatch}'>&#9632;</span> {html.escape(name)}</td>"
+                f"<td align='right'>{_human(int(pixels[cls]))}</td>"
+            )
+        half = (len(cells) + 1) // 2
+        rows = [
+            "<tr>" + cells[i] + (cells[i + half] if i + half < len(cells) else "") + "</tr>"
+            for i in range(half)
+        ]
+        table = "<table cellspacing='0' cellpadding='1' style='font-size:small'>"
+        self.pixels.setText(table + "".join(rows) + "</table>")
+
+    def show_rounds(self, rounds: Sequence[dict[str, Any]]) -> None:
+        """The history plot and a line about the last round."""
+        self.plot.set_rounds(rounds)
+        if not rounds:
+            self.last_round.setText("")
+            return
+        r = rounds[-1]
+        dice = r.get("mean_dice")
+        dice_text = f"{dice:.3f}" if isinstance(dice, int | float) else "n/a (no validation frames)"
+        self.last_round.setText(
+            f"Round {r.get('round')}: {r.get('n_labelled', '?')} labels, "
+            f"{r.get('strategy', '?')}, validation mean Dice {dice_text}"
+        )
+
+    def clear(self) -> None:
+        """Back to "no project"."""
+        self.counts.setText("No project open")
+        self.pixels.setText("")
+        self.show_rounds([])
+
+
+def _human(n: int) -> str:
+    if n >= 1_000_000:
+        return f"{n / 1e6:.1f}M"
+    if n >= 10_000:
+        return f"{n / 1e3:.0f}k"
+    return str(n)

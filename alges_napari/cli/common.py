@@ -1,0 +1,147 @@
+"""What every ``alges`` subcommand shares: progress bars, clean Ctrl-C, exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from alges_napari.core.progress import StopFlag
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def common_options() -> argparse.ArgumentParser:
+    """A parent parser with the options every subcommand takes."""
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group("common options")
+    group.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress bars or status messages"
+    )
+    group.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="CPU threads torch may use (default: torch's choice)",
+    )
+    group.add_argument(
+        "--debug", action="store_true", help="show the full traceback of a runtime failure"
+    )
+    return parent
+
+
+def add_device(parser: argparse.ArgumentParser) -> None:
+    """Add ``--device``."""
+    parser.add_argument(
+        "--device",
+        metavar="DEV",
+        help="torch device: cpu, cuda, cuda:1, mps (default: CUDA > MPS > CPU)",
+    )
+
+
+def say(args: argparse.Namespace, message: str) -> None:
+    """Print a status message unless ``--quiet`` (through tqdm, so bars are not torn)."""
+    if not getattr(args, "quiet", False):
+        from tqdm import tqdm
+
+        tqdm.write(message, file=sys.stderr)
+
+
+class Bars:
+    """tqdm bars fed by the core's progress dicts.
+
+    The ``outer`` stage (e.g. "step" for an experiment) gets a bar of its own that stays at the
+    top; every other stage shares one bar below it, restarted when the stage changes.
+
+    Parameters
+    ----------
+    quiet : bool
+        Show nothing.
+    outer : str or None
+        Name of the stage that counts the whole job.
+    """
+
+    def __init__(self, quiet: bool = False, outer: str | None = None):
+        self.quiet, self.outer = quiet, outer
+        self._outer_bar: Any = None
+        self._bar: Any = None
+        self._stage: str | None = None
+
+    def _new(self, desc: str, position: int) -> Any:
+        from tqdm import tqdm
+
+        return tqdm(desc=desc, position=position, leave=position == 0, dynamic_ncols=True)
+
+    @staticmethod
+    def _advance(bar: Any, p: dict[str, Any]) -> None:
+        if p.get("total") is not None and bar.total != p["total"]:
+            bar.total = p["total"]
+            bar.refresh()
+        if p.get("done") is not None and p["done"] >= bar.n:
+            bar.update(p["done"] - bar.n)
+
+    def __call__(self, p: dict[str, Any]) -> None:
+        """Show one progress dict."""
+        if self.quiet:
+            return
+        if "warning" in p:
+            from tqdm import tqdm
+
+            tqdm.write(f"warning: {p['warning']}", file=sys.stderr)
+        stage = str(p.get("stage", "work"))
+        if stage == self.outer:
+            if self._outer_bar is None:
+                self._outer_bar = self._new(stage, 0)
+            self._advance(self._outer_bar, p)
+            return
+        if stage != self._stage or self._bar is None:
+            if self._bar is not None:
+                self._bar.close()
+            self._bar = self._new(stage, 1 if self.outer else 0)
+            self._stage = stage
+        self._advance(self._bar, p)
+        if "loss" in p:
+            self._bar.set_postfix(
+                epoch=f"{p.get('epoch')}/{p.get('epochs')}", loss=f"{p['loss']:.3f}", refresh=False
+            )
+
+    def close(self) -> None:
+        """Close the bars (idempotent)."""
+        for bar in (self._bar, self._outer_bar):
+            if bar is not None:
+                bar.close()
+        self._bar = self._outer_bar = None
+
+
+@contextlib.contextmanager
+def graceful_interrupt(stop: StopFlag, quiet: bool = False) -> Iterator[StopFlag]:
+    """While inside, the first Ctrl-C asks the work to stop cleanly; a second one aborts.
+
+    The work checks ``stop`` within every batch, so what it finished is saved and the command
+    exits with :data:`EXIT_INTERRUPTED`.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.request()
+        print(
+            "\nstopping cleanly after the current batch (Ctrl-C again to abort at once)",
+            file=sys.stderr,
+        )
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)

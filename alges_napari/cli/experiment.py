@@ -1,0 +1,206 @@
+"""``alges simulate`` and ``alges plot``: simulated active-learning experiments and their curves."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from alges_napari.cli.common import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    Bars,
+    add_device,
+    graceful_interrupt,
+    say,
+)
+from alges_napari.core.errors import AlgesError
+from alges_napari.core.progress import StopFlag, run_to_end
+
+SIMULATE_HELP = """\
+Simulate active learning with an oracle made from ground-truth masks, and write one row per
+strategy, repeat and round to OUT/results.csv. The defaults are the ALGES paper's protocol for a
+CholecSeg8k tree: ResNet-18 U-Net from scratch, 224x224, Adam lr 5e-5, batch 32, 25 epochs per
+round, 50 initial frames, +10 per round, 30 rounds, 3 repeats, Dice on the scored classes
+(CholecSeg8k: 0,1,2,3,4,5,9,10). Each repeat holds out whole videos as test frames and draws its
+initial labelled frames from its own seed; every strategy starts from them (and from the same
+round-0 model). Started again with the same OUT and settings, a run resumes where it stopped;
+--strategy, --rounds and --repeats may grow between runs.
+"""
+
+
+def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
+    """Register ``simulate`` and ``plot``."""
+    from alges_napari.core.experiment.config import DEFAULT_STRATEGIES
+
+    p = sub.add_parser(
+        "simulate",
+        parents=parents,
+        help="simulated active-learning experiment (oracle = ground truth)",
+        description=SIMULATE_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--data", required=True, help="frames with ground truth (CholecSeg8k tree)")
+    p.add_argument(
+        "--strategy",
+        nargs="+",
+        default=list(DEFAULT_STRATEGIES),
+        metavar="NAME",
+        help="strategies to compare, or 'all' (default: %(default)s)",
+    )
+    p.add_argument("--init", type=int, default=50, help="initial labelled frames (default 50)")
+    p.add_argument("--query", type=int, default=10, help="frames added per round (default 10)")
+    p.add_argument("--rounds", type=int, default=30, help="acquisition rounds (default 30)")
+    p.add_argument("--repeats", type=int, default=3, help="repeats, seeds SEED..SEED+n-1 (3)")
+    p.add_argument("--epochs", type=int, default=25, help="training epochs per round (25)")
+    p.add_argument("--batch-size", type=int, default=32, help="training batch size (32)")
+    p.add_argument("--lr", type=float, default=5e-5, help="Adam learning rate (5e-5)")
+    p.add_argument(
+        "--size",
+        type=int,
+        nargs=2,
+        default=[224, 224],
+        metavar=("H", "W"),
+        help="frames are resized to H x W, multiples of 32 (224 224)",
+    )
+    p.add_argument("--arch", default="Unet", help="segmentation-models-pytorch model (Unet)")
+    p.add_argument("--encoder", default="resnet18", help="encoder, random init (resnet18)")
+    start = p.add_mutually_exclusive_group()
+    start.add_argument(
+        "--from-scratch",
+        dest="warm_start",
+        action="store_false",
+        help="train every round from random weights (default, as the paper)",
+    )
+    start.add_argument(
+        "--warm-start",
+        dest="warm_start",
+        action="store_true",
+        help="continue every round from the strategy's previous model",
+    )
+    p.set_defaults(warm_start=False)
+    p.add_argument(
+        "--test-size",
+        type=float,
+        default=0.2,
+        help="held-out test frames (whole videos): a fraction < 1 or a frame count (0.2)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="base seed; repeat r uses SEED+r (0)")
+    p.add_argument("--augment", action="store_true", help="flip/rotate/colour augmentation")
+    p.add_argument(
+        "--dice-weight",
+        type=float,
+        default=0.0,
+        help="add this times a soft-Dice loss to cross-entropy (0)",
+    )
+    p.add_argument(
+        "--candidates",
+        type=int,
+        metavar="N",
+        help="score only N random unlabelled frames per round (default: the whole pool)",
+    )
+    p.add_argument("--stride", type=int, default=1, help="use every N-th frame of --data (1)")
+    p.add_argument("--out", default="alges_simulation", help="experiment folder (%(default)s)")
+    add_device(p)
+    p.set_defaults(func=run_simulate)
+
+    p = sub.add_parser(
+        "plot",
+        parents=parents,
+        help="learning curves and summary table of a simulated experiment",
+        description=(
+            "Plot the learning curves of DIR/results.csv (mean and +-1 sd over repeats, one line "
+            "per strategy) to learning_curves.png, and print a summary: normalised area under "
+            "each curve (over the label range all strategies cover), and the labels each "
+            "strategy needs to reach random sampling's final mean Dice. The table is also "
+            "written as summary.csv and summary.md."
+        ),
+    )
+    p.add_argument("--results", required=True, help="experiment folder or its results.csv")
+    p.add_argument("--out", help="where to write the plot and summary (default: --results)")
+    p.add_argument("--metric", default="mean_dice", help="column to plot (mean_dice)")
+    p.add_argument("--title", help="figure title")
+    p.set_defaults(func=run_plot)
+
+
+def _strategies(names: list[str]) -> tuple[str, ...]:
+    from alges_napari.core.acquire.strategies import available_strategies
+
+    flat = [n for name in names for n in name.split(",") if n]
+    if "all" in flat:
+        return tuple(available_strategies())
+    return tuple(flat)
+
+
+def run_simulate(args: argparse.Namespace) -> int:
+    """``alges simulate``."""
+    from alges_napari.core.experiment.config import SimulationConfig
+    from alges_napari.core.experiment.loop import iter_simulate
+
+    config = SimulationConfig(
+        data=args.data,
+        strategies=_strategies(args.strategy),
+        init=args.init,
+        query=args.query,
+        rounds=args.rounds,
+        repeats=args.repeats,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        size=tuple(args.size),
+        arch=args.arch,
+        encoder=args.encoder,
+        warm_start=args.warm_start,
+        test_size=args.test_size,
+        seed=args.seed,
+        augment=args.augment,
+        dice_weight=args.dice_weight,
+        candidates=args.candidates,
+        stride=args.stride,
+    )
+    if not Path(args.data).exists():
+        raise AlgesError(f"--data {args.data} does not exist")
+    bars = Bars(args.quiet, outer="step")
+
+    def on_progress(p: dict[str, Any]) -> None:
+        bars(p)
+        row = p.get("row")
+        if row:
+            say(
+                args,
+                f"{row['strategy']} repeat {row['repeat']} round {row['round']}: "
+                f"{row['n_labeled']} labels, mean Dice {row['mean_dice']:.4f}",
+            )
+
+    with graceful_interrupt(StopFlag(), args.quiet) as stop:
+        try:
+            result = run_to_end(iter_simulate(config, args.out, stop, args.device), on_progress)
+        finally:
+            bars.close()
+    results = Path(args.out) / "results.csv"
+    say(
+        args,
+        f"{result.rows_written} new rows, {result.rows_skipped} steps already done: {results}",
+    )
+    if result.stopped:
+        say(args, f"stopped; run the same command again to resume from {args.out}")
+        return EXIT_INTERRUPTED
+    return EXIT_OK
+
+
+def run_plot(args: argparse.Namespace) -> int:
+    """``alges plot``."""
+    from alges_napari.core.experiment import curves
+
+    rows = curves.read_results(args.results)
+    results = Path(args.results)
+    out = Path(args.out) if args.out else (results if results.is_dir() else results.parent)
+    lc = curves.learning_curves(rows, args.metric)
+    png = curves.plot_curves(
+        lc, out / "learning_curves.png", title=args.title, ylabel=f"{args.metric} (test frames)"
+    )
+    summary = curves.summarise(lc)
+    written = curves.write_summary(summary, out)
+    print(curves.format_markdown(summary), end="")
+    say(args, f"wrote {png}, {written[0]}, {written[1]}")
+    return EXIT_OK

@@ -1,0 +1,227 @@
+"""``alges init``, ``alges train``, ``alges rank`` and ``alges export``: work on a project folder."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from typing import Any
+
+from alges_napari.cli.common import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    Bars,
+    add_device,
+    graceful_interrupt,
+    say,
+)
+from alges_napari.core.progress import StopFlag, run_to_end
+
+
+def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
+    """Register ``init``, ``train``, ``rank`` and ``export``."""
+    p = sub.add_parser(
+        "init",
+        parents=parents,
+        help="create a project over a frame source",
+        description="Create an active-learning project folder over frames (an image folder, a "
+        "CholecSeg8k tree, a video file or a TIFF stack), as the widget's 'new project' does.",
+    )
+    p.add_argument("--project", required=True, help="project folder to create (new or empty)")
+    p.add_argument("--data", required=True, help="the frames")
+    p.add_argument(
+        "--schema",
+        help="class schema: 'cholecseg8k' or a JSON file (default: the "
+        "source's own, else CholecSeg8k)",
+    )
+    p.add_argument(
+        "--preset",
+        choices=("cpu", "gpu"),
+        default="cpu",
+        help="training settings: cpu (interactive on a laptop) or gpu (the paper's)",
+    )
+    p.add_argument("--stride", type=int, default=1, help="use every N-th frame (1)")
+    p.add_argument(
+        "--size",
+        type=int,
+        nargs=2,
+        metavar=("H", "W"),
+        help="model input size, multiples of 32 (default: the preset's)",
+    )
+    p.add_argument("--epochs", type=int, help="epochs per round (default: the preset's)")
+    p.add_argument("--encoder", help="encoder (default: the preset's, resnet18)")
+    p.set_defaults(func=run_init)
+
+    p = sub.add_parser(
+        "train",
+        parents=parents,
+        help="one round on a project: train on its labels, score the pool, queue the next batch",
+        description="Run one active-learning round on a project, exactly as the widget's Train "
+        "button: fine-tune on the accepted labels, save the checkpoint, measure validation "
+        "Dice, score every unlabelled frame and write the next queue.",
+    )
+    _round_options(p, training=True)
+    p.set_defaults(func=run_train)
+
+    p = sub.add_parser(
+        "rank",
+        parents=parents,
+        help="score the pool with the project's latest model and write the queue (no training)",
+        description="One scoring-and-selection pass of a project (the widget's code, without "
+        "training): the latest checkpoint scores every unlabelled frame, the strategy picks "
+        "the next frames, and the queue, predictions and heat maps are written into the "
+        "project. Meant for a GPU server; the widget picks the queue up when it reopens.",
+    )
+    _round_options(p, training=False)
+    p.set_defaults(func=run_rank)
+
+    p = sub.add_parser(
+        "export",
+        parents=parents,
+        help="export a project's labels or model",
+        description="Export the accepted labels (index PNGs, or a CholecSeg8k tree with colour "
+        "and watershed masks) or the trained model (safetensors + metadata).",
+    )
+    p.add_argument("what", choices=("labels", "model"), help="what to export")
+    p.add_argument("--project", required=True, help="project folder (opened read-only)")
+    p.add_argument("--out", required=True, help="new folder to write")
+    p.add_argument(
+        "--format",
+        choices=("index", "cholecseg8k"),
+        default="index",
+        help="labels: index PNGs (default) or CholecSeg8k colour/watershed tree",
+    )
+    p.add_argument("--round", type=int, help="model: this round's checkpoint (default: latest)")
+    p.set_defaults(func=run_export)
+
+
+def _round_options(p: argparse.ArgumentParser, training: bool) -> None:
+    p.add_argument("--project", required=True, help="project folder (opened for writing)")
+    p.add_argument("--strategy", default="alges-seg", help="selection strategy (alges-seg)")
+    p.add_argument("--query", type=int, default=10, help="frames to queue (10)")
+    p.add_argument(
+        "--candidates",
+        type=int,
+        metavar="N",
+        help="score only N random unlabelled frames (default: all)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of selection (and training) (0)")
+    if training:
+        p.add_argument("--epochs", type=int, help="epochs (default: the project's)")
+        p.add_argument("--batch-size", type=int, help="batch size (default: the project's)")
+        start = p.add_mutually_exclusive_group()
+        start.add_argument(
+            "--warm-start",
+            dest="warm_start",
+            action="store_true",
+            default=None,
+            help="continue from the latest checkpoint (the project's default)",
+        )
+        start.add_argument(
+            "--from-scratch",
+            dest="warm_start",
+            action="store_false",
+            help="train from random weights",
+        )
+    add_device(p)
+
+
+def _round_config(args: argparse.Namespace) -> Any:
+    from alges_napari.core.session import RoundConfig
+
+    return RoundConfig(
+        strategy=args.strategy,
+        query_size=args.query,
+        epochs=getattr(args, "epochs", None),
+        batch_size=getattr(args, "batch_size", None),
+        warm_start=getattr(args, "warm_start", None),
+        candidate_subset=args.candidates,
+        seed=args.seed,
+    )
+
+
+def run_init(args: argparse.Namespace) -> int:
+    """``alges init``."""
+    from alges_napari.core.project.project import Project
+
+    overrides: dict[str, Any] = {}
+    if args.size:
+        overrides["input_size"] = tuple(args.size)
+    if args.epochs:
+        overrides["epochs"] = args.epochs
+    if args.encoder:
+        overrides["encoder"] = args.encoder
+    with Project.create(
+        args.project,
+        args.data,
+        schema=args.schema,
+        preset=args.preset,
+        stride=args.stride,
+        **overrides,
+    ) as project:
+        say(
+            args,
+            f"created {project.root}: {len(project.keys)} frames, "
+            f"{project.schema.num_classes} classes ({project.schema.name})",
+        )
+    return EXIT_OK
+
+
+def _run_with_session(args: argparse.Namespace, work: Any) -> Any:
+    """Open the project, run ``work(session, stop)`` (a generator) with bars and clean Ctrl-C."""
+    from alges_napari.core.project.project import Project
+    from alges_napari.core.session import ActiveLearningSession
+
+    bars = Bars(args.quiet)
+    with Project.open(args.project) as project, graceful_interrupt(StopFlag()) as stop:
+        session = ActiveLearningSession(project, device=args.device)
+        try:
+            return run_to_end(work(session, stop), bars)
+        finally:
+            bars.close()
+
+
+def _queue_message(result: Any) -> str:
+    head = ", ".join(e.key for e in result.queue[:3])
+    more = f" (+{len(result.queue) - 3} more)" if len(result.queue) > 3 else ""
+    return f"queue of {len(result.queue)} frames: {head}{more}"
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """``alges train``."""
+    cfg = _round_config(args)
+    result = _run_with_session(args, lambda session, stop: session.run_round(cfg, stop))
+    if result.stopped:
+        say(args, f"round {result.round} stopped: {result.message}")
+        return EXIT_INTERRUPTED
+    dice = (
+        "n/a (no labelled validation frames)"
+        if math.isnan(result.mean_dice)
+        else (f"{result.mean_dice:.4f}")
+    )
+    say(args, f"round {result.round}: validation mean Dice {dice}; {_queue_message(result)}")
+    return EXIT_OK
+
+
+def run_rank(args: argparse.Namespace) -> int:
+    """``alges rank``."""
+    cfg = _round_config(args)
+    result = _run_with_session(args, lambda session, stop: session.rank(cfg, stop))
+    if result.stopped:
+        say(args, result.message or "stopped; the previous queue stays")
+        return EXIT_INTERRUPTED
+    say(args, _queue_message(result))
+    return EXIT_OK
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """``alges export``."""
+    from alges_napari.core.project.export import export_labels, export_model
+    from alges_napari.core.project.project import Project
+
+    with Project.open(args.project, readonly=True) as project:
+        if args.what == "labels":
+            path = export_labels(project, args.out, fmt=args.format)
+        else:
+            path = export_model(project, args.out, round_index=args.round)
+    say(args, f"exported {args.what} to {path}")
+    return EXIT_OK

@@ -1,0 +1,359 @@
+"""The scoring pass: ONE forward pass per frame gives predictions, heat maps, embeddings, scores.
+
+ALGES (DESIGN.md section 3) needs only the last convolution's input ``z`` and output ``o``; a
+forward hook captures both during the ordinary batched forward that produces the predictions.
+
+- ALGES-img: ``delta = dL/do`` of the mean cross-entropy against the argmax pseudo-label, from
+  one ``autograd.grad`` through the head's parameter-free tail only; the per-image weight
+  gradient ``dW[b] = sum_pix delta_pix (x) patch(z)_pix`` is one grouped ``conv2d_weight`` call
+  for the whole batch (the batch folded into convolution groups), so images never mix and no
+  full-network backward runs. ``e_c = ||dW[c]||``.
+- ALGES-seg: per pixel ``g = (sum_k p_k^2 + 1 - 2 p_yhat) * ||patch(z)||^2`` at the
+  convolution's resolution (p, yhat from ``o`` itself), with ``||patch(z)||^2`` a k x k box sum
+  of ``sum_d z_d^2``; ``u_c`` sums ``g`` over pixels predicted ``c``. No backward at all.
+  ``sqrt(g)``, resized to the frame, is the heat map shown to the user.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Generator, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from alges_napari.core.acquire.scores import SCORE_FIELDS, ScoreResult
+from alges_napari.core.errors import AlgesError
+from alges_napari.core.learn.model import ModelSpec, head_parts, pick_device, preprocess
+from alges_napari.core.progress import Cancelled, SupportsIsSet, is_stopped, run_to_end
+
+OnFrame = Callable[[int, np.ndarray, np.ndarray], None]
+_UNCERTAINTY = ("entropy", "margin", "least_confidence")
+
+
+def _forward(model: nn.Module, conv: nn.Conv2d, x: torch.Tensor, features: bool) -> dict[str, Any]:
+    """One no-grad forward pass; returns logits, the head conv's input/output, encoder features."""
+    store: dict[str, Any] = {}
+
+    def on_conv(_m: nn.Module, inp: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
+        store["z"], store["o"] = inp[0], out
+
+    def on_encoder(_m: nn.Module, _inp: Any, out: Any) -> None:
+        store["features"] = (out[-1] if isinstance(out, (list, tuple)) else out).mean(dim=(-2, -1))
+
+    hooks = [conv.register_forward_hook(on_conv)]
+    if features:
+        hooks.append(model.encoder.register_forward_hook(on_encoder))
+    amp = (
+        torch.autocast("cuda", dtype=torch.float16)
+        if x.device.type == "cuda"
+        else contextlib.nullcontext()
+    )
+    try:
+        with torch.no_grad(), amp:
+            store["logits"] = model(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    # Embeddings are computed in float32 (at least) whatever precision the forward ran in.
+    return {
+        k: v.float() if v.dtype in (torch.float16, torch.bfloat16) else v for k, v in store.items()
+    }
+
+
+def _per_image_weight_grad(conv: nn.Conv2d, z: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
+    """``dW`` for each image separately: (B, C, D*k*k), exact for any padding/stride/dilation."""
+    b, d = z.shape[:2]
+    c = delta.shape[1]
+    kh, kw = conv.kernel_size
+    if (kh, kw) == (1, 1) and conv.stride == (1, 1) and conv.padding == (0, 0):
+        return torch.bmm(delta.flatten(2), z.flatten(2).transpose(1, 2))
+    # One weight-gradient call per image keeps images apart. Folding the batch into conv groups
+    # does too, in one call, but measured 3x slower on CPU (oneDNN's grouped weight gradient).
+    grads = [
+        torch.nn.grad.conv2d_weight(
+            z[i : i + 1],
+            (c, d // conv.groups, kh, kw),
+            delta[i : i + 1],
+            stride=conv.stride,
+            padding=conv.padding,
+            dilation=conv.dilation,
+            groups=conv.groups,
+        )
+        for i in range(b)
+    ]
+    return torch.stack(grads).reshape(b, c, -1)
+
+
+def _loss_delta(post: nn.Module, o: torch.Tensor) -> torch.Tensor:
+    """dL/do of each image's mean cross-entropy against its own argmax pseudo-label."""
+    if _is_identity(post):
+        # Closed form for a tail that changes nothing: (p - onehot(yhat)) / (H * W).
+        e, s, yhat = _softmax_parts(o)
+        delta = e.div_(s[:, None]).scatter_add_(1, yhat[:, None], -torch.ones_like(s[:, None]))
+        return delta.div_(o.shape[-2] * o.shape[-1])
+    o = o.detach().requires_grad_(True)
+    with torch.enable_grad():
+        out = post(o)
+        target = out.argmax(dim=1)
+        # Summing per-image means keeps each image's gradient its own: the tail is per-image.
+        loss = F.cross_entropy(out, target, reduction="sum") / (out.shape[-2] * out.shape[-1])
+        (delta,) = torch.autograd.grad(loss, o)
+    return delta
+
+
+def _softmax_parts(o: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(e, s, yhat)`` with ``e = exp(o - max)``, ``s = sum_k e``: p = e / s, p_yhat = 1 / s.
+
+    One max pass yields the pseudo-label and the shift together; a separate softmax, argmax
+    and gather would each walk the (B, C, h, w) logits again.
+    """
+    top, yhat = o.max(dim=1, keepdim=True)
+    e = (o - top).exp_()
+    return e, e.sum(dim=1), yhat[:, 0]
+
+
+def _seg_pixel_norms(conv: nn.Conv2d, z: torch.Tensor, o: torch.Tensor) -> tuple[Any, Any]:
+    """Per-pixel squared gradient norm ``g`` (B, h, w) and the pseudo-label (B, h, w).
+
+    ``sum_k p_k^2 + 1 - 2 p_yhat = sum_k e_k^2 / s^2 + 1 - 2 / s`` with the parts of
+    :func:`_softmax_parts`; ``||patch(z)||^2`` is a k x k box sum of ``sum_d z_d^2``.
+    """
+    e, s, yhat = _softmax_parts(o)
+    p_norm = (e * e).sum(dim=1) / (s * s) + 1.0 - 2.0 / s
+    zsq = z.square().sum(dim=1, keepdim=True)  # 3x faster on CPU than the same einsum
+    ones = torch.ones((1, 1, *conv.kernel_size), dtype=z.dtype, device=z.device)
+    patch = F.conv2d(zsq, ones, stride=conv.stride, padding=conv.padding, dilation=conv.dilation)
+    return p_norm * patch[:, 0], yhat
+
+
+def _is_identity(post: nn.Module) -> bool:
+    """True when the head's tail changes nothing (no upsampling, identity activation)."""
+    return all(isinstance(m, nn.Identity) for m in post.modules() if not list(m.children()))
+
+
+def _batch_scores(
+    model: nn.Module, x: torch.Tensor, want: frozenset[str], heat: bool
+) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+    """Scores of one batch.
+
+    Returns the fields in ``want``, the final logits, the per-pixel ``g`` (or None) and, when
+    the head's tail is the identity, the argmax of the logits already found on the way (or None).
+    """
+    conv, post = head_parts(model)
+    fw = _forward(model, conv, x, "features" in want)
+    logits, z, o = fw["logits"], fw["z"], fw["o"]
+    out: dict[str, torch.Tensor] = {}
+    if want & {"emb_img", "badge"}:
+        dw = _per_image_weight_grad(conv, z, _loss_delta(post, o))
+        if "emb_img" in want:
+            out["emb_img"] = dw.norm(dim=2)
+        if "badge" in want:
+            out["badge"] = dw.flatten(1)
+    g = label = None
+    if "emb_seg" in want or heat:
+        g, yhat = _seg_pixel_norms(conv, z, o)
+        label = yhat if _is_identity(post) else None
+        if "emb_seg" in want:
+            u = torch.zeros(o.shape[:2], dtype=g.dtype, device=g.device)
+            out["emb_seg"] = u.scatter_add_(1, yhat.flatten(1), g.flatten(1))
+    if want & set(_UNCERTAINTY):
+        # From log-probabilities: 1 - p_max of a confident pixel cancels catastrophically in
+        # float32, -expm1(log p_max) does not; p log p needs no clamp either.
+        logp = logits.log_softmax(dim=1)  # _forward already made half precision float32
+        p = logp.exp()
+        top2 = p.topk(2, dim=1).values if p.shape[1] > 1 else torch.cat([p, 0 * p], 1)
+        out["entropy"] = -(p * logp).sum(1).mean(dim=(1, 2))
+        out["margin"] = (top2[:, 0] - top2[:, 1]).mean(dim=(1, 2))
+        out["least_confidence"] = -torch.expm1(logp.amax(dim=1)).mean(dim=(1, 2))
+    if "features" in want:
+        out["features"] = fw["features"]
+    return out, logits, g, label
+
+
+def alges_embeddings(
+    model: nn.Module, images: torch.Tensor | np.ndarray, variant: str, batch_size: int = 8
+) -> np.ndarray:
+    """ALGES embeddings of normalised images, exactly as DESIGN.md section 3 defines them.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        An smp segmentation model (its ``segmentation_head[0]`` is differentiated). It is put
+        in eval mode, so BatchNorm uses running statistics and images stay independent.
+    images : tensor or ndarray (N, 3, H, W)
+        Already normalised for the model.
+    variant : {"img", "seg"}
+        ``"img"``: norms of the class rows of the per-image last-layer gradient of the mean
+        cross-entropy against the argmax pseudo-label. ``"seg"``: per-class sums of the
+        per-pixel squared gradient norms.
+    batch_size : int
+        Images per forward pass.
+
+    Returns
+    -------
+    ndarray (N, C) float64
+    """
+    field = {"img": "emb_img", "seg": "emb_seg"}.get(variant)
+    if field is None:
+        raise AlgesError(f"ALGES variant must be 'img' or 'seg', got {variant!r}")
+    param = next(model.parameters())
+    x_all = torch.as_tensor(images, dtype=param.dtype)
+    if x_all.ndim != 4:
+        raise AlgesError(f"images must be (N, 3, H, W), got shape {tuple(x_all.shape)}")
+    model.eval()
+    device = param.device
+    parts = []
+    for s in range(0, len(x_all), batch_size):
+        out, _, _, _ = _batch_scores(
+            model, x_all[s : s + batch_size].to(device), frozenset({field}), False
+        )
+        parts.append(out[field].double().cpu())
+    c = last_layer_classes(model)
+    return torch.cat(parts).numpy() if parts else np.zeros((0, c))
+
+
+def last_layer_classes(model: nn.Module) -> int:
+    """Number of classes the model predicts (output channels of its last convolution)."""
+    return head_parts(model)[0].out_channels
+
+
+def _to_frame(t: torch.Tensor, size: tuple[int, int], mode: str) -> torch.Tensor:
+    if tuple(t.shape[-2:]) == tuple(size):
+        return t
+    return F.interpolate(
+        t, size=size, mode=mode, align_corners=False if mode == "bilinear" else None
+    )
+
+
+def _emit_frames(
+    on_frame: OnFrame,
+    start: int,
+    logits: torch.Tensor,
+    g: torch.Tensor | None,
+    label: torch.Tensor | None,
+    size: tuple[int, int],
+) -> None:
+    """Predictions (argmax of logits resized to the frame) and sqrt(g) heat maps, per frame."""
+    if label is None or tuple(label.shape[-2:]) != tuple(size):
+        label = _to_frame(logits, size, "bilinear").argmax(dim=1)
+    pred = label.to(torch.uint8).cpu().numpy()
+    heat = None
+    if g is not None:
+        heat = _to_frame(g.clamp_min(0).sqrt()[:, None], size, "bilinear")[:, 0].cpu().numpy()
+    for j in range(len(pred)):
+        on_frame(start + j, pred[j], heat[j] if heat is not None else None)
+
+
+def _check_want(want: Iterable[str]) -> frozenset[str]:
+    want = frozenset(want)
+    unknown = want - set(SCORE_FIELDS)
+    if unknown:
+        raise AlgesError(
+            f"unknown score fields {sorted(unknown)}; known: {', '.join(SCORE_FIELDS)}"
+        )
+    return want
+
+
+def iter_score(
+    model: nn.Module,
+    frames: Sequence[np.ndarray],
+    spec: ModelSpec,
+    *,
+    batch_size: int = 8,
+    device: torch.device | str | None = None,
+    want: Iterable[str] = frozenset({"emb_seg"}),
+    on_frame: OnFrame | None = None,
+    stop: SupportsIsSet | None = None,
+) -> Generator[dict[str, Any], None, ScoreResult]:
+    """Score a pool of frames in one batched pass.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The segmentation model (moved to ``device``, put in eval mode).
+    frames : sequence of uint8 (H, W, 3) arrays
+        E.g. a :class:`~alges_napari.core.data.frames.base.FrameSource`; all frames of one size.
+    spec : ModelSpec
+        Input size and normalisation.
+    batch_size : int
+        Frames per forward pass.
+    device : torch.device or str, optional
+        Default: CUDA, else MPS, else CPU. On CUDA the forward runs in float16 autocast.
+    want : iterable of str
+        Which :data:`~alges_napari.core.acquire.scores.SCORE_FIELDS` to compute.
+    on_frame : callable ``(index, prediction, heat)``, optional
+        Called once per frame with its predicted mask (uint8, frame resolution) and its heat
+        map (float32, ``sqrt(g)`` resized to the frame; not normalised).
+    stop : object with ``is_set()``, optional
+        Checked before each batch; when set, :class:`~alges_napari.core.progress.Cancelled`
+        is raised, so a stop ends the pass within one batch and no partial result escapes.
+
+    Yields
+    ------
+    dict
+        ``{"stage": "score", "done": frames scored, "total": n}`` after each batch.
+
+    Returns
+    -------
+    ScoreResult
+        The fields in ``want``, float64 numpy arrays in pool order.
+    """
+    want = _check_want(want)
+    dev = pick_device(device)
+    model.to(dev).eval()
+    n = len(frames)
+    parts: dict[str, list[np.ndarray]] = {f: [] for f in want}
+    yield {"stage": "score", "done": 0, "total": n}
+    for start in range(0, n, batch_size):
+        if is_stopped(stop):
+            raise Cancelled(f"scoring stopped after {start} of {n} frames")
+        batch = [np.asarray(frames[i]) for i in range(start, min(start + batch_size, n))]
+        size = batch[0].shape[:2]
+        x = preprocess(np.stack(batch), spec, device=dev)
+        out, logits, g, label = _batch_scores(model, x, want, on_frame is not None)
+        for name in want:  # the batch may hold more (uncertainty scores come together)
+            parts[name].append(out[name].double().cpu().numpy())
+        if on_frame is not None:
+            _emit_frames(on_frame, start, logits, g, label, size)
+        yield {"stage": "score", "done": start + len(batch), "total": n}
+    result = ScoreResult(n=n)
+    for name, chunks in parts.items():
+        setattr(result, name, np.concatenate(chunks) if chunks else None)
+    return result
+
+
+def score_frames(
+    model: nn.Module, frames: Sequence[np.ndarray], spec: ModelSpec, **kw: Any
+) -> ScoreResult:
+    """Run :func:`iter_score` to the end and return its :class:`ScoreResult`."""
+    return run_to_end(iter_score(model, frames, spec, **kw))
+
+
+def predict_masks(
+    model: nn.Module,
+    frames: Sequence[np.ndarray],
+    spec: ModelSpec,
+    batch_size: int = 8,
+    device: Any = None,
+) -> list[np.ndarray]:
+    """Plain batched inference: the predicted uint8 masks at frame resolution, nothing else.
+
+    The baseline the scoring pass is measured against (``benchmarks/bench_scoring.py``): it
+    produces the same predictions as :func:`iter_score`.
+    """
+    dev = pick_device(device)
+    model.to(dev).eval()
+    masks: list[np.ndarray] = []
+    for start in range(0, len(frames), batch_size):
+        batch = np.stack(
+            [np.asarray(frames[i]) for i in range(start, min(start + batch_size, len(frames)))]
+        )
+        with torch.no_grad():
+            logits = model(preprocess(batch, spec, device=dev)).float()
+        pred = _to_frame(logits, batch.shape[1:3], "bilinear").argmax(dim=1).to(torch.uint8)
+        masks.extend(pred.cpu().numpy())
+    return masks

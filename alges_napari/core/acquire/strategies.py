@@ -1,0 +1,253 @@
+"""Choosing which pool frames to label next: centre finding, k-centre greedy, strategy registry.
+
+Two layers, in modAL's manner: pure functions on arrays (:func:`kmeans_pp_centres`,
+:func:`k_center_greedy`), and, as in baal, one :class:`Strategy` base with a registry by name
+that maps a :class:`~alges_napari.core.acquire.scores.ScoreResult` to ranked pool indices.
+
+Conventions shared by every strategy:
+
+- indices are distinct, int64, into the pool (``0 <= i < scores.n``), most informative first;
+- a given ``seed`` always gives the same answer (ties are broken by a seeded permutation or,
+  for k-centre greedy, by the lower index);
+- ``k == 0`` returns an empty array; ``k > n`` returns all ``n`` frames, ranked, and warns with
+  :class:`SelectionWarning` (an active-learning loop near the end of its pool should keep going,
+  not stop); a negative or non-integer ``k`` raises :class:`~alges_napari.core.errors.AlgesError`;
+- NaN or infinite scores/embeddings raise ``AlgesError`` naming the field and the first bad frame.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import ClassVar
+
+import numpy as np
+
+from alges_napari.core.acquire.centres import (
+    Array,
+    Ranked,
+    SelectionWarning,
+    _as_matrix,
+    _check_k,
+    _check_seed,
+    _k_center,
+    _kmeans_pp,
+    _labeled_matrix,
+    k_center_greedy,
+    kmeans_pp_centres,
+)
+from alges_napari.core.acquire.scores import SCORE_FIELDS, ScoreResult
+from alges_napari.core.errors import AlgesError
+
+__all__ = [
+    "REGISTRY",
+    "SelectionWarning",
+    "Strategy",
+    "available_strategies",
+    "get_strategy",
+    "k_center_greedy",
+    "kmeans_pp_centres",
+    "register",
+    "select",
+]
+
+# ---------------------------------------------------------------------------- strategies
+
+
+class Strategy:
+    """One way to rank the pool. Subclasses set ``name``, ``needs`` and implement ``_rank``.
+
+    ``needs`` names the :data:`~alges_napari.core.acquire.scores.SCORE_FIELDS` the scoring pass must
+    compute for this strategy, so that pass computes nothing else. ``labeled_features`` (pooled
+    encoder features of the labelled frames, (L, F)) matters only to ``coreset``.
+    """
+
+    name: ClassVar[str] = ""
+    needs: ClassVar[frozenset[str]] = frozenset()
+    description: ClassVar[str] = ""
+
+    def select(
+        self, scores: ScoreResult, k: int, *, seed: int = 0, labeled_features: Array | None = None
+    ) -> np.ndarray:
+        """Return ``min(k, scores.n)`` distinct int64 pool indices, most informative first."""
+        return self.rank(scores, k, seed=seed, labeled_features=labeled_features)[0]
+
+    def rank_scores(
+        self, scores: ScoreResult, k: int, *, seed: int = 0, labeled_features: Array | None = None
+    ) -> np.ndarray | None:
+        """Per-pool-frame value to show beside the ranking, or None where none is meaningful.
+
+        Uncertainty strategies return their score for every frame (e.g. the mean entropy).
+        Centre-finding strategies return, for each picked frame, its squared distance (k-means++)
+        or distance (core-set) to the nearest earlier pick (or labelled frame) at pick time;
+        NaN for frames not picked and for a first pick that had nothing before it.
+        """
+        return self.rank(scores, k, seed=seed, labeled_features=labeled_features)[1]
+
+    def rank(
+        self, scores: ScoreResult, k: int, *, seed: int = 0, labeled_features: Array | None = None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(select(...), rank_scores(...))`` from one run of the strategy.
+
+        Raises
+        ------
+        AlgesError
+            ``scores`` lacks a field in ``needs``, holds NaN/inf, has rows that disagree with
+            ``scores.n``; or ``k``/``seed`` is invalid.
+        """
+        if not isinstance(scores, ScoreResult):
+            raise AlgesError(f"{self.name}: expected a ScoreResult, got {type(scores).__name__}")
+        missing = sorted(self.needs - scores.available())
+        if missing:
+            raise AlgesError(
+                f"strategy {self.name!r} needs {', '.join(missing)}, which the scoring pass did "
+                f"not compute (score with want={sorted(self.needs)})"
+            )
+        k = _check_k(k, scores.n, f"strategy {self.name!r}")
+        idx, values = self._rank(scores, k, _check_seed(seed), labeled_features)
+        return np.asarray(idx, dtype=np.int64), values
+
+    def _rank(
+        self, scores: ScoreResult, k: int, seed: int, labeled: Array | None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"<Strategy {self.name!r} needs={sorted(self.needs)}>"
+
+
+#: Strategy instances by name; add one with :func:`register`.
+REGISTRY: dict[str, Strategy] = {}
+
+
+def register(cls: type[Strategy]) -> type[Strategy]:
+    """Class decorator: add an instance of ``cls`` to :data:`REGISTRY` under ``cls.name``."""
+    if not cls.name or cls.name in REGISTRY:
+        raise AlgesError(f"strategy name {cls.name!r} is empty or already registered")
+    unknown = set(cls.needs) - set(SCORE_FIELDS)
+    if unknown:
+        raise AlgesError(f"strategy {cls.name!r} needs unknown score fields {sorted(unknown)}")
+    REGISTRY[cls.name] = cls()
+    return cls
+
+
+def available_strategies() -> list[str]:
+    """Names of the registered strategies, in registration order."""
+    return list(REGISTRY)
+
+
+def get_strategy(name: str) -> Strategy:
+    """Look a strategy up by name (case and ``_``/``-`` insensitive).
+
+    Raises
+    ------
+    AlgesError
+        Unknown name; the message lists the valid names and the closest match.
+    """
+    key = str(name).strip().lower().replace("_", "-")
+    if key in REGISTRY:
+        return REGISTRY[key]
+    close = difflib.get_close_matches(key, list(REGISTRY), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise AlgesError(
+        f"unknown selection strategy {name!r}{hint}; choose one of: {', '.join(REGISTRY)}"
+    )
+
+
+def select(
+    name: str,
+    scores: ScoreResult,
+    k: int,
+    seed: int = 0,
+    labeled_features: Array | None = None,
+) -> np.ndarray:
+    """Run the strategy called ``name``; see :meth:`Strategy.select`."""
+    return get_strategy(name).select(scores, k, seed=seed, labeled_features=labeled_features)
+
+
+class _CentreStrategy(Strategy):
+    """k-means++ centres of one embedding field; the labelled set plays no part, as in ALGES."""
+
+    field: ClassVar[str] = ""
+
+    def _rank(self, scores: ScoreResult, k: int, seed: int, labeled: Array | None) -> Ranked:
+        emb = _as_matrix(getattr(scores, self.field), f"{self.name}: {self.field}", scores.n)
+        idx, d2 = _kmeans_pp(emb, k, seed, None)
+        values = np.full(scores.n, np.nan)
+        values[idx] = d2
+        return idx, values
+
+
+@register
+class AlgesImg(_CentreStrategy):
+    name, field, needs = "alges-img", "emb_img", frozenset({"emb_img"})
+    description = "ALGES-img: k-means++ centres of per-class last-layer gradient norms"
+
+
+@register
+class AlgesSeg(_CentreStrategy):
+    name, field, needs = "alges-seg", "emb_seg", frozenset({"emb_seg"})
+    description = "ALGES-seg: k-means++ centres of per-class sums of per-pixel gradient norms"
+
+
+@register
+class Badge(_CentreStrategy):
+    name, field, needs = "badge", "badge", frozenset({"badge"})
+    description = "BADGE: k-means++ centres of the full last-layer gradient"
+
+
+@register
+class RandomStrategy(Strategy):
+    name, needs = "random", frozenset()
+    description = "uniformly random frames (seeded)"
+
+    def _rank(self, scores: ScoreResult, k: int, seed: int, labeled: Array | None) -> Ranked:
+        return np.random.default_rng(seed).choice(scores.n, size=k, replace=False), None
+
+
+class _ScoreStrategy(Strategy):
+    """Rank by one scalar per frame; equal scores are ordered by a seeded permutation."""
+
+    field: ClassVar[str] = ""
+    highest_first: ClassVar[bool] = True
+
+    def _rank(self, scores: ScoreResult, k: int, seed: int, labeled: Array | None) -> Ranked:
+        values = _as_matrix(getattr(scores, self.field), f"{self.name}: {self.field}", scores.n)
+        if values.shape[1] != 1:
+            raise AlgesError(f"{self.name}: {self.field} must hold one value per frame")
+        values = values[:, 0].astype(np.float64)
+        # Random tie-break: a fresh model's equal scores should not just pick the first frames.
+        tie_break = np.random.default_rng(seed).permutation(scores.n)
+        order = np.lexsort((tie_break, -values if self.highest_first else values))
+        return order[:k], values
+
+
+@register
+class Entropy(_ScoreStrategy):
+    name, field, needs = "entropy", "entropy", frozenset({"entropy"})
+    description = "highest mean per-pixel predictive entropy"
+
+
+@register
+class Margins(_ScoreStrategy):
+    name, field, needs, highest_first = "margins", "margin", frozenset({"margin"}), False
+    description = "smallest mean margin between the two most likely classes"
+
+
+@register
+class LeastConfidence(_ScoreStrategy):
+    name, field = "least-confidence", "least_confidence"
+    needs = frozenset({"least_confidence"})
+    description = "highest mean 1 - max probability"
+
+
+@register
+class CoreSet(Strategy):
+    name, needs = "coreset", frozenset({"features"})
+    description = "core-set: k-centre greedy on pooled encoder features, from the labelled set"
+
+    def _rank(self, scores: ScoreResult, k: int, seed: int, labeled: Array | None) -> Ranked:
+        x = _as_matrix(scores.features, f"{self.name}: features", scores.n)
+        idx, dist = _k_center(x, _labeled_matrix(labeled, x.shape[1], self.name), k, seed)
+        values = np.full(scores.n, np.nan)
+        values[idx] = dist
+        return idx, values

@@ -1,0 +1,1 @@
+"""Data: class schemas, mask formats, frame sources and synthetic clips (no learning here)."""

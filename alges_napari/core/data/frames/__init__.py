@@ -1,0 +1,122 @@
+"""Frame sources (image folders, CholecSeg8k trees, videos, TIFF stacks) and the factory that
+opens the right one for a path: see :mod:`.base` for the shared contract."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from alges_napari.core.data.classes import ClassSchema, get_schema
+from alges_napari.core.data.frames.base import (
+    IMAGE_SUFFIXES,
+    TIFF_SUFFIXES,
+    VIDEO_SUFFIXES,
+    FrameSource,
+    FrameWarning,
+    natural_key,
+    to_rgb8,
+)
+from alges_napari.core.data.frames.folder import CholecSeg8kSource, ImageFolderSource
+from alges_napari.core.data.frames.media import TiffStackSource, VideoSource
+from alges_napari.core.errors import FrameSourceError
+
+__all__ = [
+    "CholecSeg8kSource",
+    "FrameSource",
+    "FrameWarning",
+    "ImageFolderSource",
+    "TiffStackSource",
+    "VideoSource",
+    "natural_key",
+    "open_frames",
+    "open_frames_from_config",
+    "to_rgb8",
+]
+
+
+# ------------------------------------------------------------------ opening
+
+
+def open_frames(
+    path: str | Path,
+    stride: int = 1,
+    schema: ClassSchema | str | Path | None = None,
+    recursive: bool = False,
+) -> FrameSource:
+    """Open a folder of images, a CholecSeg8k tree, a video file or a (multi-page) TIFF.
+
+    Parameters
+    ----------
+    path : path-like
+        A folder (CholecSeg8k tree when it holds ``*_endo.png`` files anywhere below it, else a
+        folder of images), a video (mp4, avi, mov, mkv) or a TIFF file.
+    stride : int
+        Keep every ``stride``-th frame (keys keep the original frame names/numbers).
+    schema : ClassSchema, str or path, optional
+        The class schema (a CholecSeg8k tree defaults to CHOLECSEG8K).
+    recursive : bool
+        Folders only: also list images in sub-folders (keys then include the sub-folder).
+
+    Raises
+    ------
+    FrameSourceError
+        Missing path, unsupported file type, empty folder, mixed sizes, unreadable video.
+    """
+    p = Path(path)
+    if isinstance(stride, bool) or not isinstance(stride, int | np.integer) or stride < 1:
+        raise FrameSourceError(f"stride must be an integer >= 1, got {stride!r}")
+    if schema is not None:
+        schema = get_schema(schema)
+    if not p.exists():
+        raise FrameSourceError(f"{p} does not exist")
+    if p.is_dir():
+        if next(p.rglob("*_endo.png"), None) is not None:
+            return CholecSeg8kSource(p, int(stride), schema)
+        return ImageFolderSource(p, int(stride), schema, recursive=recursive)
+    suffix = p.suffix.lower()
+    if suffix in VIDEO_SUFFIXES:
+        return VideoSource(p, int(stride), schema)
+    if suffix in TIFF_SUFFIXES:
+        return TiffStackSource(p, int(stride), schema)
+    if suffix in IMAGE_SUFFIXES:
+        raise FrameSourceError(f"{p} is a single image; open the folder that holds the frames")
+    raise FrameSourceError(
+        f"{p}: unsupported file type {suffix or '(none)'}; frame sources are folders, "
+        f"videos ({', '.join(VIDEO_SUFFIXES)}) and TIFF stacks"
+    )
+
+
+def open_frames_from_config(config: dict[str, Any]) -> FrameSource:
+    """Reopen a source from :meth:`FrameSource.describe`'s dict.
+
+    Warns (FrameWarning) when the number of frames changed since it was described.
+    """
+    if not isinstance(config, dict) or "path" not in config or "type" not in config:
+        raise FrameSourceError(f"frame source config needs 'type' and 'path': {config!r}")
+    kind = config["type"]
+    schema = ClassSchema.from_json(config["schema"]) if config.get("schema") else None
+    stride = int(config.get("stride", 1))
+    if kind == "folder":
+        p = Path(config["path"])
+        if not p.is_dir():
+            raise FrameSourceError(f"frame folder {p} does not exist")
+        source: FrameSource = ImageFolderSource(
+            p, stride, schema, recursive=bool(config.get("recursive", False))
+        )
+    elif kind in ("cholecseg8k", "video", "tiff"):
+        source = open_frames(config["path"], stride, schema)
+        if source.kind != kind:
+            raise FrameSourceError(f"{config['path']} is now a {source.kind}, not a {kind}")
+    else:
+        raise FrameSourceError(f"unknown frame source type {kind!r} in config")
+    expected = config.get("n_frames")
+    if expected is not None and int(expected) != len(source):
+        warnings.warn(
+            f"{source.path}: {len(source)} frames now, {expected} when the project was made",
+            FrameWarning,
+            stacklevel=2,
+        )
+    return source

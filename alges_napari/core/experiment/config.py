@@ -1,0 +1,119 @@
+"""Settings of a simulated experiment (``alges simulate``); defaults follow the paper."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from alges_napari.core.errors import AlgesError
+
+if TYPE_CHECKING:
+    from alges_napari.core.learn.train import TrainConfig
+
+#: The strategies of the bundled experiment (and the default of ``alges simulate``).
+DEFAULT_STRATEGIES = ("alges-seg", "alges-img", "entropy", "coreset", "random")
+
+
+@dataclass
+class SimulationConfig:
+    """Settings of a simulated experiment; defaults follow the paper (DESIGN.md section 4).
+
+    Attributes
+    ----------
+    data : str
+        A frame source with ground truth (a CholecSeg8k tree).
+    strategies : tuple of str
+        Selection strategies to compare.
+    init, query, rounds, repeats : int
+        Initial labelled frames, frames added per round, acquisition rounds, repeats.
+    epochs, batch_size, lr : training schedule (Adam: AdamW with no weight decay).
+    size : (int, int)
+        (H, W) frames are resized to; multiples of 32.
+    arch, encoder : str
+        segmentation-models-pytorch model, trained from random weights.
+    warm_start : bool
+        Continue from the previous round's model instead of training from scratch.
+    test_size : float
+        Held-out frames: a fraction of all frames if < 1, else a frame count (whole groups).
+    seed : int
+        Base seed; repeat ``r`` uses ``seed + r``.
+    augment : bool
+        Flip/rotate/colour augmentation during training (off in the paper's protocol).
+    dice_weight : float
+        Weight of a soft-Dice term added to cross-entropy (0: plain cross-entropy).
+    candidates : int or None
+        Score at most this many random pool frames per round (None: the whole pool).
+    stride : int
+        Use every ``stride``-th frame of the source.
+    """
+
+    data: str
+    strategies: tuple[str, ...] = DEFAULT_STRATEGIES
+    init: int = 50
+    query: int = 10
+    rounds: int = 30
+    repeats: int = 3
+    epochs: int = 25
+    batch_size: int = 32
+    lr: float = 5e-5
+    size: tuple[int, int] = (224, 224)
+    arch: str = "Unet"
+    encoder: str = "resnet18"
+    warm_start: bool = False
+    test_size: float = 0.2
+    seed: int = 0
+    augment: bool = False
+    dice_weight: float = 0.0
+    candidates: int | None = None
+    stride: int = 1
+
+    def __post_init__(self) -> None:
+        from alges_napari.core.acquire.strategies import get_strategy
+
+        self.strategies = tuple(get_strategy(s).name for s in self.strategies)
+        self.size = tuple(int(v) for v in self.size)  # type: ignore[assignment]
+        if not self.strategies or len(set(self.strategies)) != len(self.strategies):
+            raise AlgesError(f"strategies must be distinct and non-empty, got {self.strategies}")
+        for name in ("init", "query", "repeats", "epochs", "batch_size", "stride"):
+            if int(getattr(self, name)) < 1:
+                raise AlgesError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.rounds < 0 or self.seed < 0 or not self.lr > 0 or not self.test_size > 0:
+            raise AlgesError(
+                f"rounds and seed must be >= 0, lr and test_size > 0 (got rounds={self.rounds}, "
+                f"seed={self.seed}, lr={self.lr}, test_size={self.test_size})"
+            )
+        if self.candidates is not None and self.candidates < self.query:
+            raise AlgesError(f"candidates ({self.candidates}) must be >= query ({self.query})")
+        self.train_config(0)  # validates size, epochs, batch size and lr
+
+    def train_config(self, seed: int) -> TrainConfig:
+        """The training settings of one round."""
+        from alges_napari.core.learn.train import TrainConfig
+
+        return TrainConfig(
+            arch=self.arch,
+            encoder=self.encoder,
+            input_size=self.size,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            weight_decay=0.0,
+            dice_weight=self.dice_weight,
+            warm_start=self.warm_start,
+            augment=self.augment,
+            seed=seed,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (``data`` as an absolute path)."""
+        out = asdict(self)
+        out["data"] = str(Path(self.data).resolve())
+        out["strategies"], out["size"] = list(self.strategies), list(self.size)
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SimulationConfig:
+        """Inverse of :meth:`to_json`."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})

@@ -1,0 +1,241 @@
+"""Simulated active learning: an oracle made from ground-truth masks, the paper's protocol.
+
+For each repeat ``r`` (seed ``seed + r``): whole clips are held out as test frames, ``init``
+frames of the remaining pool are drawn as the first labelled set (shared by every strategy, so
+strategies start from the same point), a model is trained on them and scored on the test frames
+(round 0, also shared). Then, for each round ``t = 1..rounds`` and each strategy, that strategy's
+round ``t - 1`` model scores the unlabelled pool, the strategy picks ``query`` frames, the oracle
+labels them (their ground truth joins the training set), a model is trained -- from scratch by
+default, as in the paper, or from the previous one with ``warm_start`` -- and its Dice on the
+test frames is written as a row of ``results.csv``.
+
+**Held-out clips.** Consecutive video frames are near-duplicates: a test frame whose neighbour is
+in the training set measures memory, not generalisation. Test frames are therefore whole groups:
+the first component of the frame key (the video, ``videoXX`` in a CholecSeg8k tree; each
+synthetic clip is its own video), or, for sources whose keys have no folder (one video file, one
+image folder), contiguous blocks of 1/20 of the frames.
+
+**Dice.** Frames and masks are resized once to ``size`` (masks by nearest neighbour) and Dice is
+measured at that resolution. ``mean_dice`` is the mean, over the schema's scored classes
+(CholecSeg8k: 0,1,2,3,4,5,9,10), of the data-set-level Dice of each class (NaN classes, absent
+from both prediction and truth, are skipped); ``mean_dice_per_image`` is the paper's smoothed
+per-image Dice averaged over test images and scored classes.
+
+Everything needed to resume is written under ``out`` after every step: see
+:mod:`alges_napari.core.experiment.store`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from alges_napari.core.errors import AlgesError
+from alges_napari.core.experiment.config import SimulationConfig
+from alges_napari.core.experiment.store import ExperimentStore
+from alges_napari.core.progress import Cancelled, SupportsIsSet, is_stopped, run_to_end
+
+# torch is imported when an experiment runs, not with this module: `alges --help` stays fast.
+if TYPE_CHECKING:
+    import torch
+
+    from alges_napari.core.experiment.pool import Runner
+
+@dataclass
+class SimulationResult:
+    """What :func:`iter_simulate` returns."""
+
+    out: Path
+    rows_written: int = 0
+    rows_skipped: int = 0
+    stopped: bool = False
+    columns: list[str] = field(default_factory=list)
+
+
+def _seed(config: SimulationConfig, repeat: int, round_index: int) -> int:
+    """Seed of a round's training and selection: the same for every strategy, so strategies
+    differ only by the frames they chose."""
+    return (config.seed + repeat) * 1000 + round_index
+
+
+class _Experiment:
+    """The resumable loop over repeats, rounds and strategies (see :func:`iter_simulate`)."""
+
+    def __init__(self, config: SimulationConfig, runner: Runner, store: ExperimentStore):
+        self.config, self.runner, self.store = config, runner, store
+        self.done = store.done_rows()
+        self.result = SimulationResult(store.root, columns=store.columns)
+        self.step = 0
+        self.steps = config.repeats * (1 + config.rounds * len(config.strategies))
+
+    def _tick(self, **info: Any) -> dict[str, Any]:
+        self.step += 1
+        return {"stage": "step", "done": self.step, "total": self.steps, **info}
+
+    def _record(self, strategy: str, repeat: int, state: dict[str, Any]) -> None:
+        """Persist a (strategy, repeat) state, then its newest row (the crash-safe order)."""
+        self.store.save_state(strategy, repeat, state)
+        row = state["rows"][-1]
+        key = (strategy, repeat, int(row["round"]))
+        if key not in self.done:
+            self.store.append_row(row)
+            self.done.add(key)
+            self.result.rows_written += 1
+
+    def _save_model(self, model: Any, path: Path, extra: dict[str, Any]) -> str:
+        from alges_napari.core.learn.model import save_checkpoint
+
+        save_checkpoint(model, path, self.runner.spec(), extra=extra)
+        return path.relative_to(self.store.root).as_posix()
+
+    def _split(self, repeat: int) -> dict[str, list[str]]:
+        from alges_napari.core.experiment.pool import split_repeat
+
+        split = self.store.load_split(repeat)
+        if split is None:
+            split = split_repeat(self.runner.pool, self.config, repeat)
+            self.store.save_split(repeat, split)
+        missing = [k for k in split["test"] + split["init"] if k not in self.runner.index]
+        if missing:
+            raise AlgesError(
+                f"{self.store.root}: the stored split of repeat {repeat} names frames the data "
+                f"no longer has (e.g. {missing[0]!r}); use another --out"
+            )
+        return split
+
+    def round0(
+        self, repeat: int, split: dict[str, list[str]], stop: SupportsIsSet | None
+    ) -> Generator[dict[str, Any], None, None]:
+        """Train and evaluate the shared round-0 model of a repeat, then start every strategy."""
+        rec = self.store.load_round0(repeat)
+        if rec is None:
+            t0 = time.perf_counter()
+            trained = yield from self.runner.train(
+                split["init"], _seed(self.config, repeat, 0), None, stop
+            )
+            if trained is None:
+                raise Cancelled()
+            model, tres = trained
+            train_s = time.perf_counter() - t0
+            metrics = yield from self.runner.evaluate(model, split["test"], stop)
+            path = self.store.checkpoint_path(None, repeat, 0)
+            ckpt = self._save_model(model, path, {"repeat": repeat, "round": 0})
+            row = {"repeat": repeat, "round": 0, "n_labeled": len(split["init"]), **metrics}
+            row.update(train_loss=_last_loss(tres), train_s=round(train_s, 3), select_s=0.0)
+            rec = {"checkpoint": ckpt, "labeled": split["init"], "row": row}
+            self.store.save_round0(repeat, rec)
+        for strategy in self.config.strategies:
+            if self.store.load_state(strategy, repeat) is None:
+                row = {**rec["row"], "strategy": strategy}
+                state = {"round": 0, "labeled": rec["labeled"], "checkpoint": rec["checkpoint"]}
+                self._record(strategy, repeat, {**state, "rows": [row]})
+        yield self._tick(repeat=repeat, round=0, strategy=None)
+
+    def step_round(
+        self, strategy: str, repeat: int, t: int, split: dict[str, list[str]], stop: Any
+    ) -> Generator[dict[str, Any], None, None]:
+        """One acquisition round of one strategy: query with the previous model, train, test."""
+        from alges_napari.core.learn.model import load_checkpoint
+
+        state = self.store.load_state(strategy, repeat)
+        if state is None or state["round"] >= t:
+            self.result.rows_skipped += 1
+            yield self._tick(repeat=repeat, round=t, strategy=strategy, skipped=True)
+            return
+        prev = self.store.root / state["checkpoint"]
+        model, _, _ = load_checkpoint(prev, device=str(self.runner.device))
+        seed = _seed(self.config, repeat, t)
+        t0 = time.perf_counter()
+        picked = yield from self.runner.query(strategy, model, state["labeled"], split, seed, stop)
+        select_s = time.perf_counter() - t0
+        labeled = state["labeled"] + picked
+        t0 = time.perf_counter()
+        trained = yield from self.runner.train(labeled, seed, prev, stop)
+        if trained is None:
+            raise Cancelled()
+        model, tres = trained
+        train_s = time.perf_counter() - t0
+        metrics = yield from self.runner.evaluate(model, split["test"], stop)
+        path = self.store.checkpoint_path(strategy, repeat, t)
+        extra = {"strategy": strategy, "repeat": repeat, "round": t}
+        ckpt = self._save_model(model, path, extra)
+        row = {"strategy": strategy, "repeat": repeat, "round": t, "n_labeled": len(labeled)}
+        row.update(metrics, train_loss=_last_loss(tres), train_s=round(train_s, 3))
+        row["select_s"] = round(select_s, 3)
+        new = {"round": t, "labeled": labeled, "checkpoint": ckpt, "rows": state["rows"] + [row]}
+        self._record(strategy, repeat, new)
+        yield self._tick(repeat=repeat, round=t, strategy=strategy, row=row)
+
+    def run(self, stop: SupportsIsSet | None) -> Generator[dict[str, Any], None, None]:
+        """Every repeat, round and strategy, skipping the steps already on disk."""
+        for repeat in range(self.config.repeats):
+            split = self._split(repeat)
+            yield from self.round0(repeat, split, stop)
+            for t in range(1, self.config.rounds + 1):
+                for strategy in self.config.strategies:
+                    if is_stopped(stop):
+                        raise Cancelled()
+                    yield from self.step_round(strategy, repeat, t, split, stop)
+
+
+def _last_loss(result: Any) -> float:
+    return float(result.history[-1]["loss"]) if result.history else float("nan")
+
+
+def iter_simulate(
+    config: SimulationConfig,
+    out: str | os.PathLike[str],
+    stop: SupportsIsSet | None = None,
+    device: torch.device | str | None = None,
+) -> Generator[dict[str, Any], None, SimulationResult]:
+    """Run (or resume) a simulated active-learning experiment, writing ``out/results.csv``.
+
+    Parameters
+    ----------
+    config : SimulationConfig
+        The experiment.
+    out : path-like
+        Experiment folder; if it holds a run with the same settings, finished steps are skipped.
+    stop : object with ``is_set()``, optional
+        Checked within every batch; a stopped step leaves no trace, finished ones stay.
+    device : torch.device or str, optional
+        Default ``model.pick_device()``.
+
+    Yields
+    ------
+    dict
+        Progress: "stage" is "load", "train", "score", "select", "evaluate" (with "done"
+        and "total" of that stage) or "step" (a finished or skipped step: "done"/"total" count
+        steps, plus "repeat", "round", "strategy" and, for a finished step, its "row").
+
+    Returns
+    -------
+    SimulationResult
+    """
+    import torch
+
+    from alges_napari.core.experiment.pool import Runner, load_pool, result_columns
+    from alges_napari.core.learn.model import pick_device
+
+    device = device if isinstance(device, torch.device) else pick_device(device)
+    result = SimulationResult(Path(out))
+    try:
+        pool = yield from load_pool(config, stop)
+        store = ExperimentStore(out, result_columns(pool.schema))
+        store.open(config.to_json())
+        store.reconcile()
+        experiment = _Experiment(config, Runner(pool, config, device, store), store)
+        result = experiment.result
+        yield from experiment.run(stop)
+    except Cancelled:
+        result.stopped = True
+    return result
+
+
+def simulate(config: SimulationConfig, out: str | os.PathLike[str], **kw: Any) -> SimulationResult:
+    """Run :func:`iter_simulate` to the end (keyword arguments are passed on)."""
+    return run_to_end(iter_simulate(config, out, **kw))

@@ -1,0 +1,1 @@
+"""Learning: the smp model factory and checkpoints, training, augmentation, metrics."""

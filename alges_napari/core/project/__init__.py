@@ -1,0 +1,1 @@
+"""The on-disk project: state, labels, checkpoints and cache behind one write gate; export."""

@@ -1,0 +1,239 @@
+"""Simulated active learning: held-out clips, the rows of results.csv, resume after a stop."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from alges_napari.core.errors import AlgesError
+from alges_napari.core.experiment.config import SimulationConfig
+from alges_napari.core.experiment.loop import iter_simulate, simulate
+from alges_napari.core.experiment.pool import Pool, group_of_keys, split_repeat
+from alges_napari.core.learn.train import TrainSamples
+from alges_napari.core.progress import StopFlag, run_to_end
+
+TIMING = {"train_s", "select_s"}
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # deterministic and polite on a shared machine
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory) -> Path:
+    from alges_napari.core.data.synthetic import write_cholecseg8k_tree
+
+    root = tmp_path_factory.mktemp("tree")
+    return write_cholecseg8k_tree(root, n_clips=4, frames_per_clip=6, size=(64, 64), seed=3)
+
+
+def tiny(tree: Path, **kw) -> SimulationConfig:
+    base = dict(
+        data=str(tree),
+        strategies=("random", "alges-seg"),
+        init=3,
+        query=2,
+        rounds=2,
+        repeats=2,
+        epochs=1,
+        batch_size=4,
+        lr=1e-3,
+        size=(64, 64),
+        test_size=0.25,
+    )
+    return SimulationConfig(**{**base, **kw})
+
+
+def read_rows(out: Path) -> list[dict[str, str]]:
+    with open(out / "results.csv", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def fake_pool(keys: list[str]) -> Pool:
+    n = len(keys)
+    samples = TrainSamples(torch.zeros(n, 3, 32, 32, dtype=torch.uint8), torch.zeros(n, 32, 32))
+    return Pool(keys, group_of_keys(keys), samples, schema=None)
+
+
+# ---------------------------------------------------------------- splits
+
+
+def test_groups_are_videos_or_blocks() -> None:
+    keys = ["video01/video01_00080/frame_80_endo", "video02/video02_00160/frame_160_endo"]
+    assert group_of_keys(keys) == ["video01", "video02"]
+    flat = [f"frame_{i:03d}" for i in range(40)]
+    groups = group_of_keys(flat)
+    assert groups[0] == groups[1] != groups[2] and len(set(groups)) == 20  # blocks of 2
+
+
+def test_split_holds_out_whole_videos_per_repeat() -> None:
+    keys = [
+        f"video{v:02d}/video{v:02d}_00080/frame_{i}_endo" for v in range(1, 11) for i in range(8)
+    ]
+    pool = fake_pool(keys)
+    config = SimulationConfig(data="x", init=5, query=2, rounds=3, test_size=0.2)
+    splits = [split_repeat(pool, config, r) for r in range(3)]
+    for split in splits:
+        test_videos = {k.split("/")[0] for k in split["test"]}
+        assert len(split["test"]) == 16 and len(test_videos) == 2  # whole videos, 20 %
+        assert all(k.split("/")[0] not in test_videos for k in split["init"])  # no leakage
+        assert len(set(split["init"])) == 5
+    assert split_repeat(pool, config, 1) == splits[1]  # a repeat's split is its seed's
+    assert splits[0]["init"] != splits[1]["init"]  # and repeats differ
+    by_count = SimulationConfig(data="x", init=5, query=2, rounds=3, test_size=24)
+    assert len(split_repeat(pool, by_count, 0)["test"]) == 24  # a frame count: 3 videos
+    with pytest.raises(AlgesError, match="init \\+ rounds \\* query"):
+        split_repeat(pool, SimulationConfig(data="x", init=50, query=10, rounds=3), 0)
+
+
+def test_config_rejects_bad_values() -> None:
+    with pytest.raises(AlgesError, match="unknown selection strategy"):
+        SimulationConfig(data="x", strategies=("alges-sag",))
+    with pytest.raises(AlgesError, match="init must be >= 1"):
+        SimulationConfig(data="x", init=0)
+    with pytest.raises(AlgesError, match="multiples of 32"):
+        SimulationConfig(data="x", size=(50, 64))
+    with pytest.raises(AlgesError, match="candidates"):
+        SimulationConfig(data="x", candidates=3, query=10)
+
+
+# ---------------------------------------------------------------- the experiment
+
+
+def test_results_rows(tree: Path, tmp_path: Path) -> None:
+    config = tiny(tree, rounds=1)
+    result = simulate(config, tmp_path / "exp")
+    assert not result.stopped and result.rows_written == 2 * 2 * 2
+    rows = read_rows(tmp_path / "exp")
+    assert list(rows[0])[:6] == [
+        "strategy",
+        "repeat",
+        "round",
+        "n_labeled",
+        "mean_dice",
+        "mean_dice_per_image",
+    ]
+    assert "dice_liver" in rows[0] and "dice_l_hook_electrocautery" in rows[0]
+    assert "dice_blood" not in rows[0]  # class 7 is not scored on CholecSeg8k
+    seen = {(r["strategy"], int(r["repeat"]), int(r["round"])) for r in rows}
+    assert seen == {(s, p, t) for s in ("random", "alges-seg") for p in (0, 1) for t in (0, 1)}
+    for r in rows:
+        assert int(r["n_labeled"]) == 3 + 2 * int(r["round"])
+        per_class = [float(r[c]) for c in r if c.startswith("dice_") and r[c] != ""]
+        assert float(r["mean_dice"]) == pytest.approx(np.mean(per_class), abs=1e-5)
+        assert 0 <= float(r["mean_dice"]) <= 1
+    # round 0 is shared: same start, same model, same numbers for every strategy
+    for p in (0, 1):
+        r0 = [r for r in rows if r["round"] == "0" and r["repeat"] == str(p)]
+        assert r0[0]["mean_dice"] == r0[1]["mean_dice"]
+
+
+def test_labelled_sets_grow_without_test_frames(tree: Path, tmp_path: Path) -> None:
+    import json
+
+    out = tmp_path / "exp"
+    simulate(tiny(tree, strategies=("entropy",), repeats=1), out)
+    split = json.loads((out / "state/repeat_0/split.json").read_text())
+    state = json.loads((out / "state/entropy/repeat_0/state.json").read_text())
+    assert state["round"] == 2 and state["labeled"][:3] == split["init"]
+    assert len(set(state["labeled"])) == 3 + 2 * 2
+    assert not set(state["labeled"]) & set(split["test"])
+    assert (out / state["checkpoint"]).is_file()
+    assert len(list((out / "state/entropy/repeat_0").glob("round_*.safetensors"))) == 1
+
+
+def test_evaluation_matches_an_independent_dice(tree: Path, tmp_path: Path) -> None:
+    """Recompute round 0's liver Dice from its checkpoint with plain torch and numpy."""
+    import json
+
+    from alges_napari.core.data.frames import open_frames
+    from alges_napari.core.learn.model import load_checkpoint
+    from alges_napari.core.learn.train import make_samples
+
+    out = tmp_path / "exp"
+    simulate(tiny(tree, strategies=("random",), repeats=1, rounds=0), out)
+    split = json.loads((out / "state/repeat_0/split.json").read_text())
+    model, spec, _ = load_checkpoint(out / "state/repeat_0/round_0000.safetensors")
+    source = open_frames(tree)
+    idx = [source.index_of(k) for k in split["test"]]
+    data = make_samples([(source[i], source.ground_truth(i)) for i in idx], (64, 64))
+    x = data.images.float() / 255
+    x = (x - torch.tensor(spec.mean).view(1, 3, 1, 1)) / torch.tensor(spec.std).view(1, 3, 1, 1)
+    with torch.no_grad():
+        pred = model.eval()(x).argmax(1).numpy()
+    truth = data.masks.numpy()
+    keep = truth != 255
+    liver = 2
+    inter = np.sum((pred == liver) & (truth == liver) & keep)
+    size = np.sum((pred == liver) & keep) + np.sum((truth == liver) & keep)
+    row = read_rows(out)[0]
+    expected = 2 * inter / size if size else math.nan
+    if math.isnan(expected):
+        assert row["dice_liver"] == ""
+    else:
+        assert float(row["dice_liver"]) == pytest.approx(expected, abs=1e-5)
+
+
+def test_stop_then_resume_gives_the_uninterrupted_rows(tree: Path, tmp_path: Path) -> None:
+    config = tiny(tree, repeats=1)
+    whole = tmp_path / "whole"
+    simulate(config, whole)
+
+    out, stop = tmp_path / "resumed", StopFlag()
+
+    def stop_after_round_1(p: dict) -> None:
+        if p.get("stage") == "step" and p.get("round") == 1 and p.get("row"):
+            stop.request()  # stop while the next step is about to start
+
+    result = run_to_end(iter_simulate(config, out, stop=stop), stop_after_round_1)
+    assert result.stopped
+    assert len(read_rows(out)) == 3  # round 0 for both strategies + round 1 of the first
+    again = simulate(config, out)
+    assert not again.stopped and again.rows_written == 3 and again.rows_skipped == 1
+
+    def strip(rows):
+        return sorted(tuple((k, v) for k, v in r.items() if k not in TIMING) for r in rows)
+
+    assert strip(read_rows(out)) == strip(read_rows(whole))
+
+
+def test_restart_repairs_a_torn_results_file(tree: Path, tmp_path: Path) -> None:
+    config = tiny(tree, strategies=("random",), repeats=1, rounds=1)
+    out = tmp_path / "exp"
+    simulate(config, out)
+    lines = (out / "results.csv").read_text().splitlines(keepends=True)
+    # killed after the state file but while writing the last row: a partial line remains
+    (out / "results.csv").write_text("".join(lines[:-1]) + lines[-1][:7])
+    result = simulate(config, out)
+    assert result.rows_written == 0 and result.rows_skipped == 1
+    assert (out / "results.csv").read_text().splitlines(keepends=True) == lines
+
+
+def test_restart_with_other_settings_is_refused(tree: Path, tmp_path: Path) -> None:
+    out = tmp_path / "exp"
+    simulate(tiny(tree, strategies=("random",), repeats=1, rounds=0), out)
+    with pytest.raises(AlgesError, match="epochs: 1 -> 2"):
+        simulate(tiny(tree, strategies=("random",), repeats=1, rounds=0, epochs=2), out)
+    # growing the experiment is allowed: one more strategy reuses the shared round 0
+    grown = simulate(tiny(tree, strategies=("random", "coreset"), repeats=1, rounds=1), out)
+    assert grown.rows_written == 3  # coreset round 0 (copied), random round 1, coreset round 1
+
+
+def test_data_without_ground_truth_is_refused(tmp_path: Path) -> None:
+    import imageio.v3 as iio
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i in range(3):
+        iio.imwrite(folder / f"f{i}.png", np.zeros((32, 32, 3), np.uint8))
+    with pytest.raises(AlgesError, match="ground.truth"):
+        simulate(tiny(folder), tmp_path / "exp")

@@ -1,0 +1,348 @@
+"""The on-disk project: layout, statuses, atomic durable labels, locking, recovery, cache."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from alges_napari.core.errors import AlgesError, MaskError, ProjectError, ProjectLockedError
+from alges_napari.core.project.project import (
+    Project,
+    ProjectRecoveryWarning,
+    QueueEntry,
+    key_to_relpath,
+    relpath_to_key,
+)
+
+SHAPE = (32, 48)
+
+
+def make_folder(root: Path, n: int = 6, shape: tuple[int, int] = SHAPE, seed: int = 0) -> Path:
+    """A folder of ``n`` random RGB PNG frames."""
+    rng = np.random.default_rng(seed)
+    root.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        Image.fromarray(rng.integers(0, 256, (*shape, 3), dtype=np.uint8)).save(
+            root / f"frame_{i:03d}.png"
+        )
+    return root
+
+
+def random_mask(seed: int, shape: tuple[int, int] = SHAPE, classes: int = 13) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    mask = rng.integers(0, classes, shape, dtype=np.uint8)
+    mask[0, :5] = 255
+    return mask
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    proj = Project.create(tmp_path / "proj", make_folder(tmp_path / "frames"), input_size=(64, 64))
+    yield proj
+    proj.close()
+
+
+def test_layout_is_readable_and_reopens(project: Project, tmp_path: Path) -> None:
+    k0, k1 = project.keys[:2]
+    m0, m1 = random_mask(0), random_mask(1)
+    path = project.accept_label(k0, m0, seconds=4.5)
+    project.accept_label(k1, m1)
+    project.close()
+
+    root = tmp_path / "proj"
+    assert path == root / "labels" / f"{key_to_relpath(k0)}.png"
+    # The label file is a plain greyscale PNG holding exactly the mask.
+    with Image.open(path) as im:
+        assert im.mode == "L"
+        np.testing.assert_array_equal(np.asarray(im), m0)
+    config = json.loads((root / "alges_project.json").read_text())
+    assert config["version"] == 1 and config["train"]["input_size"] == [64, 64]
+    assert config["classes"]["name"] == "cholecseg8k"
+    state = json.loads((root / "state.json").read_text())
+    assert state["frames"][k0] == {
+        "status": "labelled",
+        "seconds": 4.5,
+        "accepted": state["frames"][k0]["accepted"],
+    }
+    for sub in ("labels", "models", "cache"):
+        assert (root / sub).is_dir()
+
+    with Project.open(root) as again:
+        assert again.recovery is None
+        assert again.status(k0) == "labelled" and again.status(again.keys[2]) == "unlabelled"
+        np.testing.assert_array_equal(again.load_label(k1), m1)
+        assert again.load_label(again.keys[2]) is None
+        assert again.annotation_seconds(k0) == 4.5
+
+
+@pytest.mark.parametrize(
+    "key", ["a/b/c", "frame 1", "..", ".", "a/../b", "50%/x", "ünï", "x.png", "a\\b"]
+)
+def test_key_paths_round_trip_and_stay_inside(key: str) -> None:
+    rel = key_to_relpath(key)
+    assert relpath_to_key(rel) == key
+    assert not rel.is_absolute() and all(p not in ("..", ".") for p in rel.parts)
+    assert len(rel.parts) == key.count("/") + 1  # "/" keys are mirrored as sub-folders
+
+
+@pytest.mark.parametrize("key", ["", "/abs", "a//b", "trailing/"])
+def test_malformed_keys_are_refused(key: str) -> None:
+    with pytest.raises(ProjectError, match="empty"):
+        key_to_relpath(key)
+
+
+def test_reaccept_overwrites_and_times_add_up(project: Project) -> None:
+    key = project.keys[0]
+    project.accept_label(key, random_mask(0), seconds=2)
+    edited = random_mask(7)
+    project.accept_label(key, edited, seconds=3)
+    np.testing.assert_array_equal(project.load_label(key), edited)
+    assert project.annotation_seconds(key) == 5.0
+    assert sorted(p.name for p in (project.root / "labels").iterdir()) == [
+        f"{key_to_relpath(key)}.png"
+    ]
+
+
+def test_statuses_validation_and_skip(project: Project) -> None:
+    a, b, c, d = project.keys[:4]
+    project.accept_label(a, random_mask(0))
+    project.accept_label(b, random_mask(1))
+    project.set_validation(b)
+    project.set_validation(c)
+    project.skip(d)
+    assert [project.status(k) for k in (a, b, c, d)] == [
+        "labelled",
+        "validation",
+        "validation",
+        "skipped",
+    ]
+    assert project.labelled_keys() == [a]  # validation frames never train
+    assert project.validation_keys() == [b, c] and project.validation_keys(labelled_only=True) == [
+        b
+    ]
+    assert project.unlabelled_keys() == project.keys[4:]
+    assert project.counts() == {"unlabelled": 2, "labelled": 1, "skipped": 1, "validation": 2}
+    project.accept_label(d, random_mask(2))  # accepting a skipped frame labels it
+    project.set_validation(b, False)
+    assert project.status(d) == "labelled" and project.status(b) == "labelled"
+    project.close()
+    with Project.open(project.root, readonly=True) as ro:
+        assert [ro.status(k) for k in (a, b, c, d)] == [
+            "labelled",
+            "labelled",
+            "validation",
+            "labelled",
+        ]
+
+
+def test_bad_input_is_refused_with_its_name(project: Project) -> None:
+    with pytest.raises(ProjectError, match="nope"):
+        project.accept_label("nope", random_mask(0))
+    with pytest.raises(MaskError):
+        project.accept_label(project.keys[0], random_mask(0, shape=(10, 10)))
+    with pytest.raises(MaskError):
+        project.accept_label(project.keys[0], np.full(SHAPE, 40, np.uint8))  # only 13 classes
+    assert not any((project.root / "labels").iterdir())
+
+
+def test_queue_and_rounds_persist(project: Project) -> None:
+    keys = project.keys
+    project.set_queue([QueueEntry(keys[3], 0, 0.5), QueueEntry(keys[1], 1)])
+    project.record_round({"round": 1, "n_labelled": 0, "mean_dice": None})
+    project.accept_label(keys[3], random_mask(0))
+    assert [e.key for e in project.pending_queue()] == [keys[1]]
+    project.close()
+    with Project.open(project.root) as again:
+        assert again.queue == [QueueEntry(keys[3], 0, 0.5), QueueEntry(keys[1], 1, None)]
+        assert again.rounds == [{"round": 1, "n_labelled": 0, "mean_dice": None}]
+        assert again.next_round() == 2
+        assert again.checkpoint_path(2).name == "round_0002.safetensors"
+
+
+def test_second_writer_is_refused_reader_allowed(project: Project) -> None:
+    with pytest.raises(ProjectLockedError, match=str(os.getpid())):
+        Project.open(project.root)
+    with Project.open(project.root, readonly=True) as ro:
+        assert ro.readonly
+        with pytest.raises(ProjectError, match="read-only"):
+            ro.accept_label(ro.keys[0], random_mask(0))
+    project.close()
+    Project.open(project.root).close()
+
+
+def test_lock_held_by_another_process_and_released_when_it_dies(project: Project) -> None:
+    root = project.root
+    project.close()
+    code = textwrap.dedent(
+        f"""
+        import sys, time
+        from alges_napari.core.project.project import Project
+        p = Project.open({str(root)!r})
+        print("locked", flush=True)
+        time.sleep(60)
+        """
+    )
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "locked"
+        with pytest.raises(ProjectLockedError, match=f"process {child.pid}"):
+            Project.open(root)
+    finally:
+        child.kill()  # SIGKILL: no clean-up code runs, the kernel drops the flock
+        child.wait()
+    Project.open(root).close()
+
+
+@pytest.mark.parametrize("damage", ["missing", "garbage", "truncated", "wrong-type"])
+def test_broken_state_is_rebuilt_from_labels(project: Project, damage: str) -> None:
+    keys = project.keys
+    masks = {k: random_mask(i) for i, k in enumerate(keys[:3])}
+    for k, m in masks.items():
+        project.accept_label(k, m)
+    project.set_validation(keys[4])
+    project.close()
+    state = project.root / "state.json"
+    text = state.read_text()
+    if damage == "missing":
+        state.unlink()
+    elif damage == "garbage":
+        state.write_bytes(b"\x00\xff not json")
+    elif damage == "truncated":
+        state.write_text(text[: len(text) // 2])
+    else:
+        state.write_text(json.dumps({"format": "alges-state", "frames": [1, 2], "queue": 3}))
+
+    with pytest.warns(ProjectRecoveryWarning, match="rebuilt from labels"):
+        again = Project.open(project.root)
+    with again:
+        assert again.recovery is not None and "3 labels" in again.recovery
+        assert again.labelled_keys() == keys[:3]
+        for k, m in masks.items():
+            np.testing.assert_array_equal(again.load_label(k), m)
+        assert again.status(keys[4]) == "unlabelled"  # the validation mark was only in the state
+    # The rebuilt state was written back: the next open is clean.
+    with Project.open(project.root) as third:
+        assert third.recovery is None and third.labelled_keys() == keys[:3]
+
+
+def test_full_disk_leaves_nothing_half_written(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = project.keys[0]
+    project.accept_label(key, random_mask(0))
+    state_before = (project.root / "state.json").read_bytes()
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(AlgesError, match="No space left"):
+        project.accept_label(project.keys[1], random_mask(1))
+    with pytest.raises(AlgesError, match="No space left"):
+        project.accept_label(key, random_mask(2))  # a re-accept keeps the old label intact
+    monkeypatch.undo()
+    files = sorted(
+        p.relative_to(project.root).as_posix() for p in project.root.rglob("*") if p.is_file()
+    )
+    assert files == [
+        ".alges.lock",
+        "alges_project.json",
+        f"labels/{key_to_relpath(key)}.png",
+        "state.json",
+    ]
+    np.testing.assert_array_equal(project.load_label(key), random_mask(0))
+    assert project.status(project.keys[1]) == "unlabelled"
+    assert (project.root / "state.json").read_bytes() == state_before
+
+
+def test_read_only_folder_gives_clear_error(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Tests run as root, where chmod does not stop writes: refuse creating files under labels/
+    # the way a read-only mount would (EROFS) by patching os.open.
+    labels = str(project.root / "labels")
+    real_open = os.open
+
+    def ro_open(path, flags, *args, **kw):  # type: ignore[no-untyped-def]
+        if str(path).startswith(labels) and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+        return real_open(path, flags, *args, **kw)
+
+    monkeypatch.setattr(os, "open", ro_open)
+    with pytest.raises(AlgesError, match="Read-only file system"):
+        project.accept_label(project.keys[0], random_mask(0))
+    monkeypatch.undo()
+    assert not any((project.root / "labels").iterdir())
+    assert project.status(project.keys[0]) == "unlabelled"
+
+
+def test_stale_temporaries_are_cleaned_on_open(project: Project) -> None:
+    project.accept_label(project.keys[0], random_mask(0))
+    project.close()
+    stale = [
+        project.root / "labels" / ".frame_001.png.abc123.tmp",
+        project.root / ".state.json.x1.tmp",
+    ]
+    for p in stale:
+        p.write_bytes(b"half")
+    with Project.open(project.root, readonly=True) as ro:  # a reader never deletes
+        assert ro.labelled_keys() == [project.keys[0]]
+        assert all(p.exists() for p in stale)
+    with Project.open(project.root) as again:
+        assert again.labelled_keys() == [project.keys[0]]
+    assert not any(p.exists() for p in stale)
+
+
+def test_cache_round_trip_and_disposable(project: Project) -> None:
+    key = project.keys[2]
+    pred = random_mask(3)
+    heat = np.linspace(0, 2.0, SHAPE[0] * SHAPE[1], dtype=np.float32).reshape(SHAPE)
+    project.write_cache(key, pred, heat)
+    np.testing.assert_array_equal(project.prediction(key), pred)
+    np.testing.assert_array_equal(
+        project.heat_map(key), np.round(heat / 2.0 * 255).astype(np.uint8)
+    )
+    assert project.prediction(project.keys[0]) is None
+    # A damaged cache entry is a miss, not an error; deleting the cache is always allowed.
+    (project.root / "cache" / "pred" / f"{key_to_relpath(key)}.png").write_bytes(b"broken")
+    assert project.prediction(key) is None
+    project.clear_cache()
+    assert project.heat_map(key) is None and (project.root / "cache").is_dir()
+
+
+def test_keys_with_slashes_are_mirrored(tmp_path: Path) -> None:
+    from alges_napari.core.data.synthetic import write_cholecseg8k_tree
+
+    tree = write_cholecseg8k_tree(
+        tmp_path / "tree", n_clips=1, frames_per_clip=3, size=(32, 48), seed=0
+    )
+    with Project.create(tmp_path / "p", tree) as proj:
+        key = proj.keys[1]
+        assert "/" in key
+        truth = proj.frames.ground_truth(1)
+        path = proj.accept_label(key, truth)
+        assert (
+            path.relative_to(proj.root / "labels").with_suffix("").parts
+            == key_to_relpath(key).parts
+        )
+    with Project.open(tmp_path / "p") as again:
+        assert again.labelled_keys() == [key]
+        np.testing.assert_array_equal(again.load_label(key), truth)
+
+
+def test_create_refuses_non_empty_folder(tmp_path: Path) -> None:
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "x").write_text("x")
+    with pytest.raises(ProjectError, match="not empty"):
+        Project.create(tmp_path / "busy", make_folder(tmp_path / "f"))
+    with pytest.raises(ProjectError, match="not an alges project"):
+        Project.open(tmp_path / "busy")
