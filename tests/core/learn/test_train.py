@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from alges_napari.core.learn import train as train_mod
 from alges_napari.core.errors import AlgesError
+from alges_napari.core.learn import train as train_mod
 from alges_napari.core.learn.train import (
     PRESETS,
     TrainConfig,
