@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from alges_napari.core.data.classes import ClassSchema
+from alges_napari.core.data.classes import IGNORE_INDEX, ClassSchema
 from alges_napari.core.data.frames import (
     IMAGE_SUFFIXES,
     TIFF_SUFFIXES,
@@ -29,7 +29,7 @@ from alges_napari.core.data.frames import (
 )
 
 LayerData = tuple[Any, dict[str, Any], str]
-IGNORE = 255
+IGNORE = IGNORE_INDEX  # the mask value "no label": transparent, the eraser's value
 
 
 def _is_multipage_tiff(path: Path) -> bool:

@@ -14,6 +14,7 @@ from napari.utils.notifications import show_info
 from qtpy.QtWidgets import QFileDialog
 
 from alges_napari._qt.jobs import BackgroundJob
+from alges_napari.core.progress import Progress
 
 
 class ExportActions:
@@ -37,7 +38,7 @@ class ExportActions:
             return None
 
         def work(stop: Any) -> Any:
-            yield {"stage": "export", "done": 0, "total": 1}
+            yield Progress("export", 0, 1)
             return call(project)
 
         done = partial(lambda w, path: show_info(f"ALGES: {w} exported to {path}"), what)

@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 
 from alges_napari._reader import FRAME_AXES, lazy_frames, schema_colormap, schema_features
+from alges_napari.core.data.classes import IGNORE_INDEX as IGNORE
 from alges_napari.core.data.classes import ClassSchema
 
-IGNORE = 255
 FRAMES = "ALGES frames"
 PREDICTION = "ALGES prediction"
 HEAT = "ALGES heat map"

@@ -17,6 +17,7 @@ from qtpy.QtWidgets import (
 )
 
 from alges_napari.core.acquire.strategies import available_strategies
+from alges_napari.core.progress import Progress
 from alges_napari.core.session import RoundConfig
 
 DEFAULT_STRATEGY = "alges-seg"
@@ -31,20 +32,19 @@ STAGE_NAMES = {
 }
 
 
-def describe_progress(p: dict[str, Any]) -> str:
-    """One line for a core progress dict: stage, epoch, loss, frames scored."""
-    stage = p.get("stage", "")
-    text = STAGE_NAMES.get(stage, stage.capitalize())
-    if stage == "train":
-        text += f": epoch {p.get('epoch', '?')}/{p.get('epochs', '?')}"
-        if "step" in p and "steps" in p:
-            text += f", batch {p['step']}/{p['steps']}"
-        if p.get("loss") is not None:
-            text += f", loss {float(p['loss']):.4f}"
-    elif stage in ("score", "validate", "count") and "total" in p:
-        text += f": {p.get('done', 0)}/{p['total']} frames"
-    if p.get("warning"):
-        text += f" ({p['warning']})"
+def describe_progress(p: Progress) -> str:
+    """One line for a core progress record: stage, epoch, loss, frames scored."""
+    text = STAGE_NAMES.get(p.stage, p.stage.capitalize())
+    if p.stage == "train":
+        text += f": epoch {p.epoch or '?'}/{p.epochs or '?'}"
+        if p.step is not None and p.steps is not None:
+            text += f", batch {p.step}/{p.steps}"
+        if p.loss is not None:
+            text += f", loss {float(p.loss):.4f}"
+    elif p.stage in ("score", "validate", "count") and p.total:
+        text += f": {p.done}/{p.total} frames"
+    if p.warning:
+        text += f" ({p.warning})"
     return text
 
 
@@ -107,12 +107,12 @@ class LearnPanel(QWidget):
             epochs=self.epochs.value() or None,
         )
 
-    def show_progress(self, p: dict[str, Any]) -> None:
-        """Move the bar and the text to a progress dict."""
-        total = int(p.get("total") or 0)
+    def show_progress(self, p: Progress) -> None:
+        """Move the bar and the text to a progress record."""
+        total = int(p.total or 0)
         if total > 0:
             self.progress.setRange(0, total)
-            self.progress.setValue(min(int(p.get("done", 0)), total))
+            self.progress.setValue(min(int(p.done), total))
         else:
             self.progress.setRange(0, 0)  # busy indicator
         self.progress_text.setText(describe_progress(p))

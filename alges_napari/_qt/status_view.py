@@ -11,7 +11,7 @@ from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from alges_napari._qt.history_plot import HistoryPlot
-from alges_napari.core.progress import SupportsIsSet, is_stopped
+from alges_napari.core.progress import Progress, SupportsIsSet, is_stopped
 
 
 def class_pixels(mask: np.ndarray, num_classes: int) -> np.ndarray:
@@ -22,7 +22,7 @@ def class_pixels(mask: np.ndarray, num_classes: int) -> np.ndarray:
 
 def iter_label_pixels(
     project: Any, keys: Sequence[str], stop: SupportsIsSet | None = None
-) -> Generator[dict[str, Any], None, dict[str, np.ndarray]]:
+) -> Generator[Progress, None, dict[str, np.ndarray]]:
     """Count the labelled pixels of each class in the accepted labels of ``keys``.
 
     Reads every label PNG once (in a thread worker when a project with many labels opens).
@@ -40,7 +40,7 @@ def iter_label_pixels(
         mask = project.load_label(key)
         if mask is not None:
             out[key] = class_pixels(mask, n)
-        yield {"stage": "count", "done": i + 1, "total": len(keys)}
+        yield Progress("count", i + 1, len(keys))
     return out
 
 

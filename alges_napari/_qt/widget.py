@@ -38,9 +38,11 @@ from alges_napari._qt.project_form import ProjectForm
 from alges_napari._qt.queue_view import spread_queue
 from alges_napari._qt.status_view import StatusPanel, iter_label_pixels
 from alges_napari._qt.torch_guard import prepare_model_stack
+from alges_napari.core.acquire.queue import QueueEntry
 from alges_napari.core.errors import AlgesError
 from alges_napari.core.learn.train import TrainConfig
-from alges_napari.core.project.project import Project, QueueEntry
+from alges_napari.core.progress import Progress
+from alges_napari.core.project.project import Project
 from alges_napari.core.session import ActiveLearningSession, RoundConfig
 
 
@@ -312,7 +314,7 @@ class AlgesWidget(AnnotationLoop, ExportActions, QWidget):
             return None
         session, cfg = self.session, config or self.learn.round_config()
         self._accepted_since_round = 0
-        self.learn.show_progress({"stage": "train", "epoch": 0, "epochs": cfg.epochs or "?"})
+        self.learn.show_progress(Progress("train", epoch=0, epochs=cfg.epochs))
         job = self._start_job(
             lambda stop: session.run_round(cfg, stop),
             self._round_done,

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from alges_napari.core.progress import StopFlag
+from alges_napari.core.progress import Progress, StopFlag
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -55,7 +55,7 @@ def say(args: argparse.Namespace, message: str) -> None:
 
 
 class Bars:
-    """tqdm bars fed by the core's progress dicts.
+    """tqdm bars fed by the core's :class:`~alges_napari.core.progress.Progress` records.
 
     The ``outer`` stage (e.g. "step" for an experiment) gets a bar of its own that stays at the
     top; every other stage shares one bar below it, restarted when the stage changes.
@@ -80,22 +80,22 @@ class Bars:
         return tqdm(desc=desc, position=position, leave=position == 0, dynamic_ncols=True)
 
     @staticmethod
-    def _advance(bar: Any, p: dict[str, Any]) -> None:
-        if p.get("total") is not None and bar.total != p["total"]:
-            bar.total = p["total"]
+    def _advance(bar: Any, p: Progress) -> None:
+        if p.total and bar.total != p.total:
+            bar.total = p.total
             bar.refresh()
-        if p.get("done") is not None and p["done"] >= bar.n:
-            bar.update(p["done"] - bar.n)
+        if p.done >= bar.n:
+            bar.update(p.done - bar.n)
 
-    def __call__(self, p: dict[str, Any]) -> None:
-        """Show one progress dict."""
+    def __call__(self, p: Progress) -> None:
+        """Show one progress record."""
         if self.quiet:
             return
-        if "warning" in p:
+        if p.warning:
             from tqdm import tqdm
 
-            tqdm.write(f"warning: {p['warning']}", file=sys.stderr)
-        stage = str(p.get("stage", "work"))
+            tqdm.write(f"warning: {p.warning}", file=sys.stderr)
+        stage = p.stage or "work"
         if stage == self.outer:
             if self._outer_bar is None:
                 self._outer_bar = self._new(stage, 0)
@@ -107,10 +107,8 @@ class Bars:
             self._bar = self._new(stage, 1 if self.outer else 0)
             self._stage = stage
         self._advance(self._bar, p)
-        if "loss" in p:
-            self._bar.set_postfix(
-                epoch=f"{p.get('epoch')}/{p.get('epochs')}", loss=f"{p['loss']:.3f}", refresh=False
-            )
+        if p.loss is not None:
+            self._bar.set_postfix(epoch=f"{p.epoch}/{p.epochs}", loss=f"{p.loss:.3f}", refresh=False)
 
     def close(self) -> None:
         """Close the bars (idempotent)."""

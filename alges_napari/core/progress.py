@@ -1,18 +1,65 @@
 """Progress reporting and cancellation for long work.
 
-Long work in the core is a generator that yields progress dicts (``{"stage": ..., "done": ...,
-"total": ...}``) and returns its result. The widget wraps such generators in napari thread
+Long work in the core is a generator that yields :class:`Progress` records and returns its
+result. The widget wraps such generators in napari thread
 workers, the command line in tqdm bars, tests simply drain them with :func:`run_to_end`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Generator
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
-Progress = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One progress report of long work.
+
+    Attributes
+    ----------
+    stage : str
+        What runs: "train", "save", "validate", "score", "select", "load", "evaluate",
+        "synthesise", "count", "export", "step" (a finished simulation step), ...
+    done, total : int
+        Units finished and planned in this stage (batches, frames, steps); total 0 = unknown.
+    epoch, epochs, step, steps : int or None
+        Training position (1-based epoch of ``epochs``, batch ``step`` of ``steps``).
+    loss : float or None
+        The last training batch's loss.
+    images_per_s : float or None
+        Training throughput.
+    batch_size : int or None
+        The batch size in use (it shrinks after a CUDA out-of-memory error).
+    round : int or None
+        The active-learning round the work belongs to.
+    warning : str or None
+        Something the user should know (an out-of-memory retry), shown beside the progress.
+    detail : str
+        A short free text for the progress line (a clip, a strategy and repeat, ...).
+    """
+
+    stage: str
+    done: int = 0
+    total: int = 0
+    epoch: int | None = None
+    epochs: int | None = None
+    step: int | None = None
+    steps: int | None = None
+    loss: float | None = None
+    images_per_s: float | None = None
+    batch_size: int | None = None
+    round: int | None = None
+    warning: str | None = None
+    detail: str = ""
+
+    def replace(self, **changes: Any) -> Progress:
+        """A copy with ``changes`` applied."""
+        return dataclasses.replace(self, **changes)
 
 
 class SupportsIsSet(Protocol):
@@ -52,9 +99,9 @@ def run_to_end(
     Parameters
     ----------
     gen : generator
-        A core generator that yields progress dicts and returns a result.
+        A core generator that yields :class:`Progress` and returns a result.
     on_progress : callable, optional
-        Called with each progress dict, e.g. to update a tqdm bar.
+        Called with each :class:`Progress`, e.g. to update a tqdm bar.
 
     Returns
     -------
@@ -71,7 +118,7 @@ def run_to_end(
 
 
 def restage(gen: Generator[Progress, Any, T], stage: str) -> Generator[Progress, None, T]:
-    """Re-yield ``gen``'s progress dicts under another ``"stage"`` and return its result.
+    """Re-yield ``gen``'s progress under another ``stage`` and return its result.
 
     The scoring pass reports ``"score"``; a caller scoring validation or test frames with it
     says so, so a progress bar names what is really running.
@@ -81,4 +128,4 @@ def restage(gen: Generator[Progress, Any, T], stage: str) -> Generator[Progress,
             progress = next(gen)
         except StopIteration as done:
             return done.value
-        yield {**progress, "stage": stage}
+        yield progress.replace(stage=stage)

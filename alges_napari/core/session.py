@@ -20,17 +20,28 @@ from typing import Any
 import numpy as np
 import torch
 
+from alges_napari.core.acquire.queue import QueueEntry
+from alges_napari.core.acquire.scoring import iter_score
+from alges_napari.core.acquire.step import KeyedFrames, iter_acquire
+from alges_napari.core.acquire.strategies import DEFAULT_STRATEGY
 from alges_napari.core.errors import AlgesError
-from alges_napari.core.learn.train import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
-    TrainConfig,
-    TrainResult,
-    iter_train,
-    make_samples,
+from alges_napari.core.learn.metrics import SegmentationMeter
+from alges_napari.core.learn.model import (
+    ModelSpec,
+    build_model,
+    load_checkpoint,
+    pick_device,
+    save_checkpoint,
 )
-from alges_napari.core.progress import Cancelled, SupportsIsSet, is_stopped, restage
-from alges_napari.core.project.project import Project, QueueEntry
+from alges_napari.core.learn.train import TrainConfig, TrainResult, iter_train, make_samples
+from alges_napari.core.progress import (
+    Cancelled,
+    Progress,
+    SupportsIsSet,
+    restage,
+    run_to_end,
+)
+from alges_napari.core.project.project import Project
 
 
 @dataclass
@@ -53,7 +64,7 @@ class RoundConfig:
         Base seed; round ``r`` uses ``seed + r`` so rounds differ but are reproducible.
     """
 
-    strategy: str = "alges-seg"
+    strategy: str = DEFAULT_STRATEGY
     query_size: int = 10
     epochs: int | None = None
     batch_size: int | None = None
@@ -92,19 +103,6 @@ class RoundResult:
     message: str = ""
 
 
-class _FrameView(Sequence):
-    """Frames of a source at given indices, decoded lazily (what the scoring pass iterates)."""
-
-    def __init__(self, frames: Any, indices: Sequence[int]):
-        self._frames, self._indices = frames, list(indices)
-
-    def __len__(self) -> int:
-        return len(self._indices)
-
-    def __getitem__(self, i: int) -> np.ndarray:  # type: ignore[override]
-        return self._frames[self._indices[i]]
-
-
 class ActiveLearningSession:
     """Runs active-learning rounds on a project opened for writing.
 
@@ -117,8 +115,6 @@ class ActiveLearningSession:
     """
 
     def __init__(self, project: Project, device: torch.device | str | None = None):
-        from alges_napari.core.learn.model import pick_device
-
         self.project = project
         self.device = pick_device(device) if device is None or isinstance(device, str) else device
         self._model: torch.nn.Module | None = None
@@ -143,22 +139,9 @@ class ActiveLearningSession:
         return replace(base, seed=cfg.seed, **changes)
 
     def _spec_for(self, tc: TrainConfig) -> Any:
-        from alges_napari.core.learn.model import ModelSpec
-
-        schema = self.project.schema
-        return ModelSpec(
-            arch=tc.arch,
-            encoder=tc.encoder,
-            num_classes=schema.num_classes,
-            input_size=tuple(tc.input_size),
-            mean=tuple(IMAGENET_MEAN),
-            std=tuple(IMAGENET_STD),
-            class_names=tuple(schema.names),
-        )
+        return ModelSpec.for_schema(self.project.schema, tc.arch, tc.encoder, tc.input_size)
 
     def _load_latest(self) -> None:
-        from alges_napari.core.learn.model import load_checkpoint
-
         path = self.project.latest_checkpoint()
         if path is None:
             self._model, self._spec = None, None
@@ -167,8 +150,6 @@ class ActiveLearningSession:
         self._model.eval()
 
     def _start_model(self, tc: TrainConfig) -> tuple[torch.nn.Module, Any]:
-        from alges_napari.core.learn.model import build_model
-
         if tc.warm_start and self.project.latest_checkpoint() is not None:
             self._load_latest()
             return self._model, self._spec  # type: ignore[return-value]
@@ -181,7 +162,7 @@ class ActiveLearningSession:
 
     def run_round(
         self, config: RoundConfig | None = None, stop: SupportsIsSet | None = None
-    ) -> Generator[dict[str, Any], None, RoundResult]:
+    ) -> Generator[Progress, None, RoundResult]:
         """Train, score the pool, select the next batch and persist everything.
 
         Yields progress dicts whose "stage" is "train", "save", "validate", "score" or
@@ -226,7 +207,7 @@ class ActiveLearningSession:
 
     def rank(
         self, config: RoundConfig | None = None, stop: SupportsIsSet | None = None
-    ) -> Generator[dict[str, Any], None, RoundResult]:
+    ) -> Generator[Progress, None, RoundResult]:
         """Score the pool with the latest checkpoint and write the queue, without training.
 
         The scoring and selection steps of :meth:`run_round` (``alges rank`` on a GPU server).
@@ -246,7 +227,6 @@ class ActiveLearningSession:
         if not (yield from self._queue_next(result, cfg, project.labelled_keys(), stop)):
             result.stopped, result.message = True, "stopped while scoring; the previous queue stays"
             return result
-        yield {"stage": "select", "done": 1, "total": 1}
         return result
 
     def _queue_next(
@@ -255,18 +235,28 @@ class ActiveLearningSession:
         cfg: RoundConfig,
         train_keys: list[str],
         stop: SupportsIsSet | None,
-    ) -> Generator[dict[str, Any], None, bool]:
-        """Score the pool, select and persist the queue into ``result``; False when stopped."""
-        t0 = time.perf_counter()
-        pool, scores, labelled = yield from self._score_pool(cfg, result.round, train_keys, stop)
-        result.timings["score"] = time.perf_counter() - t0
-        if is_stopped(stop) or scores is None:
+    ) -> Generator[Progress, None, bool]:
+        """Run THE acquisition step with the current model; False when stopped."""
+        project = self.project
+        frames = project.frames
+        step = yield from iter_acquire(
+            self._model,
+            self._spec,
+            lambda key: frames[frames.index_of(key)],
+            project.unlabelled_keys(),
+            cfg.strategy,
+            cfg.query_size,
+            seed=cfg.seed + result.round,
+            labelled=train_keys,
+            candidates=cfg.candidate_subset,
+            sink=project,
+            device=self.device,
+            stop=stop,
+        )
+        if step is None:
             return False
-        yield {"stage": "select", "done": 0, "total": 1}
-        t0 = time.perf_counter()
-        result.queue = self._select(cfg, pool, scores, labelled, result.round)
-        result.timings["select"] = time.perf_counter() - t0
-        self.project.set_queue(result.queue)
+        result.queue = step.queue
+        result.timings.update(step.timings)
         return True
 
     def _after_training(
@@ -276,8 +266,8 @@ class ActiveLearningSession:
         tc: TrainConfig,
         train_keys: list[str],
         stop: SupportsIsSet | None,
-    ) -> Generator[dict[str, Any], None, None]:
-        yield {"stage": "save", "done": 0, "total": 1, "round": result.round}
+    ) -> Generator[Progress, None, None]:
+        yield Progress("save", 0, 1, round=result.round)
         t0 = time.perf_counter()
         ckpt = self._save(tc, result.round, len(train_keys))
         result.timings["save"] = time.perf_counter() - t0
@@ -292,11 +282,9 @@ class ActiveLearningSession:
                 "stopped after training: the new checkpoint is kept, the previous queue stays"
             )
         self.project.record_round(self._summary(result, cfg, tc, ckpt, len(train_keys)))
-        yield {"stage": "save", "done": 1, "total": 1}
+        yield Progress("save", 1, 1)
 
     def _save(self, tc: TrainConfig, round_no: int, n: int) -> str:
-        from alges_napari.core.learn.model import save_checkpoint
-
         path = self.project.checkpoint_path(round_no)
         extra = {"round": round_no, "n_labelled": n, "train": tc.to_json()}
         save_checkpoint(self._model, path, self._spec, extra=extra)
@@ -304,16 +292,15 @@ class ActiveLearningSession:
 
     def _predict_frames(
         self,
-        indices: Sequence[int],
+        keys: Sequence[str],
         on_frame: Any,
         want: set[str],
         stop: SupportsIsSet | None,
         stage: str = "score",
-    ) -> Generator[dict[str, Any], None, Any]:
-        from alges_napari.core.acquire.scoring import iter_score
-
+    ) -> Generator[Progress, None, Any]:
         assert self._model is not None
-        view = _FrameView(self.project.frames, indices)
+        frames = self.project.frames
+        view = KeyedFrames(lambda key: frames[frames.index_of(key)], keys)
         gen = iter_score(
             self._model,
             view,
@@ -331,79 +318,21 @@ class ActiveLearningSession:
 
     def _validate(
         self, stop: SupportsIsSet | None
-    ) -> Generator[dict[str, Any], None, tuple[np.ndarray, float, str]]:
-        from alges_napari.core.learn.metrics import SegmentationMeter
-
+    ) -> Generator[Progress, None, tuple[np.ndarray, float, str]]:
         project, schema = self.project, self.project.schema
         keys = project.validation_keys(labelled_only=True)
         nan = np.full(schema.num_classes, np.nan)
         if not keys:
             return nan, math.nan, "no labelled validation frames: Dice is not defined (NaN)"
         meter = SegmentationMeter(schema.num_classes)
-        frames = project.frames
 
         def on_frame(i: int, pred: np.ndarray, heat: Any) -> None:
             meter.update(pred, project.load_label(keys[i]))
 
-        yield from self._predict_frames(
-            [frames.index_of(k) for k in keys], on_frame, set(), stop, "validate"
-        )
+        yield from self._predict_frames(keys, on_frame, set(), stop, "validate")
         dice = np.asarray(meter.dice(), dtype=float)
         mean = meter.mean_dice(schema.scored_classes)
         return dice, mean, f"validation Dice on {len(keys)} labelled validation frames"
-
-    def _score_pool(
-        self, cfg: RoundConfig, round_no: int, train_keys: list[str], stop: SupportsIsSet | None
-    ) -> Generator[dict[str, Any], None, tuple[list[str], Any, np.ndarray | None]]:
-        from alges_napari.core.acquire.strategies import get_strategy
-
-        project = self.project
-        pool = project.unlabelled_keys()
-        if cfg.candidate_subset and len(pool) > cfg.candidate_subset:
-            rng = np.random.default_rng(cfg.seed + round_no)
-            pick = np.sort(rng.choice(len(pool), size=cfg.candidate_subset, replace=False))
-            pool = [pool[i] for i in pick]
-        want = set(get_strategy(cfg.strategy).needs)
-        # Core-set measures distance to the labelled set: score the training frames in the same pass.
-        extra = train_keys if "features" in want else []
-        keys = pool + extra
-        project.clear_cache()
-
-        def on_frame(i: int, pred: np.ndarray, heat: Any) -> None:
-            project.write_cache(keys[i], pred, heat)
-
-        frames = project.frames
-        scores = yield from self._predict_frames(
-            [frames.index_of(k) for k in keys], on_frame, want, stop
-        )
-        if scores is None or is_stopped(stop):
-            return pool, None, None
-        scores.keys = list(keys)
-        labelled = None
-        if extra:
-            labelled = scores.features[len(pool) :]
-            scores = scores.subset(np.arange(len(pool)))
-        return pool, scores, labelled
-
-    def _select(
-        self, cfg: RoundConfig, pool: list[str], scores: Any, labelled: Any, round_no: int
-    ) -> list[QueueEntry]:
-        from alges_napari.core.acquire.strategies import get_strategy
-
-        if not pool:
-            return []
-        k = min(cfg.query_size, len(pool))
-        # The strategy's own rank score goes into the queue (entropy, margin, D^2 or distance at
-        # pick time), so the user sees why a frame was asked for; random has none.
-        idx, values = get_strategy(cfg.strategy).rank(
-            scores, k, seed=cfg.seed + round_no, labeled_features=labelled
-        )
-
-        def score(i: int) -> float | None:
-            v = None if values is None else float(values[i])
-            return v if v is not None and math.isfinite(v) else None
-
-        return [QueueEntry(pool[int(i)], rank, score(int(i))) for rank, i in enumerate(idx)]
 
     def _summary(
         self, r: RoundResult, cfg: RoundConfig, tc: TrainConfig, ckpt: str, n: int
@@ -432,15 +361,10 @@ class ActiveLearningSession:
 
     def predict(self, key: str) -> np.ndarray:
         """Predict the mask of one frame with the current model (uint8, frame resolution)."""
-        from alges_napari.core.progress import run_to_end
-
         if self.model is None:
             raise AlgesError(
                 f"project {self.project.root} has no trained model yet: run a round first"
             )
         out: list[np.ndarray] = []
-        index = self.project.frames.index_of(key)
-        run_to_end(
-            self._predict_frames([index], lambda i, pred, heat: out.append(pred), set(), None)
-        )
+        run_to_end(self._predict_frames([key], lambda i, pred, heat: out.append(pred), set(), None))
         return out[0]

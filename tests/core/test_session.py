@@ -68,7 +68,7 @@ def test_round_trains_scores_selects_and_persists(project: Project) -> None:
     session = ActiveLearningSession(project, device="cpu")
     stages = []
     result = run_to_end(
-        session.run_round(RoundConfig(query_size=3, seed=1)), lambda p: stages.append(p["stage"])
+        session.run_round(RoundConfig(query_size=3, seed=1)), lambda p: stages.append(p.stage)
     )
     assert not result.stopped and result.round == 1
     assert {"train", "score", "select", "save"} <= set(stages)
@@ -120,7 +120,7 @@ def test_stop_during_training_keeps_previous_state(project: Project) -> None:
     ckpt_bytes = project.checkpoint_path(1).read_bytes()
     stop = StopFlag()
     gen = session.run_round(RoundConfig(query_size=2, epochs=20), stop=stop)
-    assert next(gen)["stage"] == "train"
+    assert next(gen).stage == "train"
     stop.request()
     result = run_to_end(gen)
     assert result.stopped and "previous checkpoint" in result.message
@@ -199,7 +199,7 @@ def test_rank_rescores_with_the_latest_model_without_training(project: Project) 
     stages: list[dict] = []
     cfg = RoundConfig(strategy="entropy", query_size=4, seed=3)
     result = run_to_end(ActiveLearningSession(project, "cpu").rank(cfg), stages.append)
-    assert not result.stopped and "train" not in {p["stage"] for p in stages}
+    assert not result.stopped and "train" not in {p.stage for p in stages}
     assert [e.key for e in project.queue] == [e.key for e in result.queue]
     assert len(result.queue) == 4 and all(project.status(e.key) == "unlabelled" for e in result.queue)
     assert [r["round"] for r in project.rounds] == [1]  # ranking records no round

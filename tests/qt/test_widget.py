@@ -127,7 +127,7 @@ def first_train_step(qtbot, widget, seen: list) -> None:
     job = widget.retrain()
     assert job is not None
     qtbot.waitUntil(
-        lambda: any(p["stage"] == "train" and p.get("step", 0) >= 1 for p in seen), timeout=60_000
+        lambda: any(p.stage == "train" and (p.step or 0) >= 1 for p in seen), timeout=60_000
     )
     return job
 
@@ -148,7 +148,7 @@ def test_gui_event_loop_never_stalls_during_a_round(project_widget, qtbot) -> No
 
     timer.timeout.connect(tick)
     show = widget.learn.show_progress
-    widget.learn.show_progress = lambda p: (stages.append(p["stage"]), show(p))
+    widget.learn.show_progress = lambda p: (stages.append(p.stage), show(p))
     clock.start()
     timer.start()
     started = time.perf_counter()
@@ -177,7 +177,7 @@ def test_cancel_ends_the_round_within_one_batch(project_widget, qtbot) -> None:
     assert not widget.learn.cancel.isEnabled()
     wait_round(qtbot, widget)
     print(f"cancel -> round ended in {time.perf_counter() - started:.3f} s")
-    assert len([p for p in seen[before:] if p["stage"] == "train"]) <= 1  # at most one batch
+    assert len([p for p in seen[before:] if p.stage == "train"]) <= 1  # at most one batch
     assert widget.project.rounds == [] and widget.project.latest_checkpoint() is None
     assert "stopped" in widget.learn.progress_text.text()
     assert widget.learn.retrain.isEnabled()  # ready for the next round

@@ -22,6 +22,9 @@ SCORE_FIELDS = (
     "features",
 )
 
+#: Scores computed together from one softmax: asking for one gives all three at no extra cost.
+UNCERTAINTY_FIELDS = ("entropy", "margin", "least_confidence")
+
 
 @dataclass
 class ScoreResult:

@@ -25,13 +25,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from alges_napari.core.acquire.scores import SCORE_FIELDS, ScoreResult
+from alges_napari.core.acquire.scores import SCORE_FIELDS, UNCERTAINTY_FIELDS, ScoreResult
 from alges_napari.core.errors import AlgesError
 from alges_napari.core.learn.model import ModelSpec, head_parts, pick_device, preprocess
-from alges_napari.core.progress import Cancelled, SupportsIsSet, is_stopped, run_to_end
+from alges_napari.core.progress import Cancelled, Progress, SupportsIsSet, is_stopped, run_to_end
 
 OnFrame = Callable[[int, np.ndarray, np.ndarray], None]
-_UNCERTAINTY = ("entropy", "margin", "least_confidence")
 
 
 def _forward(model: nn.Module, conv: nn.Conv2d, x: torch.Tensor, features: bool) -> dict[str, Any]:
@@ -160,7 +159,7 @@ def _batch_scores(
         if "emb_seg" in want:
             u = torch.zeros(o.shape[:2], dtype=g.dtype, device=g.device)
             out["emb_seg"] = u.scatter_add_(1, yhat.flatten(1), g.flatten(1))
-    if want & set(_UNCERTAINTY):
+    if want & set(UNCERTAINTY_FIELDS):
         # From log-probabilities: 1 - p_max of a confident pixel cancels catastrophically in
         # float32, -expm1(log p_max) does not; p log p needs no clamp either.
         logp = logits.log_softmax(dim=1)  # _forward already made half precision float32
@@ -268,7 +267,7 @@ def iter_score(
     want: Iterable[str] = frozenset({"emb_seg"}),
     on_frame: OnFrame | None = None,
     stop: SupportsIsSet | None = None,
-) -> Generator[dict[str, Any], None, ScoreResult]:
+) -> Generator[Progress, None, ScoreResult]:
     """Score a pool of frames in one batched pass.
 
     Parameters
@@ -307,7 +306,7 @@ def iter_score(
     model.to(dev).eval()
     n = len(frames)
     parts: dict[str, list[np.ndarray]] = {f: [] for f in want}
-    yield {"stage": "score", "done": 0, "total": n}
+    yield Progress("score", 0, n)
     for start in range(0, n, batch_size):
         if is_stopped(stop):
             raise Cancelled(f"scoring stopped after {start} of {n} frames")
@@ -319,7 +318,7 @@ def iter_score(
             parts[name].append(out[name].double().cpu().numpy())
         if on_frame is not None:
             _emit_frames(on_frame, start, logits, g, label, size)
-        yield {"stage": "score", "done": start + len(batch), "total": n}
+        yield Progress("score", start + len(batch), n)
     result = ScoreResult(n=n)
     for name, chunks in parts.items():
         setattr(result, name, np.concatenate(chunks) if chunks else None)

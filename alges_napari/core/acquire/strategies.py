@@ -39,6 +39,7 @@ from alges_napari.core.acquire.scores import SCORE_FIELDS, ScoreResult
 from alges_napari.core.errors import AlgesError
 
 __all__ = [
+    "DEFAULT_STRATEGY",
     "REGISTRY",
     "SelectionWarning",
     "Strategy",
@@ -114,6 +115,9 @@ class Strategy:
     def __repr__(self) -> str:
         return f"<Strategy {self.name!r} needs={sorted(self.needs)}>"
 
+
+#: The strategy the widget and the CLI use unless told otherwise.
+DEFAULT_STRATEGY = "alges-seg"
 
 #: Strategy instances by name; add one with :func:`register`.
 REGISTRY: dict[str, Strategy] = {}
@@ -251,3 +255,17 @@ class CoreSet(Strategy):
         values = np.full(scores.n, np.nan)
         values[idx] = dist
         return idx, values
+
+
+@register
+class Spread(Strategy):
+    name, needs = "spread", frozenset()
+    description = "frames spread evenly over the source order (the first queue, before any model)"
+
+    def _rank(self, scores: ScoreResult, k: int, seed: int, labeled: Array | None) -> Ranked:
+        # Evenly spaced frames cover the whole video, which is what a first training set needs;
+        # there is no model yet to rank frames with.
+        if k == 0:
+            return np.empty(0, dtype=np.int64), None
+        step = scores.n / k
+        return np.array([int(i * step + step / 2) for i in range(k)], dtype=np.int64), None

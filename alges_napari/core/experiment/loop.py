@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 from alges_napari.core.errors import AlgesError
 from alges_napari.core.experiment.config import SimulationConfig
 from alges_napari.core.experiment.store import ExperimentStore
-from alges_napari.core.progress import Cancelled, SupportsIsSet, is_stopped, run_to_end
+from alges_napari.core.progress import Cancelled, Progress, SupportsIsSet, is_stopped, run_to_end
 
 # torch is imported when an experiment runs, not with this module: `alges --help` stays fast.
 if TYPE_CHECKING:
@@ -109,7 +109,7 @@ class _Experiment:
 
     def round0(
         self, repeat: int, split: dict[str, list[str]], stop: SupportsIsSet | None
-    ) -> Generator[dict[str, Any], None, None]:
+    ) -> Generator[Progress, None, None]:
         """Train and evaluate the shared round-0 model of a repeat, then start every strategy."""
         rec = self.store.load_round0(repeat)
         if rec is None:
@@ -137,7 +137,7 @@ class _Experiment:
 
     def step_round(
         self, strategy: str, repeat: int, t: int, split: dict[str, list[str]], stop: Any
-    ) -> Generator[dict[str, Any], None, None]:
+    ) -> Generator[Progress, None, None]:
         """One acquisition round of one strategy: query with the previous model, train, test."""
         from alges_napari.core.learn.model import load_checkpoint
 
@@ -170,7 +170,7 @@ class _Experiment:
         self._record(strategy, repeat, new)
         yield self._tick(repeat=repeat, round=t, strategy=strategy, row=row)
 
-    def run(self, stop: SupportsIsSet | None) -> Generator[dict[str, Any], None, None]:
+    def run(self, stop: SupportsIsSet | None) -> Generator[Progress, None, None]:
         """Every repeat, round and strategy, skipping the steps already on disk."""
         for repeat in range(self.config.repeats):
             split = self._split(repeat)
@@ -191,7 +191,7 @@ def iter_simulate(
     out: str | os.PathLike[str],
     stop: SupportsIsSet | None = None,
     device: torch.device | str | None = None,
-) -> Generator[dict[str, Any], None, SimulationResult]:
+) -> Generator[Progress, None, SimulationResult]:
     """Run (or resume) a simulated active-learning experiment, writing ``out/results.csv``.
 
     Parameters

@@ -15,7 +15,7 @@ import torch
 
 from alges_napari.core.errors import AlgesError
 from alges_napari.core.learn.train import IMAGENET_MEAN, IMAGENET_STD, TrainSamples, iter_train
-from alges_napari.core.progress import Cancelled, SupportsIsSet, is_stopped, restage
+from alges_napari.core.progress import Cancelled, Progress, SupportsIsSet, is_stopped, restage
 
 if TYPE_CHECKING:
     from alges_napari.core.experiment.config import SimulationConfig
@@ -85,7 +85,7 @@ def group_of_keys(keys: Sequence[str]) -> list[str]:
 
 def load_pool(
     config: SimulationConfig, stop: SupportsIsSet | None = None
-) -> Generator[dict[str, Any], None, Pool]:
+) -> Generator[Progress, None, Pool]:
     """Read every frame and its ground truth, resized to ``config.size`` (yields progress)."""
     from alges_napari.core.data.frames import open_frames
     from alges_napari.core.learn.train import make_samples
@@ -109,7 +109,7 @@ def load_pool(
         s = make_samples([(source[i], truth)], config.size)
         images.append(s.images[0])
         masks.append(s.masks[0])
-        yield {"stage": "load", "done": i + 1, "total": n}
+        yield Progress("load", i + 1, n)
     keys = list(source.keys)
     samples = TrainSamples(torch.stack(images), torch.stack(masks))
     return Pool(keys, group_of_keys(keys), samples, schema)
@@ -175,7 +175,7 @@ class Runner:
 
     def train(
         self, labeled: list[str], seed: int, start: Path | None, stop: SupportsIsSet | None
-    ) -> Generator[dict[str, Any], None, tuple[Any, Any] | None]:
+    ) -> Generator[Progress, None, tuple[Any, Any] | None]:
         """Train a model on ``labeled``; from ``start`` when warm starting. None if stopped."""
         from alges_napari.core.learn.model import build_model, load_checkpoint
 
@@ -195,7 +195,7 @@ class Runner:
 
     def _score(
         self, model: Any, indices: Sequence[int], want: set[str], on_frame: Any, stage: str, stop
-    ) -> Generator[dict[str, Any], None, Any]:
+    ) -> Generator[Progress, None, Any]:
         from alges_napari.core.acquire.scoring import iter_score
 
         gen = iter_score(
@@ -212,7 +212,7 @@ class Runner:
 
     def evaluate(
         self, model: Any, test: list[str], stop: SupportsIsSet | None
-    ) -> Generator[dict[str, Any], None, dict[str, float]]:
+    ) -> Generator[Progress, None, dict[str, float]]:
         """Dice of ``model`` on the test frames, as results columns."""
         from alges_napari.core.learn.metrics import SegmentationMeter
 
@@ -244,7 +244,7 @@ class Runner:
         split: dict[str, list[str]],
         seed: int,
         stop: SupportsIsSet | None,
-    ) -> Generator[dict[str, Any], None, list[str]]:
+    ) -> Generator[Progress, None, list[str]]:
         """Frames the strategy picks from the unlabelled pool with the previous round's model."""
         from alges_napari.core.acquire.scores import ScoreResult
         from alges_napari.core.acquire.strategies import get_strategy, select
@@ -272,7 +272,7 @@ class Runner:
         if extra:
             labeled_feats = scores.features[len(pool) :]
             scores = scores.subset(np.arange(len(pool)))
-        yield {"stage": "select", "done": 0, "total": 1}
+        yield Progress("select", 0, 1)
         picked = select(
             strategy, scores, self.config.query, seed=seed, labeled_features=labeled_feats
         )

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-IGNORE_INDEX = 255
+from alges_napari.core.data.classes import IGNORE_INDEX
 
 
 def augment_batch(

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from alges_napari.core.data.classes import IGNORE_INDEX
 from alges_napari.core.errors import MaskError
 
 
@@ -49,7 +50,7 @@ def _check_pair(
 
 
 def confusion_matrix(
-    pred: np.ndarray, target: np.ndarray, num_classes: int, ignore_index: int = 255
+    pred: np.ndarray, target: np.ndarray, num_classes: int, ignore_index: int = IGNORE_INDEX
 ) -> np.ndarray:
     """Pixel counts (C, C): row = target class, column = predicted class; ignored pixels dropped.
 
@@ -74,7 +75,7 @@ def dice_per_image(
     pred: np.ndarray,
     target: np.ndarray,
     num_classes: int,
-    ignore_index: int = 255,
+    ignore_index: int = IGNORE_INDEX,
     smooth: float = 1.0,
 ) -> np.ndarray:
     """Smoothed Dice of each class on one image: ``(2|P∩T| + smooth) / (|P| + |T| + smooth)``.
@@ -103,7 +104,7 @@ def iou_per_image(
     pred: np.ndarray,
     target: np.ndarray,
     num_classes: int,
-    ignore_index: int = 255,
+    ignore_index: int = IGNORE_INDEX,
     smooth: float = 1.0,
 ) -> np.ndarray:
     """Smoothed IoU of each class on one image: ``(|P∩T| + smooth) / (|P∪T| + smooth)``.
@@ -133,7 +134,7 @@ class SegmentationMeter:
     array([1., 0., 0.])
     """
 
-    def __init__(self, num_classes: int, ignore_index: int = 255) -> None:
+    def __init__(self, num_classes: int, ignore_index: int = IGNORE_INDEX) -> None:
         if int(num_classes) < 1:
             raise MaskError(f"SegmentationMeter: num_classes must be >= 1, got {num_classes}")
         self.num_classes = int(num_classes)

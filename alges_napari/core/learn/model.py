@@ -78,6 +78,19 @@ class ModelSpec:
         }
         return cls(**known)
 
+    @classmethod
+    def for_schema(
+        cls, schema: Any, arch: str, encoder: str, input_size: tuple[int, int] | None
+    ) -> ModelSpec:
+        """The spec of a model that segments ``schema``'s classes (ImageNet normalisation)."""
+        return cls(
+            arch=arch,
+            encoder=encoder,
+            num_classes=schema.num_classes,
+            input_size=None if input_size is None else (int(input_size[0]), int(input_size[1])),
+            class_names=list(schema.names),
+        )
+
     def build(self, weights: str | Path | None = None) -> nn.Module:
         """Build the model this spec describes; see :func:`build_model`."""
         return build_model(

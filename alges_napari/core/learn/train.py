@@ -19,13 +19,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from alges_napari.core.data.classes import IGNORE_INDEX
 from alges_napari.core.errors import AlgesError
 from alges_napari.core.learn.augment import augment_batch
-from alges_napari.core.progress import SupportsIsSet, is_stopped
-
-IGNORE_INDEX = 255
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from alges_napari.core.learn.model import IMAGENET_MEAN, IMAGENET_STD
+from alges_napari.core.progress import Progress, SupportsIsSet, is_stopped
 
 
 @dataclass
@@ -250,7 +248,7 @@ def iter_train(
     device: torch.device | str | None = None,
     mean: Sequence[float] = IMAGENET_MEAN,
     std: Sequence[float] = IMAGENET_STD,
-) -> Generator[dict[str, Any], None, TrainResult]:
+) -> Generator[Progress, None, TrainResult]:
     """Fine-tune ``model`` on labelled frames, yielding a progress dict after every batch.
 
     Parameters
@@ -270,9 +268,9 @@ def iter_train(
 
     Yields
     ------
-    dict
-        {"stage": "train", "epoch", "epochs", "step", "steps", "done", "total", "loss",
-        "images_per_s", "batch_size"}; plus "warning" after an out-of-memory retry.
+    Progress
+        stage "train" with epoch, epochs, step, steps, done, total, loss, images_per_s and
+        batch_size; ``warning`` set after an out-of-memory retry.
 
     Returns
     -------
@@ -333,7 +331,7 @@ def _epochs(
     stop: SupportsIsSet | None,
     use_amp: bool,
     result: TrainResult,
-) -> Generator[dict[str, Any], None, None]:
+) -> Generator[Progress, None, None]:
     n = len(samples)
     done = 0
     for epoch in range(1, config.epochs + 1):
@@ -357,29 +355,24 @@ def _epochs(
             try:
                 loss = _train_step(model, optimizer, scaler, images, masks, config, use_amp)
             except torch.cuda.OutOfMemoryError:
-                yield {
-                    **_shrink_batch(result, device),
-                    "epoch": epoch,
-                    "done": done,
-                    "total": done + 1,
-                }
+                yield _shrink_batch(result, device).replace(epoch=epoch, done=done, total=done + 1)
                 continue
             pos, seen, done = pos + len(idx), seen + len(idx), done + 1
             losses.append(loss)
             steps = math.ceil(n / bs)
             rate = seen / max(time.perf_counter() - t0, 1e-9)
-            yield {
-                "stage": "train",
-                "epoch": epoch,
-                "epochs": config.epochs,
-                "step": math.ceil(pos / bs),
-                "steps": steps,
-                "done": done,
-                "total": done + (config.epochs - epoch) * steps + math.ceil((n - pos) / bs),
-                "loss": loss,
-                "images_per_s": rate,
-                "batch_size": bs,
-            }
+            yield Progress(
+                "train",
+                done=done,
+                total=done + (config.epochs - epoch) * steps + math.ceil((n - pos) / bs),
+                epoch=epoch,
+                epochs=config.epochs,
+                step=math.ceil(pos / bs),
+                steps=steps,
+                loss=loss,
+                images_per_s=rate,
+                batch_size=bs,
+            )
         result.history.append(
             {
                 "epoch": epoch,
@@ -389,7 +382,7 @@ def _epochs(
         )
 
 
-def _shrink_batch(result: TrainResult, device: torch.device) -> dict[str, Any]:
+def _shrink_batch(result: TrainResult, device: torch.device) -> Progress:
     old = result.batch_size
     if old <= 1:
         raise AlgesError(
@@ -401,7 +394,7 @@ def _shrink_batch(result: TrainResult, device: torch.device) -> dict[str, Any]:
     warnings.warn(msg, RuntimeWarning, stacklevel=3)
     if device.type == "cuda":
         torch.cuda.empty_cache()
-    return {"stage": "train", "warning": msg, "batch_size": result.batch_size}
+    return Progress("train", warning=msg, batch_size=result.batch_size)
 
 
 def train(model: nn.Module, dataset: Any, config: TrainConfig, **kw: Any) -> TrainResult:

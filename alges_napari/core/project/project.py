@@ -30,12 +30,12 @@ import json
 import os
 import warnings
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from alges_napari.core.acquire.queue import QueueEntry
 from alges_napari.core.atomic import atomic_write_bytes, atomic_write_json
 from alges_napari.core.errors import ProjectError
 from alges_napari.core.project.files import (
@@ -62,25 +62,6 @@ STATUSES = ("unlabelled", "labelled", "skipped", "validation")
 
 class ProjectRecoveryWarning(UserWarning):
     """The state file was missing or corrupt and was rebuilt from ``labels/``."""
-
-
-@dataclass(frozen=True)
-class QueueEntry:
-    """One frame the model asks to have labelled next.
-
-    Attributes
-    ----------
-    key : str
-        Frame key.
-    rank : int
-        0 for the frame to label first.
-    score : float or None
-        The strategy's score for the frame, when it has a scalar one (entropy, margin, ...).
-    """
-
-    key: str
-    rank: int
-    score: float | None = None
 
 
 # ---------------------------------------------------------------- the project

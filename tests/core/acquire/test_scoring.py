@@ -17,7 +17,7 @@ from alges_napari.core.acquire.scoring import (
 )
 from alges_napari.core.errors import AlgesError
 from alges_napari.core.learn.model import ModelSpec, build_model, head_parts, last_layer
-from alges_napari.core.progress import Cancelled, run_to_end
+from alges_napari.core.progress import Cancelled, Progress, run_to_end
 
 C = 4
 #: (arch, smp kwargs): a 3x3 head (Unet), a 1x1 head without upsampling (Unet with kernel 1 via
@@ -205,15 +205,15 @@ def test_iter_score_progress_and_stop_within_one_batch() -> None:
     gen = iter_score(
         model, frames, spec, batch_size=2, on_frame=lambda i, p, h: calls.append(i), stop=stop
     )
-    assert next(gen) == {"stage": "score", "done": 0, "total": 7}
-    assert next(gen)["done"] == 2
+    assert next(gen) == Progress("score", 0, 7)
+    assert next(gen).done == 2
     stop.set()
     with pytest.raises(Cancelled):
         next(gen)
     assert calls == [0, 1]  # nothing past the batch in flight
-    progress: list[dict] = []
+    progress: list[Progress] = []
     run_to_end(iter_score(model, frames, spec, batch_size=3), progress.append)
-    assert [p["done"] for p in progress] == [0, 3, 6, 7]
+    assert [p.done for p in progress] == [0, 3, 6, 7]
 
 
 def test_iter_score_rejects_unknown_field() -> None:

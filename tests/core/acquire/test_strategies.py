@@ -30,6 +30,7 @@ ALL = [
     "margins",
     "least-confidence",
     "coreset",
+    "spread",
 ]
 
 
@@ -391,3 +392,10 @@ def test_k_center_memory_stays_bounded() -> None:
         tracemalloc.stop()
     # A float64 copy of the pool alone would be 82 MB; blocks keep it near 17 MB (measured).
     assert peak < 24e6, peak
+
+
+def test_spread_takes_evenly_spaced_frames_in_source_order() -> None:
+    assert get_strategy("spread").select(ScoreResult(n=10), 2).tolist() == [2, 7]
+    assert get_strategy("spread").select(ScoreResult(n=9), 3).tolist() == [1, 4, 7]
+    assert get_strategy("spread").select(ScoreResult(n=3), 3).tolist() == [0, 1, 2]
+    assert get_strategy("spread").select(ScoreResult(n=5), 0).tolist() == []

@@ -169,13 +169,13 @@ def test_tree_writer_reports_progress_and_stops(tmp_path) -> None:
 
     def on_progress(p: dict) -> None:
         seen.append(p)
-        if p["done"] == 2:
+        if p.done == 2:
             stop.set()
 
     write_cholecseg8k_tree(
         tmp_path / "s", n_clips=2, frames_per_clip=3, size=SIZE, on_progress=on_progress, stop=stop
     )
-    assert [p["done"] for p in seen] == [1, 2] and seen[0]["total"] == 6
+    assert [p.done for p in seen] == [1, 2] and seen[0].total == 6
     assert len(list((tmp_path / "s").rglob("*_endo.png"))) == 2
 
 

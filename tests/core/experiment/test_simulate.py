@@ -191,7 +191,7 @@ def test_stop_then_resume_gives_the_uninterrupted_rows(tree: Path, tmp_path: Pat
     out, stop = tmp_path / "resumed", StopFlag()
 
     def stop_after_round_1(p: dict) -> None:
-        if p.get("stage") == "step" and p.get("round") == 1 and p.get("row"):
+        if p.stage == "step" and p.round == 1 and p.row:
             stop.request()  # stop while the next step is about to start
 
     result = run_to_end(iter_simulate(config, out, stop=stop), stop_after_round_1)

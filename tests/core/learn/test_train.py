@@ -124,18 +124,9 @@ def test_training_reduces_loss_and_reports_progress() -> None:
     steps = 2  # 6 samples, batch 4
     assert len(progress) == cfg.epochs * steps
     first, last = progress[0], progress[-1]
-    assert {
-        "stage",
-        "epoch",
-        "epochs",
-        "step",
-        "steps",
-        "loss",
-        "images_per_s",
-        "done",
-        "total",
-    } <= set(first)
-    assert first["stage"] == "train" and last["done"] == last["total"] == cfg.epochs * steps
+    for name in ("epoch", "epochs", "step", "steps", "loss", "images_per_s", "batch_size"):
+        assert getattr(first, name) is not None, name
+    assert first.stage == "train" and last.done == last.total == cfg.epochs * steps
     assert [h["epoch"] for h in result.history] == list(range(1, 7))
     assert result.history[-1]["loss"] < 0.7 * result.history[0]["loss"]
     assert not result.stopped and not model.training
@@ -167,7 +158,7 @@ def test_cuda_out_of_memory_retries_with_smaller_batch(monkeypatch: pytest.Monke
         result = run_to_end(
             iter_train(tiny_model(), tiny_pairs(), config(epochs=1)), progress.append
         )
-    assert "warning" in progress[0] and progress[0]["batch_size"] == 2
+    assert progress[0].warning and progress[0].batch_size == 2
     assert calls["sizes"] == [4, 2, 2, 2]  # the failed batch is redone, then all of it at 2
     assert result.batch_size == 2 and result.warnings and len(result.history) == 1
 
@@ -202,5 +193,5 @@ def test_lone_trailing_image_joins_the_last_batch() -> None:
     progress: list[dict] = []
     cfg = TrainConfig(input_size=(32, 32), epochs=1, batch_size=2)
     result = run_to_end(iter_train(model, make_samples(pairs, (32, 32)), cfg), progress.append)
-    steps = [p for p in progress if "loss" in p and "step" in p]
+    steps = [p for p in progress if p.loss is not None and p.step is not None]
     assert len(steps) == 2 and not result.stopped  # batches of 2 and 3, never of 1

@@ -283,7 +283,7 @@ def iter_write_cholecseg8k_tree(
             write_color_png(f"{stem}_color_mask.png", mask, CHOLECSEG8K)
             write_watershed_png(f"{stem}_watershed_mask.png", lined, CHOLECSEG8K, channels=3)
             done += 1
-            yield {"stage": "synthesise", "done": done, "total": total, "clip": c}
+            yield Progress("synthesise", done, total, detail=f"clip {c}")
     return root
 
 

@@ -1,0 +1,215 @@
+"""THE acquisition step: score the pool once, select the next frames, persist queue and cache.
+
+The widget's round, ``alges train``, ``alges rank`` and ``alges simulate`` all call
+:func:`iter_acquire`, so a simulated experiment measures exactly what a surgeon gets. What is
+persisted goes through an :class:`AcquisitionSink` (a :class:`~alges_napari.core.project.project.
+Project` is one; the simulator keeps predictions in memory), so this module never writes files.
+
+Seeds: one ``seed`` per call. The candidate subset (``candidates``) is drawn with
+``numpy.random.default_rng([seed, 1])`` and the strategy runs with ``seed``; callers derive the
+seed from their round (``session``: ``RoundConfig.seed + round``), so rounds differ but repeat.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Generator, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from alges_napari.core.acquire.queue import QueueEntry
+from alges_napari.core.acquire.scores import UNCERTAINTY_FIELDS, ScoreResult
+from alges_napari.core.acquire.scoring import iter_score
+from alges_napari.core.acquire.strategies import get_strategy
+from alges_napari.core.progress import Cancelled, Progress, SupportsIsSet, is_stopped
+
+
+class AcquisitionSink(Protocol):
+    """Where the step persists what it produced (a Project, or memory in a simulation)."""
+
+    def clear_cache(self) -> None:
+        """Forget the previous pass's predictions and heat maps."""
+
+    def write_cache(self, key: str, prediction: np.ndarray, heat: np.ndarray | None) -> None:
+        """Keep one frame's predicted mask (uint8) and heat map."""
+
+    def set_queue(self, entries: Iterable[QueueEntry]) -> None:
+        """Replace the queue of frames to label next."""
+
+
+@dataclass
+class Acquisition:
+    """What :func:`iter_acquire` returns.
+
+    Attributes
+    ----------
+    queue : list of QueueEntry
+        The selected frames, best first.
+    candidates : list of str
+        The pool frames that were scored and ranked (the whole pool unless ``candidates``).
+    scores : ScoreResult
+        The scoring pass's fields for ``candidates``, in that order.
+    timings : dict
+        Seconds spent in "score" and "select".
+    """
+
+    queue: list[QueueEntry] = field(default_factory=list)
+    candidates: list[str] = field(default_factory=list)
+    scores: ScoreResult | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class KeyedFrames(Sequence):
+    """The frames of ``keys``, decoded on demand (what the scoring pass iterates)."""
+
+    def __init__(self, frame_of: Callable[[str], np.ndarray], keys: Sequence[str]):
+        self._frame_of, self._keys = frame_of, list(keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __getitem__(self, i: int) -> np.ndarray:  # type: ignore[override]
+        return self._frame_of(self._keys[i])
+
+
+def draw_candidates(pool: Sequence[str], candidates: int | None, seed: int) -> list[str]:
+    """The pool frames to score: all of them, or ``candidates`` drawn with the step's seed."""
+    pool = list(pool)
+    if candidates and len(pool) > candidates:
+        rng = np.random.default_rng([seed, 1])
+        return [pool[i] for i in np.sort(rng.choice(len(pool), size=candidates, replace=False))]
+    return pool
+
+
+def fields_for(strategy: str) -> set[str]:
+    """The score fields the pass computes for ``strategy`` (uncertainty scores come together)."""
+    want = set(get_strategy(strategy).needs)
+    return want | set(UNCERTAINTY_FIELDS) if want & set(UNCERTAINTY_FIELDS) else want
+
+
+def iter_acquire(
+    model: Any,
+    spec: Any,
+    frame_of: Callable[[str], np.ndarray],
+    pool: Sequence[str],
+    strategy: str,
+    k: int,
+    seed: int,
+    *,
+    labelled: Sequence[str] = (),
+    candidates: int | None = None,
+    sink: AcquisitionSink | None = None,
+    device: Any = None,
+    batch_size: int = 8,
+    stop: SupportsIsSet | None = None,
+) -> Generator[Progress, None, Acquisition | None]:
+    """Score the pool with ``model``, select ``k`` frames with ``strategy``, persist both.
+
+    Parameters
+    ----------
+    model, spec : torch.nn.Module, ModelSpec
+        The current model and how to feed it.
+    frame_of : callable
+        ``frame_of(key)`` returns the frame (uint8 H x W x 3) of a key.
+    pool : sequence of str
+        The unlabelled frames to choose from.
+    strategy : str
+        A registered strategy name.
+    k : int
+        Frames to select (fewer when the pool is smaller).
+    seed : int
+        Seeds the candidate draw and the strategy.
+    labelled : sequence of str
+        The labelled training frames: core-set measures distances to them (they are scored in
+        the same pass, and their predictions are cached too).
+    candidates : int, optional
+        Score only this many pool frames, drawn at random (very large pools).
+    sink : AcquisitionSink, optional
+        Receives every scored frame's prediction and heat map, then the queue. With a sink the
+        whole pool is always predicted (the overlay needs it); without one, a strategy that
+        needs no scores (random) runs no pass at all.
+    device, batch_size, stop
+        Passed to the scoring pass; a stop request ends the step within one batch.
+
+    Yields
+    ------
+    Progress
+        "score" per batch, then "select".
+
+    Returns
+    -------
+    Acquisition or None
+        None when stopped: nothing of this step was persisted except cache entries.
+    """
+    picked = draw_candidates(pool, candidates, seed)
+    want = fields_for(strategy)
+    extra = list(labelled) if "features" in want else []
+    keys = picked + extra
+    out = Acquisition(candidates=picked)
+    t0 = time.perf_counter()
+    if want or sink is not None:
+        if sink is not None:
+            sink.clear_cache()
+
+        def on_frame(i: int, prediction: np.ndarray, heat: Any) -> None:
+            sink.write_cache(keys[i], prediction, heat)  # type: ignore[union-attr]
+
+        gen = iter_score(
+            model,
+            KeyedFrames(frame_of, keys),
+            spec,
+            batch_size=batch_size,
+            device=device,
+            want=want,
+            on_frame=on_frame if sink is not None else None,
+            stop=stop,
+        )
+        try:
+            scores = yield from gen
+        except Cancelled:
+            return None
+    else:
+        scores = ScoreResult(n=len(keys))
+    out.timings["score"] = time.perf_counter() - t0
+    if is_stopped(stop):
+        return None
+    scores.keys = list(keys)
+    labelled_features = scores.features[len(picked) :] if extra else None
+    out.scores = scores.subset(np.arange(len(picked))) if extra else scores
+    yield Progress("select", 0, 1)
+    t0 = time.perf_counter()
+    out.queue = rank_queue(strategy, out.scores, picked, k, seed, labelled_features)
+    out.timings["select"] = time.perf_counter() - t0
+    if sink is not None:
+        sink.set_queue(out.queue)
+    yield Progress("select", 1, 1)
+    return out
+
+
+def rank_queue(
+    strategy: str,
+    scores: ScoreResult,
+    keys: Sequence[str],
+    k: int,
+    seed: int,
+    labelled_features: np.ndarray | None = None,
+) -> list[QueueEntry]:
+    """Rank ``keys`` (in ``scores``' order) with ``strategy`` and return the top ``k`` entries.
+
+    Each entry carries the strategy's own rank score (entropy, margin, D^2 or distance at pick
+    time), so the user sees why a frame was asked for; random has none.
+    """
+    if not keys:
+        return []
+    idx, values = get_strategy(strategy).rank(
+        scores, min(k, len(keys)), seed=seed, labeled_features=labelled_features
+    )
+
+    def score(i: int) -> float | None:
+        v = None if values is None else float(values[i])
+        return v if v is not None and math.isfinite(v) else None
+
+    return [QueueEntry(keys[int(i)], rank, score(int(i))) for rank, i in enumerate(idx)]
