@@ -15,7 +15,7 @@ from alges_napari.cli.common import (
     say,
 )
 from alges_napari.core.errors import AlgesError
-from alges_napari.core.progress import StopFlag, run_to_end
+from alges_napari.core.progress import Progress, StopFlag, run_to_end
 
 SIMULATE_HELP = """\
 Simulate active learning with an oracle made from ground-truth masks, and write one row per
@@ -26,6 +26,24 @@ round, 50 initial frames, +10 per round, 30 rounds, 3 repeats, Dice on the score
 initial labelled frames from its own seed; every strategy starts from them (and from the same
 round-0 model). Started again with the same OUT and settings, a run resumes where it stopped;
 --strategy, --rounds and --repeats may grow between runs.
+"""
+
+
+PLOT_HELP = """\
+Summarise and plot DIR/results.csv (one line per strategy, mean and +-1 sd over repeats):
+
+  learning_curves.png    Dice against labelled frames; a dashed line marks the Dice of a model
+                         trained on the whole pool when the results have 'full-pool' rows
+  correction_curves.png  Dice against the cumulative corrected pixels (when the results have
+                         corrected_px_total)
+  summary.csv, .md       per strategy: final Dice; normalised AUC over the label range every
+                         strategy covers; the AUC minus random's, paired by repeat, with a
+                         percentile-bootstrap 95% interval over repeats (none with one repeat)
+                         and the repeats where it beats random; the labels its mean curve needs
+                         to reach random's final mean Dice; its final Dice as a fraction of the
+                         full-pool Dice; and the corrected pixels spent (when recorded)
+
+The Markdown table is also printed.
 """
 
 
@@ -99,6 +117,20 @@ def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
         metavar="N",
         help="score only N random unlabelled frames per round (default: the whole pool)",
     )
+    p.add_argument(
+        "--min-steps",
+        type=int,
+        default=0,
+        metavar="N",
+        help="train every model at least N optimiser steps, adding epochs to small labelled "
+        "sets (0: exactly --epochs)",
+    )
+    p.add_argument(
+        "--no-full-pool",
+        dest="full_pool",
+        action="store_false",
+        help="skip the per-repeat model trained on every pool frame (the 'full-pool' rows)",
+    )
     p.add_argument("--stride", type=int, default=1, help="use every N-th frame of --data (1)")
     p.add_argument("--out", default="alges_simulation", help="experiment folder (%(default)s)")
     add_device(p)
@@ -108,18 +140,21 @@ def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
         "plot",
         parents=parents,
         help="learning curves and summary table of a simulated experiment",
-        description=(
-            "Plot the learning curves of DIR/results.csv (mean and +-1 sd over repeats, one line "
-            "per strategy) to learning_curves.png, and print a summary: normalised area under "
-            "each curve (over the label range all strategies cover), and the labels each "
-            "strategy needs to reach random sampling's final mean Dice. The table is also "
-            "written as summary.csv and summary.md."
-        ),
+        description=PLOT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--results", required=True, help="experiment folder or its results.csv")
-    p.add_argument("--out", help="where to write the plot and summary (default: --results)")
+    p.add_argument("--out", help="where to write the plots and summary (default: --results)")
     p.add_argument("--metric", default="mean_dice", help="column to plot (mean_dice)")
-    p.add_argument("--title", help="figure title")
+    p.add_argument("--title", help="title of the learning-curve figure")
+    p.add_argument(
+        "--resamples",
+        type=int,
+        default=10_000,
+        metavar="N",
+        help="bootstrap resamples of the repeats for the AUC interval (10000)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (0)")
     p.set_defaults(func=run_plot)
 
 
@@ -156,15 +191,17 @@ def run_simulate(args: argparse.Namespace) -> int:
         augment=args.augment,
         dice_weight=args.dice_weight,
         candidates=args.candidates,
+        min_steps=args.min_steps,
+        full_pool=args.full_pool,
         stride=args.stride,
     )
     if not Path(args.data).exists():
         raise AlgesError(f"--data {args.data} does not exist")
     bars = Bars(args.quiet, outer="step")
 
-    def on_progress(p: dict[str, Any]) -> None:
+    def on_progress(p: Progress) -> None:
         bars(p)
-        row = p.get("row")
+        row = getattr(p, "row", None)  # a SimulationStep carries its finished row
         if row:
             say(
                 args,
@@ -190,17 +227,30 @@ def run_simulate(args: argparse.Namespace) -> int:
 
 def run_plot(args: argparse.Namespace) -> int:
     """``alges plot``."""
-    from alges_napari.core.experiment import curves
+    from alges_napari.core.experiment import curves, plots, summary
 
     rows = curves.read_results(args.results)
     results = Path(args.results)
     out = Path(args.out) if args.out else (results if results.is_dir() else results.parent)
+    if args.resamples < 1:
+        raise AlgesError(f"--resamples must be at least 1, got {args.resamples}")
     lc = curves.learning_curves(rows, args.metric)
-    png = curves.plot_curves(
-        lc, out / "learning_curves.png", title=args.title, ylabel=f"{args.metric} (test frames)"
+    full = curves.full_pool_score(rows, args.metric)
+    ylabel = f"{args.metric} (test frames)"
+    written = [
+        plots.plot_curves(
+            lc, out / "learning_curves.png", title=args.title, ylabel=ylabel, full_pool=full
+        )
+    ]
+    costs = None
+    if curves.has_values(rows, curves.CORRECTION_COLUMN):
+        costs = curves.learning_curves(rows, curves.CORRECTION_COLUMN)
+        png = out / "correction_curves.png"
+        written.append(plots.plot_correction_curves(lc, costs, png, ylabel=ylabel, full_pool=full))
+    table = summary.summarise(
+        lc, full_pool=full, costs=costs, n_resamples=args.resamples, seed=args.seed
     )
-    summary = curves.summarise(lc)
-    written = curves.write_summary(summary, out)
-    print(curves.format_markdown(summary), end="")
-    say(args, f"wrote {png}, {written[0]}, {written[1]}")
+    written += summary.write_summary(table, out)
+    print(summary.format_markdown(table), end="")
+    say(args, "wrote " + ", ".join(map(str, written)))
     return EXIT_OK

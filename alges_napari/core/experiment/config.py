@@ -44,6 +44,12 @@ class SimulationConfig:
         Weight of a soft-Dice term added to cross-entropy (0: plain cross-entropy).
     candidates : int or None
         Score at most this many random pool frames per round (None: the whole pool).
+    min_steps : int
+        Train every model at least this many optimiser steps (adds epochs to small labelled
+        sets, so early rounds are trained about as far as late ones; 0: exactly ``epochs``).
+    full_pool : bool
+        Per repeat, also train a model on every pool frame (rows with strategy "full-pool"):
+        the Dice a strategy's curve is measured against.
     stride : int
         Use every ``stride``-th frame of the source.
     """
@@ -66,6 +72,8 @@ class SimulationConfig:
     augment: bool = False
     dice_weight: float = 0.0
     candidates: int | None = None
+    min_steps: int = 0
+    full_pool: bool = True
     stride: int = 1
 
     def __post_init__(self) -> None:
@@ -96,6 +104,7 @@ class SimulationConfig:
             encoder=self.encoder,
             input_size=self.size,
             epochs=self.epochs,
+            min_steps=self.min_steps,
             batch_size=self.batch_size,
             lr=self.lr,
             weight_decay=0.0,

@@ -32,18 +32,18 @@ import time
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import torch
 
 from alges_napari.core.errors import AlgesError
 from alges_napari.core.experiment.config import SimulationConfig
+from alges_napari.core.experiment.effort import total_effort
+from alges_napari.core.experiment.pool import Runner, load_pool, result_columns, split_repeat
 from alges_napari.core.experiment.store import ExperimentStore
+from alges_napari.core.learn.model import load_checkpoint, pick_device, save_checkpoint
 from alges_napari.core.progress import Cancelled, Progress, SupportsIsSet, is_stopped, run_to_end
 
-# torch is imported when an experiment runs, not with this module: `alges --help` stays fast.
-if TYPE_CHECKING:
-    import torch
-
-    from alges_napari.core.experiment.pool import Runner
 
 @dataclass
 class SimulationResult:
@@ -62,6 +62,20 @@ def _seed(config: SimulationConfig, repeat: int, round_index: int) -> int:
     return (config.seed + repeat) * 1000 + round_index
 
 
+#: The pseudo-strategy of the rows that train one model on every pool frame of a repeat.
+FULL_POOL = "full-pool"
+
+
+@dataclass(frozen=True)
+class SimulationStep(Progress):
+    """Progress of a finished (or skipped) step of the experiment."""
+
+    repeat: int | None = None
+    strategy: str | None = None
+    row: dict[str, Any] | None = None
+    skipped: bool = False
+
+
 class _Experiment:
     """The resumable loop over repeats, rounds and strategies (see :func:`iter_simulate`)."""
 
@@ -70,11 +84,12 @@ class _Experiment:
         self.done = store.done_rows()
         self.result = SimulationResult(store.root, columns=store.columns)
         self.step = 0
-        self.steps = config.repeats * (1 + config.rounds * len(config.strategies))
+        full = 1 if config.full_pool else 0
+        self.steps = config.repeats * (1 + full + config.rounds * len(config.strategies))
 
-    def _tick(self, **info: Any) -> dict[str, Any]:
+    def _tick(self, **info: Any) -> SimulationStep:
         self.step += 1
-        return {"stage": "step", "done": self.step, "total": self.steps, **info}
+        return SimulationStep("step", self.step, self.steps, **info)
 
     def _record(self, strategy: str, repeat: int, state: dict[str, Any]) -> None:
         """Persist a (strategy, repeat) state, then its newest row (the crash-safe order)."""
@@ -87,14 +102,10 @@ class _Experiment:
             self.result.rows_written += 1
 
     def _save_model(self, model: Any, path: Path, extra: dict[str, Any]) -> str:
-        from alges_napari.core.learn.model import save_checkpoint
-
-        save_checkpoint(model, path, self.runner.spec(), extra=extra)
+        save_checkpoint(model, path, self.runner.spec, extra=extra)
         return path.relative_to(self.store.root).as_posix()
 
     def _split(self, repeat: int) -> dict[str, list[str]]:
-        from alges_napari.core.experiment.pool import split_repeat
-
         split = self.store.load_split(repeat)
         if split is None:
             split = split_repeat(self.runner.pool, self.config, repeat)
@@ -107,25 +118,36 @@ class _Experiment:
             )
         return split
 
+    def _train_and_test(
+        self, labeled: list[str], seed: int, start: Path | None, test: list[str], stop: Any
+    ) -> Generator[Progress, None, tuple[Any, dict[str, Any]]]:
+        """Train on ``labeled`` and test: (model, the row's training and Dice columns)."""
+        t0 = time.perf_counter()
+        trained = yield from self.runner.train(labeled, seed, start, stop)
+        if trained is None:
+            raise Cancelled()
+        model, tres = trained
+        train_s = time.perf_counter() - t0
+        metrics = yield from self.runner.evaluate(model, test, stop)
+        return model, {**metrics, "train_loss": _last_loss(tres), "train_s": round(train_s, 3)}
+
     def round0(
         self, repeat: int, split: dict[str, list[str]], stop: SupportsIsSet | None
     ) -> Generator[Progress, None, None]:
         """Train and evaluate the shared round-0 model of a repeat, then start every strategy."""
         rec = self.store.load_round0(repeat)
         if rec is None:
-            t0 = time.perf_counter()
-            trained = yield from self.runner.train(
-                split["init"], _seed(self.config, repeat, 0), None, stop
+            seed = _seed(self.config, repeat, 0)
+            model, cols = yield from self._train_and_test(
+                split["init"], seed, None, split["test"], stop
             )
-            if trained is None:
-                raise Cancelled()
-            model, tres = trained
-            train_s = time.perf_counter() - t0
-            metrics = yield from self.runner.evaluate(model, split["test"], stop)
             path = self.store.checkpoint_path(None, repeat, 0)
             ckpt = self._save_model(model, path, {"repeat": repeat, "round": 0})
-            row = {"repeat": repeat, "round": 0, "n_labeled": len(split["init"]), **metrics}
-            row.update(train_loss=_last_loss(tres), train_s=round(train_s, 3), select_s=0.0)
+            # Nothing predicts the first frames: the surgeon paints them from scratch.
+            px, regions = total_effort((self.runner.truth_of(k), None) for k in split["init"])
+            row = {"repeat": repeat, "round": 0, "n_labeled": len(split["init"]), **cols}
+            row.update(select_s=0.0, corrected_px=px, corrected_regions=regions)
+            row.update(corrected_px_total=px, corrected_regions_total=regions)
             rec = {"checkpoint": ckpt, "labeled": split["init"], "row": row}
             self.store.save_round0(repeat, rec)
         for strategy in self.config.strategies:
@@ -133,14 +155,12 @@ class _Experiment:
                 row = {**rec["row"], "strategy": strategy}
                 state = {"round": 0, "labeled": rec["labeled"], "checkpoint": rec["checkpoint"]}
                 self._record(strategy, repeat, {**state, "rows": [row]})
-        yield self._tick(repeat=repeat, round=0, strategy=None)
+        yield self._tick(repeat=repeat, round=0)
 
     def step_round(
         self, strategy: str, repeat: int, t: int, split: dict[str, list[str]], stop: Any
     ) -> Generator[Progress, None, None]:
         """One acquisition round of one strategy: query with the previous model, train, test."""
-        from alges_napari.core.learn.model import load_checkpoint
-
         state = self.store.load_state(strategy, repeat)
         if state is None or state["round"] >= t:
             self.result.rows_skipped += 1
@@ -149,26 +169,38 @@ class _Experiment:
         prev = self.store.root / state["checkpoint"]
         model, _, _ = load_checkpoint(prev, device=str(self.runner.device))
         seed = _seed(self.config, repeat, t)
-        t0 = time.perf_counter()
-        picked = yield from self.runner.query(strategy, model, state["labeled"], split, seed, stop)
-        select_s = time.perf_counter() - t0
-        labeled = state["labeled"] + picked
-        t0 = time.perf_counter()
-        trained = yield from self.runner.train(labeled, seed, prev, stop)
-        if trained is None:
-            raise Cancelled()
-        model, tres = trained
-        train_s = time.perf_counter() - t0
-        metrics = yield from self.runner.evaluate(model, split["test"], stop)
+        query = yield from self.runner.query(strategy, model, state["labeled"], split, seed, stop)
+        labeled = state["labeled"] + query.picked
+        model, cols = yield from self._train_and_test(labeled, seed, prev, split["test"], stop)
         path = self.store.checkpoint_path(strategy, repeat, t)
-        extra = {"strategy": strategy, "repeat": repeat, "round": t}
-        ckpt = self._save_model(model, path, extra)
+        ckpt = self._save_model(model, path, {"strategy": strategy, "repeat": repeat, "round": t})
+        last = state["rows"][-1]
         row = {"strategy": strategy, "repeat": repeat, "round": t, "n_labeled": len(labeled)}
-        row.update(metrics, train_loss=_last_loss(tres), train_s=round(train_s, 3))
-        row["select_s"] = round(select_s, 3)
+        row.update(cols, select_s=round(query.select_s, 3))
+        row.update(corrected_px=query.corrected_px, corrected_regions=query.corrected_regions)
+        row["corrected_px_total"] = int(last.get("corrected_px_total", 0)) + query.corrected_px
+        row["corrected_regions_total"] = (
+            int(last.get("corrected_regions_total", 0)) + query.corrected_regions
+        )
         new = {"round": t, "labeled": labeled, "checkpoint": ckpt, "rows": state["rows"] + [row]}
         self._record(strategy, repeat, new)
         yield self._tick(repeat=repeat, round=t, strategy=strategy, row=row)
+
+    def full_pool(
+        self, repeat: int, split: dict[str, list[str]], stop: SupportsIsSet | None
+    ) -> Generator[Progress, None, None]:
+        """Train one model on every pool frame of the repeat: the Dice a strategy aims at."""
+        if self.store.load_state(FULL_POOL, repeat) is not None:
+            yield self._tick(repeat=repeat, round=0, strategy=FULL_POOL, skipped=True)
+            return
+        test = set(split["test"])
+        labeled = [k for k in self.runner.pool.keys if k not in test]
+        seed = _seed(self.config, repeat, 0)
+        _, cols = yield from self._train_and_test(labeled, seed, None, split["test"], stop)
+        row = {"strategy": FULL_POOL, "repeat": repeat, "round": 0, "n_labeled": len(labeled)}
+        row.update(cols, select_s=0.0)
+        self._record(FULL_POOL, repeat, {"round": 0, "labeled": [], "checkpoint": None, "rows": [row]})
+        yield self._tick(repeat=repeat, round=0, strategy=FULL_POOL, row=row)
 
     def run(self, stop: SupportsIsSet | None) -> Generator[Progress, None, None]:
         """Every repeat, round and strategy, skipping the steps already on disk."""
@@ -180,6 +212,8 @@ class _Experiment:
                     if is_stopped(stop):
                         raise Cancelled()
                     yield from self.step_round(strategy, repeat, t, split, stop)
+            if self.config.full_pool:
+                yield from self.full_pool(repeat, split, stop)
 
 
 def _last_loss(result: Any) -> float:
@@ -216,11 +250,6 @@ def iter_simulate(
     -------
     SimulationResult
     """
-    import torch
-
-    from alges_napari.core.experiment.pool import Runner, load_pool, result_columns
-    from alges_napari.core.learn.model import pick_device
-
     device = device if isinstance(device, torch.device) else pick_device(device)
     result = SimulationResult(Path(out))
     try:
@@ -228,7 +257,7 @@ def iter_simulate(
         store = ExperimentStore(out, result_columns(pool.schema))
         store.open(config.to_json())
         store.reconcile()
-        experiment = _Experiment(config, Runner(pool, config, device, store), store)
+        experiment = _Experiment(config, Runner(pool, config, device), store)
         result = experiment.result
         yield from experiment.run(stop)
     except Cancelled:

@@ -5,22 +5,26 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Generator, Sequence
+import time
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 
+from alges_napari.core.acquire.scoring import iter_score
+from alges_napari.core.acquire.step import KeyedFrames, iter_acquire
+from alges_napari.core.data.classes import CHOLECSEG8K
+from alges_napari.core.data.frames import open_frames
 from alges_napari.core.errors import AlgesError
-from alges_napari.core.learn.train import IMAGENET_MEAN, IMAGENET_STD, TrainSamples, iter_train
+from alges_napari.core.experiment.config import SimulationConfig
+from alges_napari.core.experiment.effort import correction_effort
+from alges_napari.core.learn.metrics import SegmentationMeter
+from alges_napari.core.learn.model import ModelSpec, build_model, load_checkpoint
+from alges_napari.core.learn.train import TrainSamples, iter_train, make_samples
 from alges_napari.core.progress import Cancelled, Progress, SupportsIsSet, is_stopped, restage
-
-if TYPE_CHECKING:
-    from alges_napari.core.experiment.config import SimulationConfig
-
-_UNCERTAINTY = {"entropy", "margin", "least_confidence"}
 
 
 @dataclass
@@ -31,21 +35,6 @@ class Pool:
     groups: list[str]
     samples: TrainSamples  # images uint8 (N,3,h,w), masks uint8 (N,h,w)
     schema: Any
-
-    def frames(self, indices: Sequence[int]) -> _Frames:
-        """Frames at ``indices`` as uint8 (h, w, 3) arrays, for the scoring pass."""
-        return _Frames(self.samples.images, indices)
-
-
-class _Frames(Sequence):
-    def __init__(self, images: torch.Tensor, indices: Sequence[int]):
-        self._images, self._indices = images, [int(i) for i in indices]
-
-    def __len__(self) -> int:
-        return len(self._indices)
-
-    def __getitem__(self, i: int) -> np.ndarray:  # type: ignore[override]
-        return self._images[self._indices[i]].permute(1, 2, 0).numpy()
 
 
 def class_column(name: str) -> str:
@@ -68,6 +57,10 @@ def result_columns(schema: Any) -> list[str]:
         "train_loss",
         "train_s",
         "select_s",
+        "corrected_px",
+        "corrected_regions",
+        "corrected_px_total",
+        "corrected_regions_total",
     ]
 
 
@@ -87,17 +80,10 @@ def load_pool(
     config: SimulationConfig, stop: SupportsIsSet | None = None
 ) -> Generator[Progress, None, Pool]:
     """Read every frame and its ground truth, resized to ``config.size`` (yields progress)."""
-    from alges_napari.core.data.frames import open_frames
-    from alges_napari.core.learn.train import make_samples
-
     source = open_frames(config.data, stride=config.stride)
     if not source.has_ground_truth:
         raise AlgesError(f"{config.data} has no ground-truth masks: the oracle needs them")
-    schema = source.schema
-    if schema is None:
-        from alges_napari.core.data.classes import CHOLECSEG8K
-
-        schema = CHOLECSEG8K
+    schema = source.schema or CHOLECSEG8K
     n = len(source)
     images, masks = [], []
     for i in range(n):
@@ -151,34 +137,55 @@ def split_repeat(pool: Pool, config: SimulationConfig, repeat: int) -> dict[str,
 # ---------------------------------------------------------------- one step
 
 
-class Runner:
-    """The model-side work of the experiment: train, evaluate, score and select."""
+class _EffortSink:
+    """An acquisition sink that keeps, per scored frame, the effort of correcting its prediction
+    (the simulated surgeon corrects the prediction at pick time; see :mod:`.effort`)."""
 
-    def __init__(self, pool: Pool, config: SimulationConfig, device: torch.device, store: Any):
-        self.pool, self.config, self.device, self.store = pool, config, device, store
+    def __init__(self, truth_of: Callable[[str], np.ndarray]):
+        self.truth_of = truth_of
+        self.effort: dict[str, tuple[int, int]] = {}
+
+    def clear_cache(self) -> None:
+        self.effort.clear()
+
+    def write_cache(self, key: str, prediction: np.ndarray, heat: Any) -> None:
+        self.effort[key] = correction_effort(self.truth_of(key), prediction)
+
+    def set_queue(self, entries: Any) -> None:
+        pass  # the loop takes the picks from the step's result
+
+
+@dataclass
+class Query:
+    """What one strategy asked for in one round, and what correcting it costs."""
+
+    picked: list[str]
+    corrected_px: int
+    corrected_regions: int
+    select_s: float
+
+
+class Runner:
+    """The model-side work of the experiment: train, evaluate, and THE acquisition step."""
+
+    def __init__(self, pool: Pool, config: SimulationConfig, device: torch.device):
+        self.pool, self.config, self.device = pool, config, device
         self.index = {k: i for i, k in enumerate(pool.keys)}
+        self.spec = ModelSpec.for_schema(pool.schema, config.arch, config.encoder, config.size)
         self.score_batch = 32  # inference only: larger batches are cheaper per frame
 
-    def spec(self) -> Any:
-        from alges_napari.core.learn.model import ModelSpec
+    def frame_of(self, key: str) -> np.ndarray:
+        """The resized frame of ``key`` as uint8 (h, w, 3)."""
+        return self.pool.samples.images[self.index[key]].permute(1, 2, 0).numpy()
 
-        schema = self.pool.schema
-        return ModelSpec(
-            arch=self.config.arch,
-            encoder=self.config.encoder,
-            num_classes=schema.num_classes,
-            input_size=tuple(self.config.size),
-            mean=tuple(IMAGENET_MEAN),
-            std=tuple(IMAGENET_STD),
-            class_names=tuple(schema.names),
-        )
+    def truth_of(self, key: str) -> np.ndarray:
+        """The resized ground truth of ``key`` as uint8 (h, w)."""
+        return self.pool.samples.masks[self.index[key]].numpy()
 
     def train(
         self, labeled: list[str], seed: int, start: Path | None, stop: SupportsIsSet | None
     ) -> Generator[Progress, None, tuple[Any, Any] | None]:
         """Train a model on ``labeled``; from ``start`` when warm starting. None if stopped."""
-        from alges_napari.core.learn.model import build_model, load_checkpoint
-
         torch.manual_seed(seed)
         if start is not None and self.config.warm_start:
             model, _, _ = load_checkpoint(start, device=str(self.device))
@@ -193,38 +200,27 @@ class Runner:
         )
         return None if result.stopped else (model, result)
 
-    def _score(
-        self, model: Any, indices: Sequence[int], want: set[str], on_frame: Any, stage: str, stop
-    ) -> Generator[Progress, None, Any]:
-        from alges_napari.core.acquire.scoring import iter_score
-
-        gen = iter_score(
-            model,
-            self.pool.frames(indices),
-            self.spec(),
-            batch_size=self.score_batch,
-            device=self.device,
-            want=want,
-            on_frame=on_frame,
-            stop=stop,
-        )
-        return (yield from restage(gen, stage))
-
     def evaluate(
         self, model: Any, test: list[str], stop: SupportsIsSet | None
     ) -> Generator[Progress, None, dict[str, float]]:
         """Dice of ``model`` on the test frames, as results columns."""
-        from alges_napari.core.learn.metrics import SegmentationMeter
-
         schema = self.pool.schema
-        idx = [self.index[k] for k in test]
         meter = SegmentationMeter(schema.num_classes)
-        masks = self.pool.samples.masks
 
         def on_frame(i: int, pred: np.ndarray, heat: Any) -> None:
-            meter.update(pred, masks[idx[i]].numpy())
+            meter.update(pred, self.truth_of(test[i]))
 
-        yield from self._score(model, idx, set(), on_frame, "evaluate", stop)
+        gen = iter_score(
+            model,
+            KeyedFrames(self.frame_of, test),
+            self.spec,
+            batch_size=self.score_batch,
+            device=self.device,
+            want=set(),
+            on_frame=on_frame,
+            stop=stop,
+        )
+        yield from restage(gen, "evaluate")
         if is_stopped(stop):
             raise Cancelled()
         scored = list(schema.scored_classes)
@@ -244,36 +240,31 @@ class Runner:
         split: dict[str, list[str]],
         seed: int,
         stop: SupportsIsSet | None,
-    ) -> Generator[Progress, None, list[str]]:
-        """Frames the strategy picks from the unlabelled pool with the previous round's model."""
-        from alges_napari.core.acquire.scores import ScoreResult
-        from alges_napari.core.acquire.strategies import get_strategy, select
-
+    ) -> Generator[Progress, None, Query]:
+        """The frames ``strategy`` picks with the previous round's model, through THE
+        acquisition step the widget runs, and the effort of correcting their predictions."""
         taken = set(labeled) | set(split["test"])
         pool = [k for k in self.pool.keys if k not in taken]
-        rng = np.random.default_rng([seed, 1])
-        if self.config.candidates and len(pool) > self.config.candidates:
-            pool = [pool[i] for i in np.sort(rng.choice(len(pool), self.config.candidates, False))]
-        want = set(get_strategy(strategy).needs)
-        if want & _UNCERTAINTY:
-            # the scoring pass computes the three uncertainty scores together; asking for all
-            # three costs nothing and keeps older scoring modules from dropping one
-            want |= _UNCERTAINTY
-        # Core-set measures distances to the labelled frames: score them in the same pass.
-        extra = labeled if "features" in want else []
-        if want:
-            indices = [self.index[k] for k in pool + extra]
-            scores = yield from self._score(model, indices, want, None, "score", stop)
-            if scores is None or is_stopped(stop):
-                raise Cancelled()
-        else:
-            scores = ScoreResult(n=len(pool) + len(extra))
-        labeled_feats = None
-        if extra:
-            labeled_feats = scores.features[len(pool) :]
-            scores = scores.subset(np.arange(len(pool)))
-        yield Progress("select", 0, 1)
-        picked = select(
-            strategy, scores, self.config.query, seed=seed, labeled_features=labeled_feats
+        sink = _EffortSink(self.truth_of)
+        t0 = time.perf_counter()
+        step = yield from iter_acquire(
+            model,
+            self.spec,
+            self.frame_of,
+            pool,
+            strategy,
+            self.config.query,
+            seed,
+            labelled=labeled,
+            candidates=self.config.candidates,
+            sink=sink,
+            device=self.device,
+            batch_size=self.score_batch,
+            stop=stop,
         )
-        return [pool[int(i)] for i in picked]
+        if step is None:
+            raise Cancelled()
+        picked = [e.key for e in step.queue]
+        px = sum(sink.effort[k][0] for k in picked)
+        regions = sum(sink.effort[k][1] for k in picked)
+        return Query(picked, px, regions, time.perf_counter() - t0)

@@ -37,6 +37,11 @@ class TrainConfig:
     input_size : (int, int)
         (H, W) the frames are resized to for training and scoring.
     epochs, batch_size, lr, weight_decay : training schedule (AdamW).
+    min_steps : int
+        Train at least this many optimiser steps, adding epochs when the labelled set is small
+        (0: exactly ``epochs``). A fixed epoch count gives 10 labels a tenth of the updates 100
+        labels get; a step floor trains every round's model about as far (see
+        :meth:`epochs_for`).
     dice_weight : float
         Weight of the soft-Dice term added to cross-entropy.
     warm_start : bool
@@ -54,6 +59,7 @@ class TrainConfig:
     encoder: str = "resnet18"
     input_size: tuple[int, int] = (128, 224)
     epochs: int = 4
+    min_steps: int = 0
     batch_size: int = 8
     lr: float = 1e-3
     weight_decay: float = 1e-4
@@ -71,8 +77,15 @@ class TrainConfig:
             or any(v % 32 for v in self.input_size)
         ):
             raise AlgesError(f"input_size {self.input_size} must be two multiples of 32 (>= 32)")
-        if self.epochs < 1 or self.batch_size < 1 or not self.lr > 0:
-            raise AlgesError(f"epochs, batch_size and lr must be positive, got {self}")
+        if self.epochs < 1 or self.batch_size < 1 or not self.lr > 0 or self.min_steps < 0:
+            raise AlgesError(
+                f"epochs, batch_size and lr must be positive and min_steps >= 0, got {self}"
+            )
+
+    def epochs_for(self, n: int) -> int:
+        """Epochs over ``n`` labelled frames: ``epochs``, or more to reach ``min_steps``."""
+        steps_per_epoch = max(1, math.ceil(n / self.batch_size))
+        return max(self.epochs, math.ceil(self.min_steps / steps_per_epoch))
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict of the settings."""
@@ -334,7 +347,8 @@ def _epochs(
 ) -> Generator[Progress, None, None]:
     n = len(samples)
     done = 0
-    for epoch in range(1, config.epochs + 1):
+    epochs = config.epochs_for(n)
+    for epoch in range(1, epochs + 1):
         order, pos, losses, seen, t0 = (
             torch.randperm(n, generator=gen),
             0,
@@ -364,9 +378,9 @@ def _epochs(
             yield Progress(
                 "train",
                 done=done,
-                total=done + (config.epochs - epoch) * steps + math.ceil((n - pos) / bs),
+                total=done + (epochs - epoch) * steps + math.ceil((n - pos) / bs),
                 epoch=epoch,
-                epochs=config.epochs,
+                epochs=epochs,
                 step=math.ceil(pos / bs),
                 steps=steps,
                 loss=loss,

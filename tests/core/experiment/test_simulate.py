@@ -14,6 +14,7 @@ from alges_napari.core.errors import AlgesError
 from alges_napari.core.experiment.config import SimulationConfig
 from alges_napari.core.experiment.loop import iter_simulate, simulate
 from alges_napari.core.experiment.pool import Pool, group_of_keys, split_repeat
+from alges_napari.core.learn.model import load_checkpoint
 from alges_napari.core.learn.train import TrainSamples
 from alges_napari.core.progress import StopFlag, run_to_end
 
@@ -49,6 +50,7 @@ def tiny(tree: Path, **kw) -> SimulationConfig:
         lr=1e-3,
         size=(64, 64),
         test_size=0.25,
+        full_pool=False,
     )
     return SimulationConfig(**{**base, **kw})
 
@@ -156,7 +158,6 @@ def test_evaluation_matches_an_independent_dice(tree: Path, tmp_path: Path) -> N
     import json
 
     from alges_napari.core.data.frames import open_frames
-    from alges_napari.core.learn.model import load_checkpoint
     from alges_napari.core.learn.train import make_samples
 
     out = tmp_path / "exp"
@@ -237,3 +238,103 @@ def test_data_without_ground_truth_is_refused(tmp_path: Path) -> None:
         iio.imwrite(folder / f"f{i}.png", np.zeros((32, 32, 3), np.uint8))
     with pytest.raises(AlgesError, match="ground.truth"):
         simulate(tiny(folder), tmp_path / "exp")
+
+
+def test_correction_effort_and_full_pool_rows(tree: Path, tmp_path: Path) -> None:
+    """corrected_px of a round equals an independent count from the previous model's predictions."""
+    import json
+
+    out = tmp_path / "exp"
+    config = tiny(tree, strategies=("entropy",), repeats=1, rounds=1, full_pool=True)
+    result = simulate(config, out)
+    assert result.rows_written == 3
+    rows = {(r["strategy"], r["round"]): r for r in read_rows(out)}
+    split = json.loads((out / "state/repeat_0/split.json").read_text())
+    state = json.loads((out / "state/entropy/repeat_0/state.json").read_text())
+    runner_truth = _resized_truth(tree, (64, 64))
+
+    r0, r1 = rows[("entropy", "0")], rows[("entropy", "1")]
+    painted = sum(int((runner_truth[k] != 255).sum()) for k in split["init"])
+    assert int(r0["corrected_px"]) == int(r0["corrected_px_total"]) == painted
+    assert int(r0["corrected_regions"]) >= 3  # at least one region per initial frame
+
+    model, spec, _ = load_checkpoint(out / "state/repeat_0/round_0000.safetensors")
+    picked = state["labeled"][3:]
+    wrong = 0
+    for key in picked:
+        pred = _predict(model, spec, _resized_frame(tree, key, (64, 64)))
+        truth = runner_truth[key]
+        wrong += int(((pred != truth) & (truth != 255)).sum())
+    assert int(r1["corrected_px"]) == wrong
+    assert int(r1["corrected_px_total"]) == painted + wrong
+    assert int(r1["corrected_regions_total"]) == int(r0["corrected_regions"]) + int(
+        r1["corrected_regions"]
+    )
+
+    full = rows[("full-pool", "0")]
+    assert int(full["n_labeled"]) == len(runner_truth) - len(split["test"])
+    assert 0 <= float(full["mean_dice"]) <= 1
+
+
+def test_simulate_and_a_session_pick_the_same_frames(tree: Path, tmp_path: Path) -> None:
+    """One acquisition step: the same model, pool and seed give the same picks in both."""
+    import json
+    import shutil
+
+    from alges_napari.core.project.project import Project
+    from alges_napari.core.session import ActiveLearningSession, RoundConfig
+
+    out = tmp_path / "exp"
+    simulate(tiny(tree, strategies=("alges-seg",), repeats=1, rounds=1), out)
+    split = json.loads((out / "state/repeat_0/split.json").read_text())
+    state = json.loads((out / "state/alges-seg/repeat_0/state.json").read_text())
+    truth = _resized_truth(tree, (64, 64))
+
+    # A project whose pool is the simulation's: the initial frames labelled, the test frames
+    # skipped, and the simulation's round-0 model as its latest checkpoint.
+    root = tmp_path / "project"
+    project = Project.create(root, tree, input_size=(64, 64))
+    for key in split["init"]:
+        project.accept_label(key, truth[key])
+    for key in split["test"]:
+        project.skip(key)
+    project.close()
+    for suffix in (".safetensors", ".json"):
+        shutil.copy(
+            out / f"state/repeat_0/round_0000{suffix}", root / f"models/round_0001{suffix}"
+        )
+    project = Project.open(root)
+    try:
+        session = ActiveLearningSession(project, device="cpu")
+        # simulate seeds round t of repeat r with (seed + r) * 1000 + t; rank adds round 0
+        ranked = run_to_end(session.rank(RoundConfig(strategy="alges-seg", query_size=2, seed=1)))
+        assert [e.key for e in ranked.queue] == state["labeled"][3:]
+    finally:
+        project.close()
+
+
+def _resized_truth(tree: Path, size: tuple[int, int]) -> dict[str, np.ndarray]:
+    from alges_napari.core.data.frames import open_frames
+    from alges_napari.core.learn.train import make_samples
+
+    source = open_frames(tree)
+    out = {}
+    for i, key in enumerate(source.keys):
+        out[key] = make_samples([(source[i], source.ground_truth(i))], size).masks[0].numpy()
+    return out
+
+
+def _resized_frame(tree: Path, key: str, size: tuple[int, int]) -> np.ndarray:
+    from alges_napari.core.data.frames import open_frames
+    from alges_napari.core.learn.train import make_samples
+
+    source = open_frames(tree)
+    i = source.index_of(key)
+    return make_samples([(source[i], source.ground_truth(i))], size).images[0]
+
+
+def _predict(model, spec, image: torch.Tensor) -> np.ndarray:
+    x = image[None].float() / 255
+    x = (x - torch.tensor(spec.mean).view(1, 3, 1, 1)) / torch.tensor(spec.std).view(1, 3, 1, 1)
+    with torch.no_grad():
+        return model.eval()(x).argmax(1)[0].numpy()

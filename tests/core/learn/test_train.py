@@ -195,3 +195,18 @@ def test_lone_trailing_image_joins_the_last_batch() -> None:
     result = run_to_end(iter_train(model, make_samples(pairs, (32, 32)), cfg), progress.append)
     steps = [p for p in progress if p.loss is not None and p.step is not None]
     assert len(steps) == 2 and not result.stopped  # batches of 2 and 3, never of 1
+
+
+def test_min_steps_adds_epochs_for_small_labelled_sets() -> None:
+    cfg = TrainConfig(input_size=(32, 32), epochs=2, batch_size=4, min_steps=10)
+    assert cfg.epochs_for(6) == 5  # 2 steps an epoch: 5 epochs reach 10 steps
+    assert cfg.epochs_for(100) == 2  # 25 steps an epoch: the epoch count already suffices
+    assert TrainConfig(epochs=3).epochs_for(1) == 3
+    with pytest.raises(AlgesError):
+        TrainConfig(min_steps=-1)
+    progress: list = []
+    model = tiny_model()
+    result = run_to_end(
+        iter_train(model, tiny_pairs(), config(epochs=1, min_steps=4)), progress.append
+    )
+    assert len(result.history) == 2 and progress[-1].epochs == 2  # 6 samples, batch 4
