@@ -30,7 +30,8 @@ class SelectionWarning(UserWarning):
     """More frames were asked for than the pool holds; all of them were returned."""
 
 
-def _check_k(k: int, n: int, what: str) -> int:
+def check_k(k: int, n: int, what: str) -> int:
+    """Validate a selection size ``k`` for a pool of ``n`` (``k > n`` warns and returns n)."""
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
         raise AlgesError(f"{what}: k must be a whole number, got {k!r}")
     if k < 0:
@@ -45,7 +46,7 @@ def _check_k(k: int, n: int, what: str) -> int:
     return int(k)
 
 
-def _as_matrix(x: np.ndarray, name: str, n: int | None = None) -> np.ndarray:
+def as_matrix(x: np.ndarray, name: str, n: int | None = None) -> np.ndarray:
     """Validate a (N, D) real array (a 1-D array is one feature per frame) without copying."""
     a = np.asarray(x)
     if a.ndim == 1:
@@ -118,10 +119,19 @@ def _min_sq_dists(x: np.ndarray, x_sq: np.ndarray, c: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------------- centre finding
 
 
-def _kmeans_pp(
-    emb: np.ndarray, k: int, seed: int, n_local_trials: int | None
+def kmeans_pp_ranked(
+    emb: np.ndarray,
+    k: int,
+    seed: int,
+    n_local_trials: int | None,
+    groups: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """k-means++ seeding; returns (indices, squared distance of each pick at pick time)."""
+    """k-means++ seeding; returns (indices, squared distance of each pick at pick time).
+
+    With ``groups`` (an int per frame), a pick removes its whole group from the draw: its
+    frames get D^2 = 0, as if they were centres, so no two picks share a group while an
+    unused group is left.
+    """
     n = emb.shape[0]
     picks, pick_d2 = np.empty(k, dtype=np.int64), np.full(k, np.nan)
     if k == 0:
@@ -129,12 +139,14 @@ def _kmeans_pp(
     trials = 2 + int(np.log(k)) if n_local_trials is None else int(n_local_trials)
     if trials < 1:
         raise AlgesError(f"kmeans_pp_centres: n_local_trials must be >= 1, got {trials}")
-    rng = np.random.RandomState(_check_seed(seed))  # not a Generator: sklearn draws from this
+    rng = np.random.RandomState(check_seed(seed))  # not a Generator: sklearn draws from this
     x_sq = _row_sq_norms(emb)
     # Same draw as sklearn's kmeans_plusplus (uniform sample weights) so the two agree.
     picks[0] = rng.choice(n, p=np.full(n, 1.0 / n))
     closest = _sq_dists(emb, x_sq, emb[picks[:1]])[:, 0]
     closest[picks[0]] = 0.0
+    if groups is not None:
+        closest[groups == groups[picks[0]]] = 0.0
     for c in range(1, k):
         pot = float(closest.sum())
         if not np.isfinite(pot):
@@ -142,7 +154,7 @@ def _kmeans_pp(
         if pot <= 0.0:
             # Every frame left coincides with a centre: D^2 sampling is undefined, and any
             # unpicked frame is as informative as another, so draw one at random.
-            rest = np.setdiff1d(np.arange(n), picks[:c], assume_unique=True)
+            rest = _unpicked(n, picks[:c], groups)
             best, d2 = int(rest[rng.randint(rest.size)]), 0.0
         else:
             cand = _draw_candidates(closest, rng.uniform(size=trials) * pot)
@@ -152,7 +164,19 @@ def _kmeans_pp(
             closest = dist[:, j]
         picks[c], pick_d2[c] = best, d2
         closest[best] = 0.0
+        if groups is not None:
+            closest[groups == groups[best]] = 0.0
     return picks, pick_d2
+
+
+def _unpicked(n: int, picks: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
+    """Frames not picked yet, from groups no pick belongs to while any such group is left."""
+    rest = np.setdiff1d(np.arange(n), picks, assume_unique=True)
+    if groups is not None:
+        fresh = rest[~np.isin(groups[rest], groups[picks])]
+        if fresh.size:
+            return fresh
+    return rest
 
 
 def _draw_candidates(closest: np.ndarray, rand_vals: np.ndarray) -> np.ndarray:
@@ -169,7 +193,8 @@ def _draw_candidates(closest: np.ndarray, rand_vals: np.ndarray) -> np.ndarray:
     return np.minimum(ids, last_positive)
 
 
-def _check_seed(seed: int) -> int:
+def check_seed(seed: int) -> int:
+    """Validate a seed for numpy's RandomState (an integer in [0, 2**32))."""
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
         raise AlgesError(f"seed must be an integer in [0, 2**32), got {seed!r}")
     return int(seed)
@@ -205,12 +230,12 @@ def kmeans_pp_centres(
     ndarray of int64, shape (min(k, N),)
         Frame indices in pick order. Raises AlgesError on NaN/inf or a bad ``k`` or ``seed``.
     """
-    x = _as_matrix(emb, "kmeans_pp_centres: emb")
-    k = _check_k(k, x.shape[0], "kmeans_pp_centres")
-    return _kmeans_pp(x, k, seed, n_local_trials)[0]
+    x = as_matrix(emb, "kmeans_pp_centres: emb")
+    k = check_k(k, x.shape[0], "kmeans_pp_centres")
+    return kmeans_pp_ranked(x, k, seed, n_local_trials)[0]
 
 
-def _k_center(
+def k_center_ranked(
     features: np.ndarray, labeled: np.ndarray | None, k: int, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Greedy farthest-first; returns (indices, distance of each pick at pick time)."""
@@ -221,7 +246,7 @@ def _k_center(
         min_d2 = _min_sq_dists(features, x_sq, labeled)
     else:  # no labelled set: start from a seeded frame
         min_d2 = np.full(n, np.inf)
-        first = int(np.random.default_rng(_check_seed(seed)).integers(max(n, 1)))
+        first = int(np.random.default_rng(check_seed(seed)).integers(max(n, 1)))
     for c in range(k):
         if labeled is None and c == 0:
             best = first
@@ -262,17 +287,17 @@ def k_center_greedy(
     ndarray of int64, shape (min(k, N),)
         Distinct frame indices in pick order (ties go to the lower index).
     """
-    x = _as_matrix(features, "k_center_greedy: features")
-    lab = _labeled_matrix(labeled_features, x.shape[1], "k_center_greedy")
-    k = _check_k(k, x.shape[0], "k_center_greedy")
-    return _k_center(x, lab, k, seed)[0]
+    x = as_matrix(features, "k_center_greedy: features")
+    lab = labeled_matrix(labeled_features, x.shape[1], "k_center_greedy")
+    k = check_k(k, x.shape[0], "k_center_greedy")
+    return k_center_ranked(x, lab, k, seed)[0]
 
 
-def _labeled_matrix(labeled: np.ndarray | None, width: int, what: str) -> np.ndarray | None:
+def labeled_matrix(labeled: np.ndarray | None, width: int, what: str) -> np.ndarray | None:
     """Validate the labelled set's features; an empty set counts as none."""
     if labeled is None:
         return None
-    lab = _as_matrix(labeled, f"{what}: labeled_features")
+    lab = as_matrix(labeled, f"{what}: labeled_features")
     if lab.shape[0] and lab.shape[1] != width:
         raise AlgesError(
             f"{what}: labeled_features have {lab.shape[1]} columns, the pool's features {width}"

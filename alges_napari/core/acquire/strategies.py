@@ -26,16 +26,17 @@ from alges_napari.core.acquire.centres import (
     Array,
     Ranked,
     SelectionWarning,
-    _as_matrix,
-    _check_k,
-    _check_seed,
-    _k_center,
-    _kmeans_pp,
-    _labeled_matrix,
+    as_matrix,
+    check_k,
+    check_seed,
     k_center_greedy,
+    k_center_ranked,
     kmeans_pp_centres,
+    kmeans_pp_ranked,
+    labeled_matrix,
 )
 from alges_napari.core.acquire.scores import SCORE_FIELDS, ScoreResult
+from alges_napari.core.acquire.windows import frame_windows
 from alges_napari.core.errors import AlgesError
 
 __all__ = [
@@ -103,8 +104,8 @@ class Strategy:
                 f"strategy {self.name!r} needs {', '.join(missing)}, which the scoring pass did "
                 f"not compute (score with want={sorted(self.needs)})"
             )
-        k = _check_k(k, scores.n, f"strategy {self.name!r}")
-        idx, values = self._rank(scores, k, _check_seed(seed), labeled_features)
+        k = check_k(k, scores.n, f"strategy {self.name!r}")
+        idx, values = self._rank(scores, k, check_seed(seed), labeled_features)
         return np.asarray(idx, dtype=np.int64), values
 
     def _rank(
@@ -174,8 +175,8 @@ class _CentreStrategy(Strategy):
     field: ClassVar[str] = ""
 
     def _rank(self, scores: ScoreResult, k: int, seed: int, labeled: Array | None) -> Ranked:
-        emb = _as_matrix(getattr(scores, self.field), f"{self.name}: {self.field}", scores.n)
-        idx, d2 = _kmeans_pp(emb, k, seed, None)
+        emb = as_matrix(getattr(scores, self.field), f"{self.name}: {self.field}", scores.n)
+        idx, d2 = kmeans_pp_ranked(emb, k, seed, None)
         values = np.full(scores.n, np.nan)
         values[idx] = d2
         return idx, values
@@ -191,6 +192,28 @@ class AlgesImg(_CentreStrategy):
 class AlgesSeg(_CentreStrategy):
     name, field, needs = "alges-seg", "emb_seg", frozenset({"emb_seg"})
     description = "ALGES-seg: k-means++ centres of per-class sums of per-pixel gradient norms"
+
+
+@register
+class AlgesSegVideo(_CentreStrategy):
+    """ALGES-seg that never takes two frames of one short video window in a batch.
+
+    Beyond the paper: near-duplicate neighbours (25 fps) have near-equal embeddings, and
+    k-means++ alone may still pick two of them; here a pick removes its window (see
+    :mod:`.windows`) from the draw while unused windows remain. Needs ``scores.keys``.
+    """
+
+    name, field, needs = "alges-seg-video", "emb_seg", frozenset({"emb_seg"})
+    description = "ALGES-seg centres, at most one frame per 80-frame window of a clip"
+
+    def _rank(self, scores: ScoreResult, k: int, seed: int, labeled: Array | None) -> Ranked:
+        if len(scores.keys) != scores.n:
+            raise AlgesError(f"{self.name}: needs the frame keys of the scores (scores.keys)")
+        emb = as_matrix(scores.emb_seg, f"{self.name}: emb_seg", scores.n)
+        idx, d2 = kmeans_pp_ranked(emb, k, seed, None, frame_windows(scores.keys))
+        values = np.full(scores.n, np.nan)
+        values[idx] = d2
+        return idx, values
 
 
 @register
@@ -215,7 +238,7 @@ class _ScoreStrategy(Strategy):
     highest_first: ClassVar[bool] = True
 
     def _rank(self, scores: ScoreResult, k: int, seed: int, labeled: Array | None) -> Ranked:
-        values = _as_matrix(getattr(scores, self.field), f"{self.name}: {self.field}", scores.n)
+        values = as_matrix(getattr(scores, self.field), f"{self.name}: {self.field}", scores.n)
         if values.shape[1] != 1:
             raise AlgesError(f"{self.name}: {self.field} must hold one value per frame")
         values = values[:, 0].astype(np.float64)
@@ -250,8 +273,8 @@ class CoreSet(Strategy):
     description = "core-set: k-centre greedy on pooled encoder features, from the labelled set"
 
     def _rank(self, scores: ScoreResult, k: int, seed: int, labeled: Array | None) -> Ranked:
-        x = _as_matrix(scores.features, f"{self.name}: features", scores.n)
-        idx, dist = _k_center(x, _labeled_matrix(labeled, x.shape[1], self.name), k, seed)
+        x = as_matrix(scores.features, f"{self.name}: features", scores.n)
+        idx, dist = k_center_ranked(x, labeled_matrix(labeled, x.shape[1], self.name), k, seed)
         values = np.full(scores.n, np.nan)
         values[idx] = dist
         return idx, values

@@ -24,6 +24,7 @@ from alges_napari.core.errors import AlgesError
 ALL = [
     "alges-img",
     "alges-seg",
+    "alges-seg-video",
     "badge",
     "random",
     "entropy",
@@ -46,6 +47,7 @@ def full_scores(n: int, seed: int = 0) -> ScoreResult:
         margin=rng.random(n),
         least_confidence=rng.random(n),
         features=rng.normal(size=(n, 6)),
+        keys=[f"video01/clip{i // 3}/frame_{i}_endo" for i in range(n)],
     )
 
 
@@ -399,3 +401,44 @@ def test_spread_takes_evenly_spaced_frames_in_source_order() -> None:
     assert get_strategy("spread").select(ScoreResult(n=9), 3).tolist() == [1, 4, 7]
     assert get_strategy("spread").select(ScoreResult(n=3), 3).tolist() == [0, 1, 2]
     assert get_strategy("spread").select(ScoreResult(n=5), 0).tolist() == []
+
+
+def test_frame_windows_group_near_frames_of_one_clip() -> None:
+    from alges_napari.core.acquire.windows import frame_windows
+
+    keys = [
+        "video01/video01_00080/frame_80_endo",
+        "video01/video01_00080/frame_159_endo",  # same 80-frame clip
+        "video01/video01_00160/frame_160_endo",  # next clip folder
+        "video02/video02_00080/frame_80_endo",  # another video
+        "movie/f000010",
+        "movie/f000089",  # 79 frames after the first: same window
+        "movie/f000090",  # 80 after: the next window
+        "notes",
+        "other",  # no frame number: a window each
+    ]
+    w = frame_windows(keys).tolist()
+    assert w[0] == w[1] and len({w[0], w[2], w[3]}) == 3
+    assert w[4] == w[5] != w[6] and w[7] != w[8]
+    assert frame_windows(keys, window=1)[0] != frame_windows(keys, window=1)[1]
+
+
+def test_video_aware_alges_never_picks_two_frames_of_one_window() -> None:
+    rng = np.random.default_rng(0)
+    keys, emb = [], []
+    for clip in range(4):
+        for f in range(10):
+            keys.append(f"video01/clip{clip}/frame_{f}_endo")
+            # clip 0 holds two far-apart clusters: plain k-means++ takes both from it
+            centre = (40.0 if f < 5 else -40.0) if clip == 0 else float(clip)
+            emb.append(centre + rng.normal(0, 0.1, 3))
+    scores = ScoreResult(n=len(keys), emb_seg=np.array(emb), keys=keys)
+    plain = get_strategy("alges-seg").select(scores, 3, seed=1)
+    video = get_strategy("alges-seg-video").select(scores, 3, seed=1)
+    clip_of = [k.split("/")[1] for k in keys]
+    assert len({clip_of[i] for i in plain}) < 3  # the defect the variant removes
+    assert len({clip_of[i] for i in video}) == 3
+    more = get_strategy("alges-seg-video").select(scores, 6, seed=1)
+    assert len(set(more.tolist())) == 6 and len({clip_of[i] for i in more[:4]}) == 4
+    with pytest.raises(AlgesError, match="keys"):
+        get_strategy("alges-seg-video").select(ScoreResult(n=3, emb_seg=np.ones((3, 2))), 1)
