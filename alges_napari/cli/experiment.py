@@ -229,11 +229,11 @@ def run_plot(args: argparse.Namespace) -> int:
     """``alges plot``."""
     from alges_napari.core.experiment import curves, plots, summary
 
+    if args.resamples < 1:
+        raise AlgesError(f"--resamples must be at least 1, got {args.resamples}")
     rows = curves.read_results(args.results)
     results = Path(args.results)
     out = Path(args.out) if args.out else (results if results.is_dir() else results.parent)
-    if args.resamples < 1:
-        raise AlgesError(f"--resamples must be at least 1, got {args.resamples}")
     lc = curves.learning_curves(rows, args.metric)
     full = curves.full_pool_score(rows, args.metric)
     ylabel = f"{args.metric} (test frames)"

@@ -1,18 +1,23 @@
-"""Learning curves of an active-learning experiment: read ``results.csv``, summarise, plot.
+"""Learning curves of an active-learning experiment: read ``results.csv`` and aggregate it.
 
 ``results.csv`` (written by :mod:`alges_napari.core.experiment.loop`) has one row per strategy, repeat
-and round with at least the columns ``strategy, repeat, round, n_labeled, mean_dice``. A
-strategy's learning curve is its mean Dice over repeats at each number of labels, with the
-standard deviation over repeats as its spread. Two figures summarise a curve:
+and round with at least the columns ``strategy, repeat, round, n_labeled, mean_dice``. Newer
+files add the correction effort (``corrected_px``, ``corrected_regions`` and their running
+totals ``corrected_px_total``, ``corrected_regions_total``) and one row per repeat with the
+strategy ``full-pool``: the score of a model trained on that repeat's whole pool, a reference
+line and not a strategy curve. Older files lack both; every function here treats a missing
+column or row as "not available" (NaN, None), never as an error.
+
+A strategy's learning curve is its mean over repeats at each number of labels, with the
+standard deviation over repeats as its spread and the per-repeat values kept for paired
+statistics (:mod:`~alges_napari.core.experiment.stats`). Two figures summarise a curve
+(:mod:`~alges_napari.core.experiment.summary`):
 
 - the **normalised area under the curve**: the trapezoid area over the range of label counts
   that every strategy covers, divided by the width of that range, so it reads as a Dice averaged
   over the labelling budget (1 would be perfect from the first label);
 - the **labels needed to reach random sampling's final mean Dice**: the smallest label count at
-  which the strategy's mean curve is at least random's last value ("not reached" otherwise).
-
-Plotting uses matplotlib's object API on an Agg canvas (no pyplot, no global backend change), so
-it works headless and leaves the caller's matplotlib state alone.
+  which the strategy's mean curve is at least random's last value (None otherwise).
 """
 
 from __future__ import annotations
@@ -20,20 +25,22 @@ from __future__ import annotations
 import csv
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from alges_napari.core.atomic import atomic_write_text
 from alges_napari.core.errors import AlgesError
 
 #: Columns every results.csv must have.
 REQUIRED_COLUMNS = ("strategy", "repeat", "round", "n_labeled", "mean_dice")
 #: The baseline other strategies are measured against.
 BASELINE = "random"
-NOT_REACHED = "not reached"
+#: Strategy name of the rows that score a model trained on the whole pool (one per repeat).
+FULL_POOL = "full-pool"
+#: Running total of the pixels a user corrected (picked frames' wrong pixels at pick time).
+CORRECTION_COLUMN = "corrected_px_total"
 
 
 @dataclass
@@ -50,6 +57,10 @@ class Curve:
         Mean and standard deviation (ddof=1; 0 with one repeat) of the metric over repeats.
     repeats : int
         Number of repeats averaged at every point.
+    values : ndarray (P, R)
+        The metric of each repeat at each label count (columns in the order of ``repeat_ids``).
+    repeat_ids : tuple of int
+        The repeat numbers, increasing.
     """
 
     strategy: str
@@ -57,6 +68,8 @@ class Curve:
     mean: np.ndarray
     std: np.ndarray
     repeats: int
+    values: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    repeat_ids: tuple[int, ...] = ()
 
 
 def read_results(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
@@ -71,7 +84,7 @@ def read_results(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     -------
     list of dict
         ``repeat``, ``round`` and ``n_labeled`` as int, other columns but ``strategy`` as float
-        (empty cells are NaN).
+        (empty cells are NaN). Columns the file lacks are absent from the dicts.
 
     Raises
     ------
@@ -116,11 +129,17 @@ def _convert(row: dict[str, str]) -> dict[str, Any]:
     return out
 
 
+def strategy_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows of the active-learning strategies (every row but the ``full-pool`` ones)."""
+    return [row for row in rows if row["strategy"] != FULL_POOL]
+
+
 def learning_curves(rows: list[dict[str, Any]], metric: str = "mean_dice") -> dict[str, Curve]:
     """Aggregate rows into one curve per strategy (in order of first appearance).
 
     Only label counts reached by every repeat of a strategy are kept, so an unfinished repeat
-    shortens the curve instead of silently mixing averages over different repeats.
+    shortens the curve instead of silently mixing averages over different repeats. The
+    ``full-pool`` rows are left out (see :func:`full_pool_score`).
 
     Parameters
     ----------
@@ -128,23 +147,65 @@ def learning_curves(rows: list[dict[str, Any]], metric: str = "mean_dice") -> di
         As returned by :func:`read_results`.
     metric : str
         Column to average (default ``mean_dice``; a per-class column works too).
+
+    Raises
+    ------
+    AlgesError
+        When a strategy row lacks ``metric``.
     """
     by_strategy: dict[str, dict[int, dict[int, float]]] = {}
-    for row in rows:
+    for row in strategy_rows(rows):
         if metric not in row:
             raise AlgesError(f"results have no column {metric!r}")
         per_n = by_strategy.setdefault(row["strategy"], {})
         per_n.setdefault(row["n_labeled"], {})[row["repeat"]] = float(row[metric])
-    curves = {}
-    for name, per_n in by_strategy.items():
-        repeats = len({r for values in per_n.values() for r in values})
-        ns = sorted(n for n, values in per_n.items() if len(values) == repeats)
-        values = np.array([[per_n[n][r] for r in sorted(per_n[n])] for n in ns]).reshape(
-            len(ns), repeats
-        )
-        std = values.std(axis=1, ddof=1) if repeats > 1 else np.zeros(len(ns))
-        curves[name] = Curve(name, np.array(ns), values.mean(axis=1), std, repeats)
-    return curves
+    return {name: _curve(name, per_n) for name, per_n in by_strategy.items()}
+
+
+def _curve(name: str, per_n: dict[int, dict[int, float]]) -> Curve:
+    ids = tuple(sorted({r for values in per_n.values() for r in values}))
+    ns = sorted(n for n, values in per_n.items() if len(values) == len(ids))
+    values = np.array([[per_n[n][r] for r in ids] for n in ns], dtype=float)
+    values = values.reshape(len(ns), len(ids))
+    std = values.std(axis=1, ddof=1) if len(ids) > 1 else np.zeros(len(ns))
+    return Curve(name, np.array(ns, dtype=int), values.mean(axis=1), std, len(ids), values, ids)
+
+
+def has_values(rows: list[dict[str, Any]], column: str) -> bool:
+    """Whether any strategy row holds a finite value in ``column`` (False for old files)."""
+    return any(math.isfinite(row.get(column, math.nan)) for row in strategy_rows(rows))
+
+
+def full_pool_score(rows: list[dict[str, Any]], metric: str = "mean_dice") -> float:
+    """Mean over repeats of the ``full-pool`` model's ``metric``; NaN when there is none.
+
+    Parameters
+    ----------
+    rows : list of dict
+        As returned by :func:`read_results`.
+    metric : str
+        Column to average; non-finite cells are skipped.
+    """
+    scores = [row.get(metric, math.nan) for row in rows if row["strategy"] == FULL_POOL]
+    finite = [s for s in scores if math.isfinite(s)]
+    return float(np.mean(finite)) if finite else math.nan
+
+
+def common_range(curves: dict[str, Curve]) -> tuple[float, float]:
+    """The label range every non-empty curve covers: (largest first, smallest last count).
+
+    Raises
+    ------
+    AlgesError
+        When no curve has a point.
+    """
+    filled = [c for c in curves.values() if len(c.n_labeled)]
+    if not filled:
+        raise AlgesError("no curves: the results hold no complete label counts")
+    return (
+        max(float(c.n_labeled[0]) for c in filled),
+        min(float(c.n_labeled[-1]) for c in filled),
+    )
 
 
 def normalised_auc(n: np.ndarray, y: np.ndarray, lo: float, hi: float) -> float:
@@ -166,137 +227,3 @@ def labels_to_reach(n: np.ndarray, y: np.ndarray, target: float) -> int | None:
     """The smallest label count whose mean value is at least ``target``; None if none is."""
     hits = np.flatnonzero(np.asarray(y, float) >= target)
     return int(n[hits[0]]) if len(hits) else None
-
-
-def summarise(curves: dict[str, Curve], baseline: str = BASELINE) -> list[dict[str, Any]]:
-    """One summary row per strategy.
-
-    Returns
-    -------
-    list of dict
-        Keys: ``strategy``, ``repeats``, ``final_n_labeled``, ``final_mean_dice``,
-        ``auc_normalised`` (over the label range every strategy covers), ``auc_range``
-        (that range as "lo-hi") and ``labels_to_reach_random`` (an int, "not reached", or
-        "no random baseline" when ``baseline`` was not run).
-    """
-    curves = {k: c for k, c in curves.items() if len(c.n_labeled)}
-    if not curves:
-        return []
-    lo = max(float(c.n_labeled[0]) for c in curves.values())
-    hi = min(float(c.n_labeled[-1]) for c in curves.values())
-    base = curves.get(baseline)
-    target = float(base.mean[-1]) if base is not None else None
-    out = []
-    for name, c in curves.items():
-        if target is None:
-            reach: Any = f"no {baseline} baseline"
-        else:
-            hit = labels_to_reach(c.n_labeled, c.mean, target)
-            reach = NOT_REACHED if hit is None else hit
-        out.append(
-            {
-                "strategy": name,
-                "repeats": c.repeats,
-                "final_n_labeled": int(c.n_labeled[-1]),
-                "final_mean_dice": float(c.mean[-1]),
-                "auc_normalised": normalised_auc(c.n_labeled, c.mean, lo, hi),
-                "auc_range": f"{int(lo)}-{int(hi)}",
-                "labels_to_reach_random": reach,
-            }
-        )
-    return out
-
-
-_HEADERS = {
-    "strategy": "strategy",
-    "repeats": "repeats",
-    "final_n_labeled": "final labels",
-    "final_mean_dice": "final mean Dice",
-    "auc_normalised": "normalised AUC",
-    "auc_range": "AUC label range",
-    "labels_to_reach_random": "labels to reach random's final Dice",
-}
-
-
-def _cell(value: Any) -> str:
-    return f"{value:.4f}" if isinstance(value, float) else str(value)
-
-
-def format_markdown(summary: list[dict[str, Any]]) -> str:
-    """The summary as a Markdown table (numbers to 4 decimals)."""
-    keys = list(_HEADERS)
-    lines = [
-        "| " + " | ".join(_HEADERS[k] for k in keys) + " |",
-        "|" + "|".join("---" for _ in keys) + "|",
-    ]
-    lines += ["| " + " | ".join(_cell(row[k]) for k in keys) + " |" for row in summary]
-    return "\n".join(lines) + "\n"
-
-
-def write_summary(summary: list[dict[str, Any]], out_dir: str | os.PathLike[str]) -> list[Path]:
-    """Write ``summary.csv`` and ``summary.md`` into ``out_dir`` (atomically).
-
-    Returns
-    -------
-    list of Path
-        The two files written.
-    """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    keys = list(_HEADERS)
-    lines = [",".join(keys)]
-    lines += [",".join(_cell(row[k]) for k in keys) for row in summary]
-    csv_path = atomic_write_text(out_dir / "summary.csv", "\n".join(lines) + "\n")
-    md_path = atomic_write_text(out_dir / "summary.md", format_markdown(summary))
-    return [csv_path, md_path]
-
-
-def plot_curves(
-    curves: dict[str, Curve],
-    path: str | os.PathLike[str],
-    title: str | None = None,
-    ylabel: str = "mean Dice (test frames)",
-) -> Path:
-    """Plot the curves (mean line, +-1 standard deviation band) to a PNG file.
-
-    Parameters
-    ----------
-    curves : dict of Curve
-        From :func:`learning_curves`.
-    path : path-like
-        PNG file to write.
-    title, ylabel : str
-        Figure title and y-axis label.
-
-    Returns
-    -------
-    Path
-        ``path``.
-    """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    if not curves:
-        raise AlgesError("no curves to plot: the results hold no complete label counts")
-    fig = Figure(figsize=(7, 4.5), dpi=120)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    for c in curves.values():
-        (line,) = ax.plot(c.n_labeled, c.mean, marker="o", ms=3, label=f"{c.strategy}")
-        if c.repeats > 1:
-            ax.fill_between(
-                c.n_labeled, c.mean - c.std, c.mean + c.std, color=line.get_color(), alpha=0.15
-            )
-    repeats = sorted({c.repeats for c in curves.values()})
-    ax.set_xlabel("labelled frames")
-    ax.set_ylabel(ylabel)
-    ax.set_title(
-        title or f"Learning curves (mean +- 1 sd over {'/'.join(map(str, repeats))} repeats)"
-    )
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize="small")
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png")
-    return path
