@@ -11,6 +11,9 @@ from alges_napari.core.errors import AlgesError
 if TYPE_CHECKING:
     from alges_napari.core.learn.train import TrainConfig
 
+#: The pseudo-strategy of the rows whose model trained on every pool frame of a repeat.
+FULL_POOL = "full-pool"
+
 #: The strategies of the bundled experiment (and the default of ``alges simulate``).
 DEFAULT_STRATEGIES = ("alges-seg", "alges-img", "entropy", "coreset", "random")
 

@@ -32,13 +32,12 @@ from typing import Any
 import numpy as np
 
 from alges_napari.core.errors import AlgesError
+from alges_napari.core.experiment.config import FULL_POOL
 
 #: Columns every results.csv must have.
 REQUIRED_COLUMNS = ("strategy", "repeat", "round", "n_labeled", "mean_dice")
 #: The baseline other strategies are measured against.
 BASELINE = "random"
-#: Strategy name of the rows that score a model trained on the whole pool (one per repeat).
-FULL_POOL = "full-pool"
 #: Running total of the pixels a user corrected (picked frames' wrong pixels at pick time).
 CORRECTION_COLUMN = "corrected_px_total"
 

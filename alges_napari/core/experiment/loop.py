@@ -37,7 +37,7 @@ from typing import Any
 import torch
 
 from alges_napari.core.errors import AlgesError
-from alges_napari.core.experiment.config import SimulationConfig
+from alges_napari.core.experiment.config import FULL_POOL, SimulationConfig
 from alges_napari.core.experiment.effort import total_effort
 from alges_napari.core.experiment.pool import Runner, load_pool, result_columns, split_repeat
 from alges_napari.core.experiment.store import ExperimentStore
@@ -60,10 +60,6 @@ def _seed(config: SimulationConfig, repeat: int, round_index: int) -> int:
     """Seed of a round's training and selection: the same for every strategy, so strategies
     differ only by the frames they chose."""
     return (config.seed + repeat) * 1000 + round_index
-
-
-#: The pseudo-strategy of the rows that train one model on every pool frame of a repeat.
-FULL_POOL = "full-pool"
 
 
 @dataclass(frozen=True)
@@ -199,7 +195,8 @@ class _Experiment:
         _, cols = yield from self._train_and_test(labeled, seed, None, split["test"], stop)
         row = {"strategy": FULL_POOL, "repeat": repeat, "round": 0, "n_labeled": len(labeled)}
         row.update(cols, select_s=0.0)
-        self._record(FULL_POOL, repeat, {"round": 0, "labeled": [], "checkpoint": None, "rows": [row]})
+        state = {"round": 0, "labeled": [], "checkpoint": None, "rows": [row]}
+        self._record(FULL_POOL, repeat, state)
         yield self._tick(repeat=repeat, round=0, strategy=FULL_POOL, row=row)
 
     def run(self, stop: SupportsIsSet | None) -> Generator[Progress, None, None]:
