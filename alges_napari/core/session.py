@@ -42,6 +42,7 @@ from alges_napari.core.progress import (
     run_to_end,
 )
 from alges_napari.core.project.project import Project
+from alges_napari.core.project.records import RoundRecord
 
 
 @dataclass
@@ -336,26 +337,26 @@ class ActiveLearningSession:
 
     def _summary(
         self, r: RoundResult, cfg: RoundConfig, tc: TrainConfig, ckpt: str, n: int
-    ) -> dict[str, Any]:
+    ) -> RoundRecord:
         def clean(x: float) -> float | None:
             return None if not math.isfinite(x) else round(float(x), 6)
 
-        return {
-            "round": r.round,
-            "n_labelled": n,
-            "n_validation": len(self.project.validation_keys(labelled_only=True)),
-            "strategy": cfg.strategy,
-            "warm_start": tc.warm_start,
-            "epochs": tc.epochs,
-            "val_dice": [clean(v) for v in r.val_dice],
-            "mean_dice": clean(r.mean_dice),
-            "note": r.message,
-            "checkpoint": ckpt,
-            "train_loss": r.train.history[-1]["loss"] if r.train and r.train.history else None,
-            "warnings": list(r.train.warnings) if r.train else [],
-            "timings": {k: round(v, 3) for k, v in r.timings.items()},
-            "queue": [e.key for e in r.queue],
-        }
+        return RoundRecord(
+            round=r.round,
+            n_labelled=n,
+            n_validation=len(self.project.validation_keys(labelled_only=True)),
+            strategy=cfg.strategy,
+            warm_start=tc.warm_start,
+            epochs=tc.epochs,
+            val_dice=[clean(v) for v in r.val_dice],
+            mean_dice=clean(r.mean_dice),
+            note=r.message,
+            checkpoint=ckpt,
+            train_loss=r.train.history[-1]["loss"] if r.train and r.train.history else None,
+            warnings=list(r.train.warnings) if r.train else [],
+            timings={k: round(v, 3) for k, v in r.timings.items()},
+            queue=[e.key for e in r.queue],
+        )
 
     # ------------------------------------------------------------ single frames
 

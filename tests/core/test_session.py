@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import math
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -85,8 +88,8 @@ def test_round_trains_scores_selects_and_persists(project: Project) -> None:
     # The checkpoint is on disk and the history records it with the validation Dice.
     assert project.latest_checkpoint() == project.checkpoint_path(1)
     record = project.rounds[-1]
-    assert record["round"] == 1 and record["checkpoint"] == "models/round_0001.safetensors"
-    assert record["n_labelled"] == 4 and record["n_validation"] == 2
+    assert record.round == 1 and record.checkpoint == "models/round_0001.safetensors"
+    assert record.n_labelled == 4 and record.n_validation == 2
 
     # Validation Dice equals an independent computation from the session's own predictions.
     preds = [session.predict(k) for k in val_keys]
@@ -95,7 +98,7 @@ def test_round_trains_scores_selects_and_persists(project: Project) -> None:
     np.testing.assert_allclose(result.val_dice, expected, rtol=1e-6, atol=1e-6)
     scored = expected[list(project.schema.scored_classes)]
     assert result.mean_dice == pytest.approx(float(np.nanmean(scored)))
-    assert record["mean_dice"] == pytest.approx(result.mean_dice, abs=1e-6)
+    assert record.mean_dice == pytest.approx(result.mean_dice, abs=1e-6)
 
     # The scoring pass filled the cache for every pool frame, and it matches the model.
     pool = project.unlabelled_keys()
@@ -110,7 +113,7 @@ def test_no_validation_frames_gives_nan_not_a_number(project: Project) -> None:
     assert np.isnan(result.val_dice).all() and math.isnan(result.mean_dice)
     assert "no labelled validation" in result.message
     record = project.rounds[-1]
-    assert record["mean_dice"] is None and all(v is None for v in record["val_dice"])
+    assert record.mean_dice is None and all(v is None for v in record.val_dice)
 
 
 def test_stop_during_training_keeps_previous_state(project: Project) -> None:
@@ -156,7 +159,7 @@ def test_warm_start_continues_from_last_checkpoint(
     ref = first.state_dict()
     assert all(torch.equal(starts[0][k], ref[k]) for k in ref)
     assert not all(torch.equal(starts[1][k], ref[k]) for k in ref if ref[k].is_floating_point())
-    assert [r["round"] for r in project.rounds] == [1, 2, 3]
+    assert [r.round for r in project.rounds] == [1, 2, 3]
 
 
 @pytest.mark.parametrize("strategy", ["coreset", "random", "entropy"])
@@ -202,7 +205,7 @@ def test_rank_rescores_with_the_latest_model_without_training(project: Project) 
     assert not result.stopped and "train" not in {p.stage for p in stages}
     assert [e.key for e in project.queue] == [e.key for e in result.queue]
     assert len(result.queue) == 4 and all(project.status(e.key) == "unlabelled" for e in result.queue)
-    assert [r["round"] for r in project.rounds] == [1]  # ranking records no round
+    assert [r.round for r in project.rounds] == [1]  # ranking records no round
     assert sorted(p.name for p in project.checkpoint_path(1).parent.iterdir()) == checkpoints
     stop = StopFlag()
     stop.request()
@@ -214,3 +217,63 @@ def test_rank_rescores_with_the_latest_model_without_training(project: Project) 
 def test_rank_without_a_model_is_refused(project: Project) -> None:
     with pytest.raises(AlgesError, match="no trained model"):
         run_to_end(ActiveLearningSession(project, "cpu").rank())
+
+
+def test_accepts_during_a_round_never_leave_a_stale_state_file(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The round thread and an accepting thread write state.json through one gate.
+
+    The accepting thread's state writes land 80 ms late (a busy disk), and the round persists
+    its queue and record inside such a window: without the gate the accept's older snapshot
+    lands last, and the queue (or the round) is gone after a clean close.
+    """
+    from alges_napari.core.project import project as project_mod
+
+    real_write = project_mod.atomic_write_json
+    accepting = threading.get_ident()
+    accept_writing = threading.Event()
+
+    def late_for_the_accepting_thread(path, obj):  # type: ignore[no-untyped-def]
+        if threading.get_ident() == accepting:
+            accept_writing.set()
+            time.sleep(0.08)
+        return real_write(path, obj)
+
+    def inside_an_accept_write(p: Any) -> None:
+        # Select and persist while an accept's state write is in flight: the race, every time.
+        if p.stage == "select" and p.done == 0:
+            accept_writing.clear()
+            accept_writing.wait(timeout=5)
+
+    monkeypatch.setattr(project_mod, "atomic_write_json", late_for_the_accepting_thread)
+    failures: list[BaseException] = []
+
+    def round_thread() -> None:
+        session = ActiveLearningSession(project, "cpu")
+        try:
+            run_to_end(session.run_round(RoundConfig(query_size=3)), inside_an_accept_write)
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            failures.append(exc)
+
+    worker = threading.Thread(target=round_thread)
+    worker.start()
+    pool = [1, 2, 6, 10, 13]  # frames outside the fixture's training labels
+    accepts = 0
+    while worker.is_alive():
+        i = pool[accepts % len(pool)]
+        project.accept_label(project.keys[i], project.frames.ground_truth(i), seconds=1.0)
+        accepts += 1
+    worker.join()
+    assert failures == [] and accepts >= 2
+
+    def snapshot(p: Project) -> tuple:
+        statuses = {k: (p.status(k), p.annotation_seconds(k)) for k in p.keys}
+        return p.rounds, p.queue, statuses
+
+    in_memory = snapshot(project)
+    assert len(in_memory[0]) == 1 and len(in_memory[1]) == 3
+    project.close()
+    with Project.open(project.root) as again:
+        assert again.recovery is None
+        assert snapshot(again) == in_memory

@@ -2,6 +2,13 @@
 
 See :mod:`alges_napari.core.project.project` for the folder layout; this module holds the pieces that
 touch files directly, so the project class can stay about statuses and state.
+
+Frame keys may contain ``/`` (a CholecSeg8k key is ``video01/video01_00080/frame_80_endo``). Such
+keys are mirrored as sub-folders: ``labels/video01/video01_00080/frame_80_endo.png``, so the label
+tree reads like the source tree. Inside each path component, characters other than letters,
+digits and ``_.-~`` are percent-escaped (``%`` itself included), and the components ``.`` and
+``..`` become ``%2E`` and ``%2E%2E``; the mapping is therefore reversible and never leaves
+``labels/``. Keys that differ only by letter case collide on case-insensitive file systems.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ import datetime as _dt
 import io
 import os
 import shutil
+import time
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote, unquote
 
@@ -193,3 +201,40 @@ class FrameCache:
             return decode_index_png(path)
         except ProjectError:
             return None  # a damaged entry is just a miss
+
+
+class CheckpointFolder:
+    """The newest ``round_*.safetensors`` of a ``models/`` folder, listed only when it changed.
+
+    The widget asks for the latest checkpoint on every refresh; one ``stat`` of the folder
+    replaces a listing of it, unless the folder's modification time moved (a checkpoint was
+    written, even by hand) or :meth:`forget` was called (a round was recorded).
+    """
+
+    def __init__(self, root: Path):
+        self.root = root
+        self._known: tuple[int, Path | None] | None = None  # (folder mtime, newest checkpoint)
+
+    def forget(self) -> None:
+        """List the folder again at the next :meth:`latest`."""
+        self._known = None
+
+    def latest(self) -> Path | None:
+        """The newest checkpoint (by round number), or None."""
+        try:
+            stamp: int | None = self.root.stat().st_mtime_ns
+        except OSError:
+            stamp = None
+        known = self._known
+        if known is not None and known[0] == stamp:
+            return known[1]
+        listed_at = time.time_ns()
+        found = sorted(self.root.glob("round_*.safetensors"))
+        newest = found[-1] if found else None
+        # File-system clocks tick coarsely: a file added within the same tick as the change we
+        # listed would leave the folder's time as it was. Trust a listing once that tick is past.
+        if stamp is not None and listed_at - stamp > 1_000_000_000:
+            self._known = (stamp, newest)
+        else:
+            self._known = None
+        return newest

@@ -9,18 +9,22 @@ Layout of a project folder::
     cache/               predictions and heat maps of the last scoring pass; may be deleted any time
     .alges.lock          held (fcntl.flock) by the one process that opened the project for writing
 
-Frame keys may contain ``/`` (a CholecSeg8k key is ``video01/video01_00080/frame_80_endo``). Such
-keys are mirrored as sub-folders: ``labels/video01/video01_00080/frame_80_endo.png``, so the label
-tree reads like the source tree. Inside each path component, characters other than letters,
-digits and ``_.-~`` are percent-escaped (``%`` itself included), and the components ``.`` and
-``..`` become ``%2E`` and ``%2E%2E``; the mapping is therefore reversible and never leaves
-``labels/``. Keys that differ only by letter case collide on case-insensitive file systems.
+Frame keys may contain ``/``; they are mirrored as sub-folders of ``labels/`` and ``cache/`` (see
+:mod:`.files`).
 
 Every write goes through :mod:`alges_napari.core.atomic` (temporary file, fsync, rename, fsync of
 the directory): a label is durable before :meth:`Project.accept_label` returns, and a reader sees
 the old state file or the new one, never half of either. ``labels/`` wins over ``state.json``:
 opening a project re-reads the label tree, and a missing or corrupt state file is rebuilt from it
 (with a :class:`ProjectRecoveryWarning` and :attr:`Project.recovery` set for the UI to show).
+
+Threads: a round runs in a worker thread (it writes the queue, the round record and the cache)
+while the GUI thread accepts labels. Every change of the project's state passes ONE write gate
+(a re-entrant lock held over the change in memory, the state snapshot and its write), so
+``state.json`` is never overwritten by an older snapshot. Reads never wait for that gate: the
+per-frame statuses have their own short lock (see :mod:`.statuses`), and the queue and the round
+history are replaced, never changed in place, so a reader always holds a whole one. After each
+change is on disk, subscribers (:meth:`Project.subscribe`) get a :class:`ProjectEvent`.
 """
 
 from __future__ import annotations
@@ -28,22 +32,26 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import threading
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from alges_napari.core.acquire.queue import QueueEntry
+from alges_napari.core.acquire.queue import QueueEntry, initial_queue
 from alges_napari.core.atomic import atomic_write_bytes, atomic_write_json
 from alges_napari.core.errors import ProjectError
+from alges_napari.core.project.config import FORMAT_VERSION, new_config, read_config
+from alges_napari.core.project.events import ProjectEvent, Subscribers
 from alges_napari.core.project.files import (
     CACHE_DIR,
     CONFIG_FILE,
     LABELS_DIR,
     MODELS_DIR,
     STATE_FILE,
+    CheckpointFolder,
     FrameCache,
     decode_index_png,
     encode_index_png,
@@ -55,9 +63,9 @@ from alges_napari.core.project.files import (
     remove_stale_temporaries,
     scan_labels,
 )
-
-FORMAT_VERSION = 1
-STATUSES = ("unlabelled", "labelled", "skipped", "validation")
+from alges_napari.core.project.records import RoundRecord
+from alges_napari.core.project.state import parse_state, rounds_from_checkpoints, state_json
+from alges_napari.core.project.statuses import STATUSES, FrameStatuses
 
 
 class ProjectRecoveryWarning(UserWarning):
@@ -72,7 +80,8 @@ class Project:
 
     Create one with :meth:`create`, open an existing one with :meth:`open`; both return a
     project opened for writing (holding the lock) unless ``readonly=True``. Use it as a context
-    manager or call :meth:`close` to release the lock.
+    manager or call :meth:`close` to release the lock. Any thread may call any method: changes
+    pass one write gate, reads see whole changes (see the module docstring).
 
     Attributes
     ----------
@@ -92,13 +101,16 @@ class Project:
         self.readonly = readonly
         self.recovery: str | None = None
         self._lock_fd = lock_fd
+        self._gate = threading.RLock()  # THE write gate: change + snapshot + write, together
+        self._events = Subscribers()
         self._frames: Any = None
         self._schema: Any = None
         self._key_set: set[str] | None = None
-        self._labels: set[str] = set()
-        self._meta: dict[str, dict[str, Any]] = {}
+        self._statuses = FrameStatuses()
+        # Replaced (never changed in place) by each write, so a reader's copy is always whole.
         self._queue: list[QueueEntry] = []
-        self._rounds: list[dict[str, Any]] = []
+        self._rounds: list[RoundRecord] = []
+        self._checkpoints = CheckpointFolder(root / MODELS_DIR)
         self._cache = FrameCache(root / CACHE_DIR)
 
     # ------------------------------------------------------------ create / open / close
@@ -111,6 +123,7 @@ class Project:
         schema: Any = None,
         preset: str = "cpu",
         stride: int = 1,
+        first_queue: int = 10,
         **model_overrides: Any,
     ) -> Project:
         """Create a new project folder and open it for writing.
@@ -128,6 +141,10 @@ class Project:
             Model and training settings from ``train.PRESETS``.
         stride : int
             Use every ``stride``-th frame of a path source.
+        first_queue : int
+            Frames in the first queue, spread evenly over the source order
+            (:func:`~alges_napari.core.acquire.queue.initial_queue`), so there is something to
+            label before any model exists; all frames when the source has fewer, none for 0.
         **model_overrides
             Fields of ``TrainConfig`` to change (``epochs=3``, ``input_size=(64, 64)``...).
 
@@ -135,28 +152,12 @@ class Project:
         -------
         Project
         """
-        from alges_napari.core.data import classes, frames
-        from alges_napari.core.learn.train import preset_config
-
         root = Path(root)
+        if isinstance(first_queue, bool) or not isinstance(first_queue, int) or first_queue < 0:
+            raise ProjectError(f"first_queue must be a whole number >= 0, got {first_queue!r}")
         if root.exists() and (not root.is_dir() or any(root.iterdir())):
             raise ProjectError(f"cannot create a project in {root}: it exists and is not empty")
-        if isinstance(source, (str, os.PathLike)):
-            source = frames.open_frames(source, stride=stride)
-        if schema is None:
-            schema = getattr(source, "schema", None) or classes.CHOLECSEG8K
-        elif not isinstance(schema, classes.ClassSchema):
-            schema = classes.get_schema(schema)
-        train_cfg = preset_config(preset, **model_overrides)
-        config = {
-            "format": "alges-project",
-            "version": FORMAT_VERSION,
-            "created": now_iso(),
-            "source": source.describe(),
-            "classes": schema.to_json(),
-            "preset": preset,
-            "train": train_cfg.to_json(),
-        }
+        config, source, schema = new_config(source, schema, preset, stride, **model_overrides)
         try:
             for sub in ("", LABELS_DIR, MODELS_DIR, CACHE_DIR):
                 (root / sub).mkdir(parents=True, exist_ok=True)
@@ -165,7 +166,9 @@ class Project:
         atomic_write_json(root / CONFIG_FILE, config)
         project = cls(root, config, readonly=False, lock_fd=lock_project(root))
         project._frames, project._schema = source, schema
-        project._save_state()
+        with project._write_gate():
+            project._queue = initial_queue(list(source.keys), first_queue)
+            project._save_state()
         return project
 
     @classmethod
@@ -187,20 +190,7 @@ class Project:
             When the folder is not a project or its config is unreadable.
         """
         root = Path(root)
-        cfg_path = root / CONFIG_FILE
-        try:
-            config = json.loads(cfg_path.read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise ProjectError(f"{root} is not an alges project (no {CONFIG_FILE})") from exc
-        except (OSError, ValueError) as exc:
-            raise ProjectError(f"cannot read project config {cfg_path}: {exc}") from exc
-        if not isinstance(config, dict) or config.get("format") != "alges-project":
-            raise ProjectError(f"{cfg_path} is not an alges project config")
-        if int(config.get("version", 0)) > FORMAT_VERSION:
-            raise ProjectError(
-                f"{cfg_path} has format version {config.get('version')}; this alges-napari "
-                f"reads up to {FORMAT_VERSION}: upgrade alges-napari"
-            )
+        config = read_config(root)
         lock_fd = None if readonly else lock_project(root)
         project = cls(root, config, readonly=readonly, lock_fd=lock_fd)
         if not readonly:
@@ -209,11 +199,12 @@ class Project:
         return project
 
     def close(self) -> None:
-        """Release the write lock (idempotent)."""
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)
-            self._lock_fd = None
-        self.readonly = True
+        """Release the write lock (idempotent); a write in progress in another thread ends first."""
+        with self._gate:
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)
+                self._lock_fd = None
+            self.readonly = True
 
     def __enter__(self) -> Project:
         return self
@@ -227,7 +218,36 @@ class Project:
 
     def __repr__(self) -> str:
         mode = "read-only" if self.readonly else "writable"
-        return f"Project({str(self.root)!r}, {mode}, {len(self._labels)} labels)"
+        return f"Project({str(self.root)!r}, {mode}, {len(self._statuses)} labels)"
+
+    # ------------------------------------------------------------ the write gate and events
+
+    @contextlib.contextmanager
+    def _write_gate(self) -> Iterator[None]:
+        """Hold the one write gate; every change of state, and its write, happens inside it."""
+        with self._gate:
+            self._check_writable()  # inside: close() in another thread cannot slip in between
+            yield
+
+    def subscribe(self, callback: Callable[[ProjectEvent], None]) -> Callable[[], None]:
+        """Call ``callback(event)`` after each change of the project is on disk.
+
+        The callback runs in the thread that made the change (a round's worker thread, say),
+        after the write gate is released; a GUI hops to its own thread itself. An exception it
+        raises is logged (``logging``), never passed to the writer.
+
+        Parameters
+        ----------
+        callback : callable
+            Receives a :class:`ProjectEvent` (kind "label", "status", "queue", "round" or
+            "cache", and the frame keys concerned).
+
+        Returns
+        -------
+        callable
+            Call it (no arguments) to unsubscribe.
+        """
+        return self._events.subscribe(callback)
 
     # ------------------------------------------------------------ frames and schema
 
@@ -268,44 +288,38 @@ class Project:
 
     def status(self, key: str) -> str:
         """Return "unlabelled", "labelled", "skipped" or "validation" for a frame."""
-        meta = self._meta.get(key, {})
-        if meta.get("validation"):
-            return "validation"
-        if key in self._labels:
-            return "labelled"
-        return "skipped" if meta.get("skipped") else "unlabelled"
+        return self._statuses.status(key)
 
     def counts(self) -> dict[str, int]:
-        """Number of frames in each status (all four keys present)."""
-        out = dict.fromkeys(STATUSES, 0)
-        for key in self.keys:
-            out[self.status(key)] += 1
-        return out
+        """Number of frames in each status (all four keys present).
+
+        Kept up to date with each change, so calling it on every refresh costs nothing.
+        """
+        return self._statuses.counts(self.frames.keys)
 
     def labelled_keys(self) -> list[str]:
         """Keys with an accepted label that are not validation frames (the training set)."""
-        return [k for k in self.keys if self.status(k) == "labelled"]
+        return self._statuses.select(self.frames.keys, "labelled")
 
     def unlabelled_keys(self) -> list[str]:
         """Keys with status "unlabelled" (the active-learning pool)."""
-        return [k for k in self.keys if self.status(k) == "unlabelled"]
+        return self._statuses.select(self.frames.keys, "unlabelled")
 
     def skipped_keys(self) -> list[str]:
         """Keys the user chose to skip."""
-        return [k for k in self.keys if self.status(k) == "skipped"]
+        return self._statuses.select(self.frames.keys, "skipped")
 
     def validation_keys(self, labelled_only: bool = False) -> list[str]:
         """Keys marked as validation frames (held out from training, used for metrics)."""
-        keys = [k for k in self.keys if self.status(k) == "validation"]
-        return [k for k in keys if k in self._labels] if labelled_only else keys
+        return self._statuses.select(self.frames.keys, "validation", labelled_only=labelled_only)
 
     def has_label(self, key: str) -> bool:
         """True when an accepted label for ``key`` is on disk."""
-        return key in self._labels
+        return self._statuses.has_label(key)
 
     def annotation_seconds(self, key: str) -> float:
         """Total time spent annotating ``key`` over all its accepts (0 when unknown)."""
-        return float(self._meta.get(key, {}).get("seconds", 0.0))
+        return self._statuses.seconds(key)
 
     # ------------------------------------------------------------ labels
 
@@ -337,41 +351,37 @@ class Project:
         mask = validate_mask(
             np.asarray(mask), self.schema, shape=tuple(self.frames.shape), name=key
         )
+        data = encode_index_png(mask)  # outside the gate: it changes nothing
         path = self.label_path(key)
-        makedirs(path.parent)
-        atomic_write_bytes(path, encode_index_png(mask))
-        self._labels.add(key)
-        meta = self._meta.setdefault(key, {})
-        meta.pop("skipped", None)
-        meta["accepted"] = now_iso()
-        if seconds is not None:
-            meta["seconds"] = float(meta.get("seconds", 0.0)) + float(seconds)
-        self._save_state()
+        with self._write_gate():
+            makedirs(path.parent)
+            atomic_write_bytes(path, data)
+            self._statuses.accept(key, now_iso(), seconds)
+            self._save_state()
+        self._events.emit(ProjectEvent("label", (key,)))
         return path
 
     def load_label(self, key: str) -> np.ndarray | None:
         """Return the accepted label of ``key`` as uint8 (H, W), or None."""
-        if key not in self._labels:
+        if not self.has_label(key):
             return None
         return decode_index_png(self.label_path(key))
 
     def skip(self, key: str, flag: bool = True) -> None:
         """Mark (or unmark) ``key`` as skipped: it leaves the pool and the queue."""
-        self._set_flag(key, "skipped", flag)
+        self._set_mark(key, "skipped", flag)
 
     def set_validation(self, key: str, flag: bool = True) -> None:
         """Mark (or unmark) ``key`` as a validation frame: held out from training and selection."""
-        self._set_flag(key, "validation", flag)
+        self._set_mark(key, "validation", flag)
 
-    def _set_flag(self, key: str, name: str, flag: bool) -> None:
+    def _set_mark(self, key: str, name: str, flag: bool) -> None:
         self._check_writable()
         self._check_key(key)
-        meta = self._meta.setdefault(key, {})
-        if flag:
-            meta[name] = True
-        else:
-            meta.pop(name, None)
-        self._save_state()
+        with self._write_gate():
+            self._statuses.mark(key, name, flag)
+            self._save_state()
+        self._events.emit(ProjectEvent("status", (key,)))
 
     # ------------------------------------------------------------ queue and rounds
 
@@ -382,50 +392,65 @@ class Project:
 
     def pending_queue(self) -> list[QueueEntry]:
         """Queue entries whose frame is still unlabelled (not labelled, skipped or held out)."""
-        return [e for e in self._queue if self.status(e.key) == "unlabelled"]
+        queue = self._queue
+        pending = set(self._statuses.select([e.key for e in queue], "unlabelled"))
+        return [e for e in queue if e.key in pending]
 
     def set_queue(self, entries: Iterable[QueueEntry]) -> None:
         """Replace the queue and persist it."""
-        self._check_writable()
-        self._queue = [QueueEntry(e.key, int(e.rank), e.score) for e in entries]
-        self._save_state()
+        queue = [QueueEntry(e.key, int(e.rank), e.score) for e in entries]
+        with self._write_gate():
+            self._queue = queue
+            self._save_state()
+        self._events.emit(ProjectEvent("queue"))
 
     @property
-    def rounds(self) -> list[dict[str, Any]]:
-        """History of rounds: round, n_labelled, val_dice, mean_dice, checkpoint, timings."""
-        return [dict(r) for r in self._rounds]
+    def rounds(self) -> list[RoundRecord]:
+        """History of recorded rounds, oldest first."""
+        return list(self._rounds)
 
-    def record_round(self, info: dict[str, Any]) -> None:
-        """Append a round's summary (JSON-serialisable dict) to the history and persist it."""
-        self._check_writable()
-        self._rounds.append(dict(info))
-        self._save_state()
+    def record_round(self, record: RoundRecord) -> None:
+        """Append a round's record to the history and persist it.
+
+        Its checkpoint (written before) becomes :meth:`latest_checkpoint`.
+        """
+        if not isinstance(record, RoundRecord):
+            raise TypeError(f"record_round takes a RoundRecord, got {type(record).__name__}")
+        with self._write_gate():
+            self._rounds = [*self._rounds, record]
+            self._checkpoints.forget()
+            self._save_state()
+        self._events.emit(ProjectEvent("round"))
 
     def next_round(self) -> int:
         """Number of the next round (1 for the first)."""
-        done = [int(r.get("round", 0)) for r in self._rounds]
-        return max(done, default=0) + 1
+        return max((r.round for r in self._rounds), default=0) + 1
 
     def checkpoint_path(self, round_index: int) -> Path:
         """Where the checkpoint of round ``round_index`` lives."""
         return self.root / MODELS_DIR / f"round_{round_index:04d}.safetensors"
 
     def latest_checkpoint(self) -> Path | None:
-        """The newest checkpoint on disk, or None."""
-        found = sorted((self.root / MODELS_DIR).glob("round_*.safetensors"))
-        return found[-1] if found else None
+        """The newest checkpoint on disk, or None.
+
+        Costs one ``stat`` of ``models/``: the folder is listed again only when it changed (or
+        a round was recorded), so the widget may ask on every refresh.
+        """
+        return self._checkpoints.latest()
 
     # ------------------------------------------------------------ cache
 
     def clear_cache(self) -> None:
         """Delete everything under ``cache/`` (it is rebuilt by the next scoring pass)."""
-        self._check_writable()
-        self._cache.clear()
+        with self._write_gate():
+            self._cache.clear()
+        self._events.emit(ProjectEvent("cache"))
 
     def write_cache(self, key: str, prediction: np.ndarray, heat: np.ndarray | None = None) -> None:
         """Store a frame's predicted mask (uint8) and heat map (scaled to uint8) in ``cache/``."""
-        self._check_writable()
-        self._cache.write(key, prediction, heat)
+        with self._write_gate():
+            self._cache.write(key, prediction, heat)
+        self._events.emit(ProjectEvent("cache", (key,)))
 
     def prediction(self, key: str) -> np.ndarray | None:
         """The last scoring pass's predicted mask for ``key``, or None when not cached."""
@@ -438,71 +463,34 @@ class Project:
     # ------------------------------------------------------------ state file
 
     def _load_state(self) -> None:
-        self._labels = scan_labels(self.root / LABELS_DIR)
+        labels = scan_labels(self.root / LABELS_DIR)
+        self._statuses = FrameStatuses(labels)
         path = self.root / STATE_FILE
         try:
             state = json.loads(path.read_text(encoding="utf-8"))
-            self._parse_state(state)
+            self._statuses, self._queue, self._rounds = parse_state(state, labels, path)
         except ProjectError:
             raise
         except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
             self._rebuild_state(f"{path} was {'missing' if not path.exists() else 'corrupt'}", exc)
 
-    def _parse_state(self, state: dict[str, Any]) -> None:
-        if state.get("format") != "alges-state":
-            raise ValueError("not an alges state file")
-        if int(state.get("version", 1)) > FORMAT_VERSION:
-            # Rebuilding would throw away what a newer alges-napari wrote: refuse instead.
-            raise ProjectError(f"{self.root / STATE_FILE} is from a newer alges-napari: upgrade it")
-        meta = {}
-        for key, entry in state["frames"].items():
-            status = entry.get("status", "unlabelled")
-            if status not in STATUSES:
-                raise ValueError(f"unknown status {status!r}")
-            m = {k: entry[k] for k in ("seconds", "accepted") if k in entry}
-            if status in ("validation", "skipped"):
-                m[status] = True
-            meta[str(key)] = m
-        queue = [QueueEntry(str(q["key"]), int(q["rank"]), q.get("score")) for q in state["queue"]]
-        rounds = [dict(r) for r in state["rounds"]]
-        self._meta, self._queue, self._rounds = meta, queue, rounds
-
     def _rebuild_state(self, why: str, exc: BaseException) -> None:
-        self._meta, self._queue = {}, []
-        self._rounds = [
-            {"round": int(p.stem.split("_")[1]), "checkpoint": p.relative_to(self.root).as_posix()}
-            for p in sorted((self.root / MODELS_DIR).glob("round_*.safetensors"))
-            if p.stem.split("_")[1].isdigit()
-        ]
+        self._queue, self._rounds = [], rounds_from_checkpoints(self.root)
         self.recovery = (
-            f"{why} ({exc}); rebuilt from {LABELS_DIR}/: {len(self._labels)} labels and "
+            f"{why} ({exc}); rebuilt from {LABELS_DIR}/: {len(self._statuses)} labels and "
             f"{len(self._rounds)} checkpoints recovered; validation/skip marks, annotation times "
             "and the queue were lost"
         )
         warnings.warn(self.recovery, ProjectRecoveryWarning, stacklevel=3)
         if not self.readonly:
-            self._save_state()
-
-    def _state_dict(self) -> dict[str, Any]:
-        frames = {}
-        for key in sorted(set(self._meta) | self._labels):
-            entry: dict[str, Any] = {"status": self.status(key)}
-            entry.update(
-                {k: v for k, v in self._meta.get(key, {}).items() if k in ("seconds", "accepted")}
-            )
-            frames[key] = entry
-        return {
-            "format": "alges-state",
-            "version": FORMAT_VERSION,
-            "saved": now_iso(),
-            "frames": frames,
-            "queue": [{"key": e.key, "rank": e.rank, "score": e.score} for e in self._queue],
-            "rounds": self._rounds,
-        }
+            with self._write_gate():
+                self._save_state()
 
     def _save_state(self) -> None:
-        self._check_writable()
-        atomic_write_json(self.root / STATE_FILE, self._state_dict())
+        # Called inside the write gate only: the snapshot and its write are one step, so no
+        # other thread's older snapshot can land after this one.
+        state = state_json(self._statuses, self._queue, self._rounds)
+        atomic_write_json(self.root / STATE_FILE, state)
 
 
 def open_project(root: str | os.PathLike[str], readonly: bool = False) -> Project:
@@ -511,9 +499,13 @@ def open_project(root: str | os.PathLike[str], readonly: bool = False) -> Projec
 
 
 __all__ = [
+    "FORMAT_VERSION",
+    "STATUSES",
     "Project",
+    "ProjectEvent",
     "ProjectRecoveryWarning",
     "QueueEntry",
+    "RoundRecord",
     "key_to_relpath",
     "relpath_to_key",
     "encode_index_png",

@@ -29,7 +29,7 @@ from torch import nn
 from alges_napari.core.atomic import atomic_write_bytes
 from alges_napari.core.learn.train import TrainConfig, iter_train
 from alges_napari.core.progress import run_to_end
-from alges_napari.core.project.project import Project
+from alges_napari.core.project.project import Project, RoundRecord
 
 
 def sha(data: bytes) -> str:
@@ -55,7 +55,7 @@ def train_round(project: Project, round_no: int) -> str:
     run_to_end(iter_train(model, pairs, cfg))
     data = save_safetensors({k: v.contiguous() for k, v in model.state_dict().items()})
     atomic_write_bytes(project.checkpoint_path(round_no), data)
-    project.record_round({"round": round_no, "n_labelled": len(pairs)})
+    project.record_round(RoundRecord(round=round_no, n_labelled=len(pairs)))
     return sha(data)
 
 

@@ -68,7 +68,7 @@ def check_project(
                 assert sha(decoded) == mask_sha
             assert project.status(key) == "labelled"
         for entry in project.rounds:
-            load_file(project.root / "models" / f"round_{entry['round']:04d}.safetensors")
+            load_file(project.root / "models" / f"round_{entry.round:04d}.safetensors")
     leftovers = [p for p in root.rglob("*.tmp")]
     assert leftovers == [], f"temporary files left after open: {leftovers}"
 

@@ -19,6 +19,7 @@ from alges_napari.core.project.project import (
     Project,
     ProjectRecoveryWarning,
     QueueEntry,
+    RoundRecord,
     key_to_relpath,
     relpath_to_key,
 )
@@ -157,13 +158,13 @@ def test_bad_input_is_refused_with_its_name(project: Project) -> None:
 def test_queue_and_rounds_persist(project: Project) -> None:
     keys = project.keys
     project.set_queue([QueueEntry(keys[3], 0, 0.5), QueueEntry(keys[1], 1)])
-    project.record_round({"round": 1, "n_labelled": 0, "mean_dice": None})
+    project.record_round(RoundRecord(round=1, n_labelled=0, mean_dice=None))
     project.accept_label(keys[3], random_mask(0))
     assert [e.key for e in project.pending_queue()] == [keys[1]]
     project.close()
     with Project.open(project.root) as again:
         assert again.queue == [QueueEntry(keys[3], 0, 0.5), QueueEntry(keys[1], 1, None)]
-        assert again.rounds == [{"round": 1, "n_labelled": 0, "mean_dice": None}]
+        assert again.rounds == [RoundRecord(round=1, n_labelled=0, mean_dice=None)]
         assert again.next_round() == 2
         assert again.checkpoint_path(2).name == "round_0002.safetensors"
 
@@ -346,3 +347,27 @@ def test_create_refuses_non_empty_folder(tmp_path: Path) -> None:
         Project.create(tmp_path / "busy", make_folder(tmp_path / "f"))
     with pytest.raises(ProjectError, match="not an alges project"):
         Project.open(tmp_path / "busy")
+
+
+def test_a_new_project_queues_frames_spread_over_the_source(tmp_path: Path) -> None:
+    from alges_napari.core.acquire.scores import ScoreResult
+    from alges_napari.core.acquire.strategies import get_strategy
+
+    frames = make_folder(tmp_path / "frames", n=30)
+    with Project.create(tmp_path / "p", frames) as proj:
+        keys = proj.keys
+        spread, _ = get_strategy("spread").rank(ScoreResult(n=30), 10)
+        expected = [QueueEntry(keys[int(i)], rank) for rank, i in enumerate(spread)]
+        assert [keys.index(e.key) for e in expected] == list(range(1, 30, 3))  # evenly spread
+        assert proj.queue == expected and proj.pending_queue() == expected
+    with Project.open(tmp_path / "p") as again:  # persisted like any queue
+        assert again.queue == expected
+    with Project.create(tmp_path / "q", frames, first_queue=4) as proj:
+        assert [proj.keys.index(e.key) for e in proj.pending_queue()] == [3, 11, 18, 26]
+    with Project.create(tmp_path / "r", frames, first_queue=0) as proj:
+        assert proj.queue == []
+    with Project.create(tmp_path / "s", make_folder(tmp_path / "short", n=3)) as proj:
+        assert [e.key for e in proj.queue] == proj.keys  # fewer frames than asked: all of them
+    with pytest.raises(ProjectError, match="first_queue"):
+        Project.create(tmp_path / "t", frames, first_queue=-1)
+    assert not (tmp_path / "t").exists()
