@@ -10,19 +10,19 @@ from qtpy.QtCore import QPointF, QRectF, Qt
 from qtpy.QtGui import QColor, QFont, QPainter, QPen
 from qtpy.QtWidgets import QSizePolicy, QWidget
 
+from alges_napari.core.project.records import RoundRecord
+
 DICE_COLOUR = QColor("#4fc3f7")
 LOSS_COLOUR = QColor("#ffb74d")
 
 
-def round_series(rounds: Sequence[dict[str, Any]]) -> dict[str, list[tuple[int, float]]]:
-    """(round, value) pairs of mean validation Dice and final training loss, NaNs left out."""
+def round_series(rounds: Sequence[RoundRecord]) -> dict[str, list[tuple[int, float]]]:
+    """(round, value) pairs of mean validation Dice and final training loss, gaps left out."""
     out: dict[str, list[tuple[int, float]]] = {"dice": [], "loss": []}
     for r in rounds:
-        number = int(r.get("round", 0))
-        for name, field in (("dice", "mean_dice"), ("loss", "train_loss")):
-            value = r.get(field)
-            if value is not None and math.isfinite(float(value)):
-                out[name].append((number, float(value)))
+        for name, value in (("dice", r.mean_dice), ("loss", r.train_loss)):
+            if value is not None and math.isfinite(value):
+                out[name].append((r.round, float(value)))
     return out
 
 
@@ -42,12 +42,12 @@ class HistoryPlot(QWidget):
         self.series: dict[str, list[tuple[int, float]]] = {"dice": [], "loss": []}
         self.set_rounds([])
 
-    def set_rounds(self, rounds: Sequence[dict[str, Any]]) -> None:
+    def set_rounds(self, rounds: Sequence[RoundRecord]) -> None:
         """Plot the project's round history (``Project.rounds``)."""
         self.series = round_series(rounds)
         lines = [
-            f"round {r.get('round')}: {r.get('n_labelled', '?')} labels, "
-            f"Dice {_fmt(r.get('mean_dice'))}, loss {_fmt(r.get('train_loss'))}"
+            f"round {r.round}: {r.n_labelled} labels, "
+            f"Dice {_fmt(r.mean_dice)}, loss {_fmt(r.train_loss)}"
             for r in rounds
         ]
         self.setToolTip("\n".join(lines) or "No round yet")
@@ -131,9 +131,5 @@ class HistoryPlot(QWidget):
         p.drawText(plot, int(Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap), text)
 
 
-def _fmt(value: Any) -> str:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return "n/a"
-    return f"{v:.3f}" if math.isfinite(v) else "n/a"
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None or not math.isfinite(value) else f"{value:.3f}"

@@ -12,6 +12,7 @@ from qtpy.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from alges_napari._qt.history_plot import HistoryPlot
 from alges_napari.core.progress import Progress, SupportsIsSet, is_stopped
+from alges_napari.core.project.records import RoundRecord
 
 
 def class_pixels(mask: np.ndarray, num_classes: int) -> np.ndarray:
@@ -88,18 +89,17 @@ class StatusPanel(QWidget):
         table = "<table cellspacing='0' cellpadding='1' style='font-size:small'>"
         self.pixels.setText(table + "".join(rows) + "</table>")
 
-    def show_rounds(self, rounds: Sequence[dict[str, Any]]) -> None:
+    def show_rounds(self, rounds: Sequence[RoundRecord]) -> None:
         """The history plot and a line about the last round."""
         self.plot.set_rounds(rounds)
         if not rounds:
             self.last_round.setText("")
             return
         r = rounds[-1]
-        dice = r.get("mean_dice")
-        dice_text = f"{dice:.3f}" if isinstance(dice, int | float) else "n/a (no validation frames)"
+        dice = "n/a (no validation frames)" if r.mean_dice is None else f"{r.mean_dice:.3f}"
         self.last_round.setText(
-            f"Round {r.get('round')}: {r.get('n_labelled', '?')} labels, "
-            f"{r.get('strategy', '?')}, validation mean Dice {dice_text}"
+            f"Round {r.round}: {r.n_labelled} labels, {r.strategy or '?'}, "
+            f"validation mean Dice {dice}"
         )
 
     def clear(self) -> None:
