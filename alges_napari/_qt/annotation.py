@@ -1,150 +1,209 @@
-"""The annotation loop of the dock widget: frame changes, drafts, Next / Accept / Skip.
-
-A mixin of :class:`~._widget.AlgesWidget`, kept in its own file so each stays readable. It
-uses the widget's ``project``, ``layers`` (:class:`~._layers.ProjectLayers`), ``annotate``
-(:class:`~._annotate_panel.AnnotatePanel`) and ``learn`` panels, and its ``_refresh_project``,
-``_update_buttons`` and ``retrain`` methods.
+"""The annotation loop of one open project: frame changes, drafts, Next / Accept / Skip.
 
 Only the frame on screen is in the annotation layer. Edits of a frame the user leaves without
 accepting are kept as drafts (one array per edited frame, dropped on accept or skip), so moving
 around the video never loses work; accepted labels live on disk only.
+
+:class:`AnnotationController` is handed everything it uses: the project, its layers, the
+annotate panel, the :class:`~._qt.tracker.ProjectTracker` (queue order and pending frames, no
+recount) and a callback for each accepted label. It changes the project only through the
+project's own methods; what the change means for the dock arrives as a project event.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from napari.utils.notifications import show_error, show_warning
 
+from alges_napari._qt.annotate_panel import AnnotatePanel
+from alges_napari._qt.layers import ProjectLayers
 from alges_napari._qt.queue_view import short_key
-from alges_napari._qt.status_view import class_pixels
+from alges_napari._qt.tracker import ProjectTracker
 from alges_napari.core.errors import AlgesError
 
 
-class AnnotationLoop:
-    """Frame navigation and the Next / Accept / Skip / start-from-prediction actions."""
+class AnnotationController:
+    """Frame navigation and the Next / Accept / Skip / start-from-prediction actions.
 
-    @property
-    def current_key(self) -> str | None:
-        """Key of the frame on screen."""
-        return self._key
+    Parameters
+    ----------
+    project : Project
+        The open project (labels are read and accepted through it).
+    layers : ProjectLayers
+        Its layers in the viewer.
+    panel : AnnotatePanel
+        The annotate controls (read: auto-fill, validation; written: frame line, queue row).
+    tracker : ProjectTracker
+        The queue order, pending frames and ranks as of the last project event.
+    on_accepted : callable
+        Called with the key of each label accepted here (auto-retrain counts them).
+    on_change : callable
+        Called without arguments when the frame on screen or its state changed (buttons).
+    """
+
+    def __init__(
+        self,
+        project: Any,
+        layers: ProjectLayers,
+        panel: AnnotatePanel,
+        tracker: ProjectTracker,
+        on_accepted: Callable[[str], Any],
+        on_change: Callable[[], Any],
+    ):
+        self.project, self.layers, self.panel, self.tracker = project, layers, panel, tracker
+        self._on_accepted, self._on_change = on_accepted, on_change
+        self._keys = project.keys
+        self.key: str | None = None  # the frame on screen
+        self.drafts: dict[str, np.ndarray] = {}
+        self.has_prediction = False  # whether the frame on screen has a cached prediction
+        self._shown_at = time.monotonic()
+
+    # ------------------------------------------------------------ moving between frames
 
     def go_to_key(self, key: str) -> None:
-        """Show frame ``key``."""
-        if self.layers is not None and self.project is not None:
-            self.layers.go_to(self.project.frames.index_of(key))
+        """Show frame ``key`` (the viewer's slider moves; :meth:`on_step` follows)."""
+        self.layers.go_to(self.project.frames.index_of(key))
 
-    def _on_step(self, *_: Any) -> None:
-        if self.layers is None or self.project is None:
-            return
+    def on_step(self) -> None:
+        """The viewer's frame changed: keep the old frame's edits as a draft, show the new one."""
         index = self.layers.current_index()
         key = self._keys[index]
-        if key == self._key:
+        if key == self.key:
             return
-        if self._key is not None and self.layers.edited:
-            self._drafts[self._key] = self.layers.annotation_mask()  # keep unaccepted edits
-        self._key = key
-        self._show(key, index)
-
-    def _show(self, key: str, index: int) -> None:
+        if self.key is not None and self.layers.edited:
+            self.drafts[self.key] = self.layers.annotation_mask()  # keep unaccepted edits
+        self.key = key
         project = self.project
         prediction, heat = project.prediction(key), project.heat_map(key)
-        annotation = self._drafts.get(key)
+        annotation = self.drafts.get(key)
         if annotation is None:
             annotation = project.load_label(key)
-        if annotation is None and self.annotate.auto_prediction.isChecked():
+        if annotation is None and self.panel.auto_prediction.isChecked():
             annotation = prediction
         self.layers.show(index, annotation, prediction, heat)
-        self._has_prediction = prediction is not None
-        self.annotate.validation.setChecked(project.status(key) == "validation")
+        self.has_prediction = prediction is not None
+        self.panel.validation.setChecked(project.status(key) == "validation")
         self._shown_at = time.monotonic()
-        self._refresh_frame()
+        self.refresh()
+
+    def next_frame(self) -> None:
+        """Go to the next unlabelled frame of the queue (after the current one, wrapping)."""
+        pending = [k for k in self.tracker.pending if k != self.key]
+        if not pending:
+            return
+        ranks = self.tracker.ranks
+        here = ranks.get(self.key, -1) if self.key is not None else -1
+        later = [k for k in pending if ranks[k] > here]
+        self.go_to_key((later or pending)[0])
+
+    def project_changed(self, kind: str, keys: tuple[str, ...]) -> None:
+        """A project event (see ``ProjectEvent``): update what it means for the frame on screen."""
+        if kind == "cache":
+            self.reload_prediction(keys)
+        elif kind == "queue" or self.key in keys:  # its queue rank, or its status, changed
+            if kind == "status":
+                self.panel.validation.setChecked(self.project.status(self.key) == "validation")
+            self.refresh()
+
+    def reload_prediction(self, keys: tuple[str, ...]) -> None:
+        """The cached predictions of ``keys`` changed (all of them when empty): show the new one.
+
+        A frame the user has not touched (no edit, draft or label) that opened with the old
+        prediction opens with the new one when auto-fill is on.
+        """
+        key = self.key
+        if key is None or (keys and key not in keys):
+            return
+        prediction = self.project.prediction(key)
+        self.layers.set_prediction(prediction, self.project.heat_map(key))
+        self.has_prediction = prediction is not None
+        fresh = not self.layers.edited and key not in self.drafts
+        if (
+            prediction is not None
+            and fresh
+            and self.panel.auto_prediction.isChecked()
+            and not self.project.has_label(key)
+        ):
+            self.layers.set_annotation(prediction)
+        self._on_change()
+
+    # ------------------------------------------------------------ actions
 
     def start_from_prediction(self) -> None:
         """Copy the model's prediction of this frame into the annotation."""
-        if self.layers is None or self._key is None:
+        if self.key is None:
             return
-        prediction = self.project.prediction(self._key)
+        prediction = self.project.prediction(self.key)
         if prediction is None:
             show_warning("ALGES: no prediction for this frame yet: run Retrain and rank")
             return
         self.layers.set_annotation(prediction, baseline=False)
 
-    def _on_paint_class(self, index: int) -> None:
-        if self.layers is not None and index >= 0:
-            self.layers.annotation.selected_label = index
-
-    def _on_selected_label(self, event: Any = None) -> None:
-        label = int(self.layers.annotation.selected_label) if self.layers else -1
-        if 0 <= label < self.annotate.paint_class.count():
-            self.annotate.paint_class.setCurrentIndex(label)
-
-    # ------------------------------------------------------------ next / accept / skip
-
-    def next_frame(self) -> None:
-        """Go to the next unlabelled frame of the queue (after the current one, wrapping)."""
-        if self.project is None:
-            return
-        pending = [e.key for e in self.project.pending_queue() if e.key != self._key]
-        if not pending:
-            return
-        order = [e.key for e in self.project.queue]
-        here = order.index(self._key) if self._key in order else -1
-        later = [k for k in pending if order.index(k) > here]
-        self.go_to_key((later or pending)[0])
-
     def accept(self) -> Path | None:
         """Save the annotation as the current frame's label (durable before this returns)."""
-        project, key = self.project, self._key
-        if project is None or key is None or self.layers is None:
+        project, key = self.project, self.key
+        if key is None:
             return None
         mask = self.layers.annotation_mask()
+        validation = self.panel.validation.isChecked()
         try:
             path = project.accept_label(key, mask, seconds=time.monotonic() - self._shown_at)
-            if self.annotate.validation.isChecked() != (project.status(key) == "validation"):
-                project.set_validation(key, self.annotate.validation.isChecked())
+            if validation != (project.status(key) == "validation"):
+                project.set_validation(key, validation)
         except AlgesError as exc:
             show_error(f"ALGES: {exc}")
             return None
-        self._drafts.pop(key, None)
+        self.drafts.pop(key, None)
         self.layers.mark_saved()
-        self._pixels[key] = class_pixels(mask, project.schema.num_classes)
         self._shown_at = time.monotonic()
-        self._accepted_since_round += 1
-        self._refresh_project()
-        every = self.learn.auto_every.value()
-        if every and self._accepted_since_round >= every and self._res.round_job is None:
-            self.retrain()
+        self.refresh()
+        self._on_accepted(key)
         return path
 
     def skip(self) -> None:
         """Mark the current frame as skipped and go to the next queued one."""
-        if self.project is None or self._key is None:
+        if self.key is None:
             return
         try:
-            self.project.skip(self._key)
+            self.project.skip(self.key)
         except AlgesError as exc:
             show_error(f"ALGES: {exc}")
             return
-        self._drafts.pop(self._key, None)
-        self._refresh_project()
+        self.drafts.pop(self.key, None)
+        self.refresh()
         self.next_frame()
 
-    def _refresh_frame(self) -> None:
-        project, key = self.project, self._key
-        if project is not None and key is not None:
-            index = self.layers.current_index() if self.layers else 0
-            notes = [project.status(key)]
-            if key in self._drafts:
+    def set_paint_class(self, index: int) -> None:
+        """Paint with class ``index`` (the panel's list changed)."""
+        if index >= 0:
+            self.layers.annotation.selected_label = index
+
+    def sync_paint_class(self, *_: Any) -> None:
+        """Show the annotation layer's selected class in the panel's list."""
+        label = int(self.layers.annotation.selected_label)
+        if 0 <= label < self.panel.paint_class.count():
+            self.panel.paint_class.setCurrentIndex(label)
+
+    # ------------------------------------------------------------ display
+
+    def refresh(self) -> None:
+        """The frame line (status, draft, queue rank) and the queue's highlighted row."""
+        key = self.key
+        if key is not None:
+            notes = [self.project.status(key)]
+            if key in self.drafts:
                 notes.append("edited, not accepted")
-            ranks = {e.key: e.rank for e in project.queue}
-            if key in ranks:
-                notes.append(f"queue #{ranks[key] + 1}")
-            self.annotate.frame_info.setText(
+            if key in self.tracker.ranks:
+                notes.append(f"queue #{self.tracker.ranks[key] + 1}")
+            index = self.layers.current_index()
+            self.panel.frame_info.setText(
                 f"Frame {index + 1}/{len(self._keys)}: {short_key(key)} ({', '.join(notes)})"
             )
-            self.annotate.frame_info.setToolTip(key)
-        self.annotate.queue.highlight(key)
-        self._update_buttons()
+            self.panel.frame_info.setToolTip(key)
+        self.panel.queue.highlight(key)
+        self._on_change()

@@ -1,24 +1,92 @@
-"""Export buttons of the dock widget: the core exports of labels and model, in thread workers.
+"""Export: the options panel, and the core exports of labels and model run in thread workers.
 
-A mixin of :class:`~._widget.AlgesWidget`; it uses the widget's ``project``, ``export_format``
-and ``_start_job``.
+:class:`ExportPanel` is the "Export" row of the dock (a magicgui form of :func:`export_options`
+and two buttons); :class:`ExportController` does the exports. The controller is handed what it
+needs: a function returning the open project, a function starting a background job, and the
+widget to parent its folder dialog on.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: magicgui reads the annotations of the form's
+# signature at run time.
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+from magicgui import magicgui
 from napari.utils.notifications import show_info
-from qtpy.QtWidgets import QFileDialog
+from qtpy.QtWidgets import QFileDialog, QHBoxLayout, QPushButton, QWidget
 
-from alges_napari._qt.jobs import BackgroundJob
+from alges_napari._qt.jobs import BackgroundJob, JobStarter
 from alges_napari.core.progress import Progress
 
+EXPORT_FORMATS = ("index", "cholecseg8k")
 
-class ExportActions:
-    """The "Export labels..." and "Export model..." actions."""
+
+def export_options(
+    fmt: Annotated[str, {"choices": list(EXPORT_FORMATS), "label": "Format"}] = "index",
+) -> str:
+    """Options of a label export.
+
+    Parameters
+    ----------
+    fmt : str
+        index: one class-id PNG per frame; cholecseg8k: its tree (colour and watershed masks).
+    """
+    return fmt
+
+
+class ExportPanel(QWidget):
+    """The export format (a magicgui form) and the "Export labels..." / "Export model..." buttons.
+
+    Attributes
+    ----------
+    options : magicgui.widgets.FunctionGui
+        The form of :func:`export_options`; ``options.fmt.value`` is the label format.
+    """
+
+    def __init__(self, parent: Any = None):
+        super().__init__(parent)
+        self.options = magicgui(export_options, call_button=False, labels=False)
+        self.options.margins = (0, 0, 0, 0)
+        self.labels_button = QPushButton("Export labels...")
+        self.labels_button.setToolTip("Write the accepted labels into a new folder")
+        self.model_button = QPushButton("Export model...")
+        self.model_button.setToolTip("Write the latest round's model into a new folder")
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        for w in (self.options.native, self.labels_button, self.model_button):
+            row.addWidget(w)
+
+    @property
+    def format(self) -> str:
+        """The chosen label format."""
+        return self.options()
+
+
+class ExportController:
+    """The "Export labels..." and "Export model..." actions.
+
+    Parameters
+    ----------
+    project : callable
+        Returns the open project, or None.
+    start_job : callable
+        ``start_job(work, on_done, name=...)`` runs ``work(stop)`` in a thread worker
+        (:func:`~alges_napari._qt.jobs.start_job` bound to the widget's resources).
+    dialog_parent : QWidget
+        Parent of the folder dialog.
+    """
+
+    def __init__(
+        self,
+        project: Callable[[], Any],
+        start_job: JobStarter,
+        dialog_parent: QWidget,
+    ):
+        self._project = project
+        self._start_job = start_job
+        self._dialog_parent = dialog_parent
 
     def export_labels(self, out: str | Path, fmt: str = "index") -> BackgroundJob | None:
         """Export the accepted labels to a new folder ``out`` in a thread worker."""
@@ -32,8 +100,8 @@ class ExportActions:
 
         return self._export(lambda project: export_model(project, out), "model")
 
-    def _export(self, call: Any, what: str) -> BackgroundJob | None:
-        project = self.project
+    def _export(self, call: Callable[[Any], Any], what: str) -> BackgroundJob | None:
+        project = self._project()
         if project is None:
             return None
 
@@ -44,19 +112,27 @@ class ExportActions:
         done = partial(lambda w, path: show_info(f"ALGES: {w} exported to {path}"), what)
         return self._start_job(work, done, name=f"export {what}")
 
-    def _ask_export(self, what: str) -> None:
-        folder = QFileDialog.getExistingDirectory(self, f"Folder to export the {what} into")
+    def ask_and_export(self, what: str, fmt: str = "index") -> BackgroundJob | None:
+        """Ask for a folder, then export the ``what`` ("labels" or "model") into it.
+
+        The export wants a new or empty folder: inside a non-empty one, a new sub-folder named
+        after the project is made.
+        """
+        project = self._project()
+        if project is None:
+            return None
+        title = f"Folder to export the {what} into"
+        folder = QFileDialog.getExistingDirectory(self._dialog_parent, title)
         if not folder:
-            return
+            return None
         out = Path(folder)
-        if any(out.iterdir()):  # the export wants a new or empty folder: make one inside
-            base = f"{self.project.root.name}_{what}"
+        if any(out.iterdir()):
+            base = f"{project.root.name}_{what}"
             out = next(
                 out / f"{base}{i or ''}"
                 for i in range(1000)
                 if not (out / f"{base}{i or ''}").exists()
             )
         if what == "labels":
-            self.export_labels(out, self.export_format.currentText())
-        else:
-            self.export_model(out)
+            return self.export_labels(out, fmt)
+        return self.export_model(out)

@@ -1,8 +1,9 @@
 """Core generators in napari thread workers: progress to the GUI thread, graceful cancel.
 
-Every long piece of core work is a generator that yields progress dicts, honours a stop flag and
-returns its result (see ``core/progress.py``). :class:`BackgroundJob` runs one in a napari
-``GeneratorWorker``: each yielded dict reaches ``on_progress`` in the GUI thread (a queued Qt
+Every long piece of core work is a generator that yields :class:`~alges_napari.core.progress.Progress`
+records, honours a stop flag and returns its result (see ``core/progress.py``).
+:class:`BackgroundJob` runs one in a napari ``GeneratorWorker``: each yielded record reaches
+``on_progress`` in the GUI thread (a queued Qt
 signal), the return value reaches ``on_done``, an exception reaches ``on_error`` and is shown
 as a napari notification (napari's notification manager; never re-raised into the event loop).
 
@@ -21,9 +22,8 @@ from typing import Any
 from napari.qt.threading import GeneratorWorker, create_worker
 from qtpy.QtCore import Qt
 
-from alges_napari.core.progress import StopFlag
+from alges_napari.core.progress import Progress, StopFlag
 
-Progress = dict[str, Any]
 WorkFactory = Callable[[StopFlag], Generator[Progress, None, Any]]
 
 
@@ -46,7 +46,7 @@ class BackgroundJob:
     work : callable
         ``work(stop)`` returns the generator to run; ``stop`` is the job's :class:`StopFlag`.
     on_progress, on_done, on_error : callable, optional
-        Called in the GUI thread with each progress dict, the generator's return value, and an
+        Called in the GUI thread with each progress record, the generator's return value, and an
         exception raised by the generator.
     on_finished : callable, optional
         Called in the GUI thread, without arguments, when the worker has finished either way.
@@ -145,32 +145,67 @@ class Resources:
 
     A widget's ``destroyed`` signal fires after its C++ side is gone, so the clean-up there
     (:func:`release`) may only touch this plain object: the open project, the running jobs,
-    the viewer's key bindings and event callbacks.
+    the viewer's key bindings and event callbacks, the subscription to the project's events.
     """
 
     def __init__(self, viewer: Any):
         self.viewer = viewer
         self.project: Any = None
-        self.round_job: BackgroundJob | None = None
+        self.unsubscribe: Callable[[], Any] | None = None  # from the project's events
         self.jobs: list[BackgroundJob] = []
         self.bound_keys: list[str] = []
         self.callbacks: list[tuple[Any, Any]] = []  # (napari event emitter, callback)
 
 
+#: ``start(work, on_done, name=..., on_progress=..., on_error=...)`` -> a started job.
+JobStarter = Callable[..., BackgroundJob]
+
+
+def start_job(
+    res: Resources,
+    work: WorkFactory,
+    on_done: Callable[[Any], Any] | None = None,
+    name: str = "job",
+    on_finished: Callable[[], Any] | None = None,
+    **callbacks: Any,
+) -> BackgroundJob:
+    """Start ``work`` in a :class:`BackgroundJob` that :func:`stop_jobs` will stop.
+
+    The job leaves ``res.jobs`` when its worker finishes, before ``on_finished`` is called.
+    """
+
+    def forget() -> None:
+        if job in res.jobs:
+            res.jobs.remove(job)
+        if on_finished is not None:
+            on_finished()
+
+    job = BackgroundJob(work, on_done=on_done, on_finished=forget, name=name, **callbacks)
+    res.jobs.append(job)
+    return job.start()
+
+
 def stop_jobs(res: Resources, timeout: float = 120.0) -> bool:
     """Stop every job (a round within one batch); True when all threads ended in time."""
     ended = all([job.shutdown(timeout) for job in list(res.jobs)])
-    res.round_job = None
     res.jobs[:] = []
     return ended
 
 
-def release(res: Resources) -> None:
-    """Stop every job, then release the project's lock, the key bindings and the callbacks."""
+def release_project(res: Resources) -> None:
+    """Stop every job, stop listening to the project's events and release its lock."""
     stop_jobs(res)
+    if res.unsubscribe is not None:
+        res.unsubscribe()
+        res.unsubscribe = None
     if res.project is not None:
         res.project.close()
         res.project = None
+
+
+def release(res: Resources) -> None:
+    """Release the project (:func:`release_project`), then the key bindings and callbacks."""
+    release_project(res)
     for key in res.bound_keys:
         res.viewer.bind_key(key, None)
     res.bound_keys = []

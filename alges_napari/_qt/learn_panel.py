@@ -1,26 +1,24 @@
-"""Learning controls: strategy, query batch, epochs, auto-retrain, Retrain/Cancel, progress."""
+"""Learning controls: strategy, frames per round, epochs, auto-retrain, Retrain/Cancel, progress.
 
-from __future__ import annotations
+The settings are a magicgui form made from the typed signature of :func:`round_settings`;
+its numpydoc parameters become the fields' tooltips.
+"""
 
-from typing import Any
+# No `from __future__ import annotations`: magicgui reads the annotations of the form's
+# signature at run time.
+from typing import Annotated, Any
 
-from qtpy.QtWidgets import (
-    QComboBox,
-    QFormLayout,
-    QHBoxLayout,
-    QLabel,
-    QProgressBar,
-    QPushButton,
-    QSpinBox,
-    QVBoxLayout,
-    QWidget,
-)
+from magicgui import magicgui
+from qtpy.QtCore import Qt
+from qtpy.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
-from alges_napari.core.acquire.strategies import available_strategies
+from alges_napari.core.acquire.strategies import DEFAULT_STRATEGY, REGISTRY, available_strategies
+from alges_napari.core.learn.train import PRESETS
 from alges_napari.core.progress import Progress
 from alges_napari.core.session import RoundConfig
 
-DEFAULT_STRATEGY = "alges-seg"
+#: The auto-retrain choices: after every K accepted labels (0 = never).
+AUTO_EVERY = (0, 1, 2, 3, 5, 10, 20, 50, 100)
 STAGE_NAMES = {
     "train": "Training",
     "save": "Saving model",
@@ -48,28 +46,59 @@ def describe_progress(p: Progress) -> str:
     return text
 
 
+def round_settings(
+    strategy: Annotated[
+        str, {"choices": available_strategies(), "label": "Strategy"}
+    ] = DEFAULT_STRATEGY,
+    query_size: Annotated[int, {"min": 1, "max": 10_000, "label": "Frames per round"}] = (
+        RoundConfig().query_size
+    ),
+    epochs: Annotated[int, {"min": 1, "max": 1000, "label": "Epochs"}] = PRESETS["cpu"].epochs,
+    auto_every: Annotated[
+        int,
+        {
+            "choices": [("off", 0)] + [(f"{k} label{'s' * (k > 1)}", k) for k in AUTO_EVERY[1:]],
+            "label": "Auto-retrain every",
+        },
+    ] = 0,
+) -> RoundConfig:
+    """Settings of the next round.
+
+    Parameters
+    ----------
+    strategy : str
+        How the next frames to label are chosen.
+    query_size : int
+        Frames the round selects for labelling (the queue's length).
+    epochs : int
+        Training epochs per round (set to the project's preset when a project opens).
+    auto_every : int
+        Retrain and rank automatically after every K accepted labels.
+    """
+    return RoundConfig(strategy=strategy, query_size=query_size, epochs=epochs)
+
+
 class LearnPanel(QWidget):
-    """The controls of a round; :meth:`round_config` reads them."""
+    """The controls of a round; :meth:`round_config` reads them.
+
+    Attributes
+    ----------
+    settings : magicgui.widgets.FunctionGui
+        The form of :func:`round_settings`; ``strategy``, ``query_size``, ``epochs`` and
+        ``auto_every`` are its magicgui widgets (read and set ``.value``).
+    """
 
     def __init__(self, parent: Any = None):
         super().__init__(parent)
-        self.strategy = QComboBox()
-        self.strategy.addItems(available_strategies())
-        self.strategy.setCurrentText(DEFAULT_STRATEGY)
-        self.strategy.setToolTip("How the next frames to label are chosen")
-        self.query_size = QSpinBox()
-        self.query_size.setRange(1, 10_000)
-        self.query_size.setValue(RoundConfig().query_size)
-        self.query_size.setToolTip("Batch size: frames selected for labelling per round")
-        self.epochs = QSpinBox()
-        self.epochs.setRange(0, 1000)
-        self.epochs.setToolTip("Training epochs per round; 'preset' uses the project's preset")
-        self.set_preset_epochs(None)
-        self.auto_every = QSpinBox()
-        self.auto_every.setRange(0, 1000)
-        self.auto_every.setSpecialValueText("off")
-        self.auto_every.setSuffix(" labels")
-        self.auto_every.setToolTip("Retrain and rank automatically after every K accepted labels")
+        self.settings = magicgui(round_settings, call_button=False)
+        self.settings.margins = (0, 0, 0, 0)
+        self.settings.native.layout().setSpacing(2)  # the dock must fit a laptop screen
+        s = self.settings
+        self.strategy, self.query_size, self.epochs = s.strategy, s.query_size, s.epochs
+        self.auto_every = s.auto_every
+        combo = self.strategy.native
+        for i, name in enumerate(self.strategy.choices):
+            combo.setItemData(i, REGISTRY[name].description, Qt.ItemDataRole.ToolTipRole)
         self.retrain = QPushButton("Retrain and rank")
         self.retrain.setToolTip("Train on all accepted labels, score the pool, refill the queue")
         self.cancel = QPushButton("Cancel")
@@ -80,32 +109,29 @@ class LearnPanel(QWidget):
         self.progress_text = QLabel("Idle")
         self.progress_text.setWordWrap(True)
 
-        form = QFormLayout()
-        form.addRow("Strategy", self.strategy)
-        form.addRow("Batch size", self.query_size)
-        form.addRow("Epochs", self.epochs)
-        form.addRow("Auto-retrain every", self.auto_every)
         buttons = QHBoxLayout()
         buttons.addWidget(self.retrain, 2)
         buttons.addWidget(self.cancel, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(form)
+        layout.addWidget(s.native)
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
         layout.addWidget(self.progress_text)
 
-    def set_preset_epochs(self, epochs: int | None) -> None:
-        """Name the preset's epoch count in the spin box's "use the preset" position (0)."""
-        self.epochs.setSpecialValueText("preset" if epochs is None else f"preset ({epochs})")
+    def set_preset_epochs(self, epochs: int) -> None:
+        """Show the project's preset epoch count (what a round trains for unless changed)."""
+        edit = self.epochs.native.lineEdit()
+        edit.blockSignals(True)  # superqt's spin box takes the keyboard focus on a text change,
+        try:  # which would swallow the viewer's shortcuts (N, Shift+N) after a project opens
+            self.epochs.value = epochs
+        finally:
+            edit.blockSignals(False)
+        self.epochs.tooltip = f"Training epochs per round (the project's preset: {epochs})"
 
     def round_config(self) -> RoundConfig:
         """A RoundConfig from the controls."""
-        return RoundConfig(
-            strategy=self.strategy.currentText(),
-            query_size=self.query_size.value(),
-            epochs=self.epochs.value() or None,
-        )
+        return self.settings()
 
     def show_progress(self, p: Progress) -> None:
         """Move the bar and the text to a progress record."""

@@ -1,21 +1,24 @@
-"""Open a project, or create one from frames, a project folder, a class schema and a preset."""
+"""Open a project, or create one from frames, a project folder, a class schema and a preset.
 
-from __future__ import annotations
+The fields are a magicgui form made from the typed signature of :func:`project_fields`: its
+annotations pick the widgets (paths get a line edit and a browse button, choices a combo box,
+bounded ints a spin box) and its numpydoc parameters become their tooltips.
+"""
 
+# No `from __future__ import annotations`: magicgui reads the annotations of the form's
+# signature at run time.
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+from magicgui import magicgui
+from magicgui.widgets import Container, PushButton
 from qtpy.QtCore import Signal
 from qtpy.QtWidgets import (
-    QComboBox,
     QFileDialog,
-    QFormLayout,
     QHBoxLayout,
-    QLineEdit,
+    QLabel,
     QMenu,
     QPushButton,
-    QSpinBox,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -27,8 +30,56 @@ JSON_ITEM = "JSON file..."
 VIDEO_FILTER = "Frames (*.mp4 *.avi *.mov *.mkv *.tif *.tiff);;All files (*)"
 
 
+def project_fields(
+    source: Annotated[Path | None, {"mode": "d", "label": "Frames"}] = None,
+    root: Annotated[Path | None, {"mode": "d", "label": "Project"}] = None,
+    schema: Annotated[
+        str, {"choices": [FROM_SOURCE, "cholecseg8k", JSON_ITEM], "label": "Classes"}
+    ] = FROM_SOURCE,
+    preset: Annotated[str, {"choices": list(PRESETS), "label": "Preset"}] = "cpu",
+    stride: Annotated[int, {"min": 1, "max": 10_000, "label": "Stride"}] = 1,
+) -> dict[str, Any]:
+    """The fields of a new project, as keyword arguments of ``Project.create``.
+
+    Parameters
+    ----------
+    source : Path
+        The frames: an image folder, a CholecSeg8k tree, a video or a TIFF stack.
+    root : Path
+        A new, empty folder for the project (labels, models and state live there).
+    schema : str
+        Class names and colours: the frames' own (CholecSeg8k trees; CholecSeg8k's 13
+        classes otherwise), CholecSeg8k's, or a JSON schema file of your own.
+    preset : str
+        Model and training settings (see the list's tooltip).
+    stride : int
+        Use every n-th frame of the source.
+    """
+    return {
+        "source": "" if source is None else str(source),
+        "root": "" if root is None else str(root),
+        "schema": None if schema == FROM_SOURCE else schema,
+        "preset": preset,
+        "stride": int(stride),
+    }
+
+
+def _preset_tooltip() -> str:
+    return "\n".join(
+        f"{name}: {c.arch}/{c.encoder} at {c.input_size[0]}x{c.input_size[1]}, "
+        f"{c.epochs} epochs, batch {c.batch_size}"
+        for name, c in PRESETS.items()
+    )
+
+
 class ProjectForm(QWidget):
-    """The "project" panel: fields for a new project, and an "Open project..." button.
+    """The "project" panel: fields for a new project and "Open project...", or the open one.
+
+    Attributes
+    ----------
+    fields : magicgui.widgets.FunctionGui
+        The form of :func:`project_fields`; ``source``, ``root``, ``schema``, ``preset`` and
+        ``stride`` are its magicgui widgets (set ``.value``).
 
     Signals
     -------
@@ -43,120 +94,105 @@ class ProjectForm(QWidget):
 
     def __init__(self, parent: Any = None):
         super().__init__(parent)
-        self.source = QLineEdit()
-        self.source.setPlaceholderText("folder, CholecSeg8k tree, video, TIFF")
-        self.root = QLineEdit()
-        self.root.setPlaceholderText("new empty folder")
-        self.schema = QComboBox()
-        self.schema.addItems([FROM_SOURCE, "cholecseg8k", JSON_ITEM])
-        self.schema.setToolTip(
-            "Class names and colours: the frames' own (CholecSeg8k trees; CholecSeg8k's 13 "
-            "classes otherwise), CholecSeg8k's, or a JSON schema file of your own"
-        )
-        self.schema.activated.connect(self._on_schema)
-        self.preset = QComboBox()
-        self.preset.addItems(list(PRESETS))
-        self.preset.setToolTip(
-            "\n".join(
-                f"{name}: {c.arch}/{c.encoder} at {c.input_size[0]}x{c.input_size[1]}, "
-                f"{c.epochs} epochs, batch {c.batch_size}"
-                for name, c in PRESETS.items()
-            )
-        )
-        self.stride = QSpinBox()
-        self.stride.setRange(1, 10_000)
-        self.stride.setToolTip("Use every n-th frame of the source")
-        self.create_button = QPushButton("Create project")
-        self.open_button = QPushButton("Open project...")
-        self.create_button.clicked.connect(self._emit_create)
-        self.open_button.clicked.connect(self._pick_project)
-
-        form = QFormLayout()
-        form.addRow("Frames", self._with_browse(self.source, self._source_menu()))
-        form.addRow("Project", self._with_browse(self.root, None, self._pick_root))
-        form.addRow("Classes", self.schema)
-        preset_row = QHBoxLayout()
-        preset_row.addWidget(self.preset, 1)
-        preset_row.addWidget(self.stride)
-        form.addRow("Preset, stride", preset_row)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.create_button)
-        buttons.addWidget(self.open_button)
+        self.fields = magicgui(project_fields, call_button=False)
+        self.fields.margins = (0, 0, 0, 0)
+        self.fields.native.layout().setSpacing(2)  # the dock must fit a laptop screen
+        f = self.fields
+        self.source, self.root, self.schema = f.source, f.root, f.schema
+        self.preset, self.stride = f.preset, f.stride
+        self.source.line_edit.native.setPlaceholderText("folder, CholecSeg8k tree, video, TIFF")
+        self.root.line_edit.native.setPlaceholderText("new empty folder")
+        self.preset.tooltip = _preset_tooltip()
+        self._browse_source_with_menu()
+        self.root.choose_btn.text = "..."
+        self.schema.changed.connect(self._on_schema)
+        create, open_ = PushButton(text="Create project"), PushButton(text="Open project...")
+        create.changed.connect(self._emit_create)
+        open_.changed.connect(self._pick_project)
+        self.buttons = Container(widgets=[create, open_], layout="horizontal", labels=False)
+        self.buttons.margins = (0, 0, 0, 0)
+        self.create_button, self.open_button = create.native, open_.native
+        self.info = QLabel()
+        self.info.setWordWrap(True)
+        self.close_button = QPushButton("Close")
+        self.close_button.setToolTip("Close the project (accepted labels are already saved)")
+        info_row = QHBoxLayout()  # one row: the dock must fit a laptop screen without scrolling
+        info_row.addWidget(self.info, 1)
+        info_row.addWidget(self.close_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(form)
-        layout.addLayout(buttons)
+        layout.addWidget(f.native)
+        layout.addWidget(self.buttons.native)
+        layout.addLayout(info_row)
+        self.show_project(None)
+
+    def show_project(self, text: str | None, tooltip: str = "") -> None:
+        """Show an open project's line and Close button, or (``None``) the new-project fields.
+
+        The fields are for the next project: hidden while one is open, the dock stays short.
+        """
+        is_open = text is not None
+        self.fields.native.setVisible(not is_open)
+        self.buttons.native.setVisible(not is_open)
+        self.info.setText(text or "")
+        self.info.setToolTip(tooltip)
+        self.info.setVisible(is_open)
+        self.close_button.setVisible(is_open)
 
     # ------------------------------------------------------------ values
 
     def values(self) -> dict[str, Any]:
         """The fields as keyword arguments for ``Project.create`` (plus ``root``)."""
-        schema = self.schema.currentText()
-        return {
-            "source": self.source.text().strip(),
-            "root": self.root.text().strip(),
-            "schema": None if schema == FROM_SOURCE else schema,
-            "preset": self.preset.currentText(),
-            "stride": self.stride.value(),
-        }
+        return self.fields()
 
     def suggest_source(self, path: str) -> None:
         """Pre-fill the frames field (from a layer the plugin's reader opened) when empty."""
-        if not self.source.text().strip():
-            self.source.setText(path)
-            if not self.root.text().strip():
-                self.root.setText(str(Path(path).parent / f"{Path(path).name}_alges"))
+        if self.source.value is None:
+            self.source.value = path
+            if self.root.value is None:
+                self.root.value = Path(path).parent / f"{Path(path).name}_alges"
 
     # ------------------------------------------------------------ dialogs
 
-    def _with_browse(self, edit: QLineEdit, menu: QMenu | None, slot: Any = None) -> QHBoxLayout:
-        button = QToolButton()
-        button.setText("...")
-        if menu is not None:
-            button.setMenu(menu)
-            button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
-        else:
-            button.clicked.connect(slot)
-        row = QHBoxLayout()
-        row.addWidget(edit, 1)
-        row.addWidget(button)
-        return row
-
-    def _source_menu(self) -> QMenu:
+    def _browse_source_with_menu(self) -> None:
+        # A source is a folder (image folder, CholecSeg8k tree) or a file (video, TIFF stack):
+        # one browse button with a menu of both, instead of magicgui's one-mode dialog.
+        button = self.source.choose_btn
+        button.changed.disconnect()
+        button.text = "..."
         menu = QMenu(self)
         menu.addAction("Folder or CholecSeg8k tree...", self._pick_source_folder)
         menu.addAction("Video or TIFF file...", self._pick_source_file)
-        return menu
+        button.native.setMenu(menu)
+        button.tooltip = "Choose a frames folder or a video / TIFF file"
 
     def _pick_source_folder(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Frames folder")
         if path:
-            self.source.setText(path)
+            self.source.value = path
 
     def _pick_source_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Video or TIFF stack", "", VIDEO_FILTER)
         if path:
-            self.source.setText(path)
-
-    def _pick_root(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Empty folder for the new project")
-        if path:
-            self.root.setText(path)
+            self.source.value = path
 
     def _pick_project(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Open an ALGES project folder")
         if path:
             self.open_requested.emit(path)
 
-    def _on_schema(self, index: int) -> None:
-        if self.schema.itemText(index) != JSON_ITEM:
+    def _on_schema(self, value: str) -> None:
+        if value != JSON_ITEM:
             return
         path, _ = QFileDialog.getOpenFileName(self, "Class schema", "", "JSON (*.json)")
+        choices = list(self.schema.choices)
         if path:
-            self.schema.insertItem(self.schema.count() - 1, path)
-            self.schema.setCurrentIndex(self.schema.count() - 2)
+            if path not in choices:
+                choices.insert(len(choices) - 1, path)
+                self.schema.choices = choices
+            self.schema.value = path
         else:
-            self.schema.setCurrentIndex(0)
+            self.schema.value = FROM_SOURCE
 
     def _emit_create(self) -> None:
         self.create_requested.emit(self.values())

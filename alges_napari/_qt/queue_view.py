@@ -19,19 +19,6 @@ def short_key(key: str) -> str:
     return key.rsplit("/", 1)[-1]
 
 
-def spread_queue(keys: Sequence[str], n: int) -> list[str]:
-    """``n`` keys spread evenly over ``keys`` (a first queue before any model exists).
-
-    Evenly spaced frames cover the whole video, which is what a first training set needs;
-    there is no model yet to rank frames with.
-    """
-    if n <= 0 or not keys:
-        return []
-    n = min(n, len(keys))
-    step = len(keys) / n
-    return [keys[int(i * step + step / 2)] for i in range(n)]
-
-
 class QueueTable(QTableWidget):
     """A table of queue entries; emits :attr:`frame_chosen` with the key of a clicked row.
 
@@ -61,6 +48,7 @@ class QueueTable(QTableWidget):
         self.setToolTip("Frames the last round asks you to label, best first. Click to go there.")
         self.setMinimumHeight(110)
         self._keys: list[str] = []
+        self._rows: dict[str, int] = {}
         self.cellClicked.connect(self._on_click)
 
     @property
@@ -72,22 +60,36 @@ class QueueTable(QTableWidget):
         """Show queue entries (objects with ``key``, ``rank``, ``score``) and their status."""
         self.setRowCount(len(entries))
         self._keys = [e.key for e in entries]
+        self._rows = {key: row for row, key in enumerate(self._keys)}
         for row, entry in enumerate(entries):
-            status = status_of(entry.key)
             score = "" if entry.score is None else f"{entry.score:.3g}"
-            cells = (str(entry.rank + 1), short_key(entry.key), score, status)
-            colour = _STATUS_COLOURS.get(status)
+            cells = (str(entry.rank + 1), short_key(entry.key), score, "")
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if col == 1:
                     item.setToolTip(entry.key)
-                if colour is not None:
-                    item.setForeground(QBrush(QColor(colour)))
                 if col in (0, 2):
                     item.setTextAlignment(
                         int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                     )
                 self.setItem(row, col, item)
+            self.set_status(entry.key, status_of(entry.key))
+
+    def set_status(self, key: str, status: str) -> None:
+        """Show ``status`` in the row of ``key`` (nothing when ``key`` is not queued)."""
+        row = self._rows.get(key)
+        if row is None:
+            return
+        self.item(row, len(_COLUMNS) - 1).setText(status)
+        colour = _STATUS_COLOURS.get(status)
+        brush = QBrush(QColor(colour)) if colour else None  # None: the palette's text colour
+        for col in range(len(_COLUMNS)):
+            self.item(row, col).setData(Qt.ItemDataRole.ForegroundRole, brush)
+
+    def status_of(self, key: str) -> str | None:
+        """The status shown in the row of ``key``, or None when ``key`` is not queued."""
+        row = self._rows.get(key)
+        return None if row is None else self.item(row, len(_COLUMNS) - 1).text()
 
     def highlight(self, key: str | None) -> None:
         """Select the row of ``key`` (the frame on screen), or none."""

@@ -1,69 +1,48 @@
 """The "ALGES Active Learning" dock widget: buttons wired to the core, rounds in thread workers.
 
-The widget holds no active-learning logic. It opens a :class:`~.core.project.Project`, shows it
-through :class:`~._layers.ProjectLayers`, calls the project's methods on Next / Accept / Skip,
-and runs :meth:`~.core.session.ActiveLearningSession.run_round` (and the other long jobs) in
-napari thread workers via :class:`~._jobs.BackgroundJob`, so the GUI never waits on training.
+The widget holds no active-learning logic and no mixins: it lays out the panels and composes
+child objects, each handed what it needs.
+
+- :class:`~._qt.tracker.ProjectTracker` shows the open project (counts, queue, rounds, pixels),
+  kept current by the project's change events, which :class:`~._qt.tracker.EventBridge`
+  delivers in the GUI thread whichever thread made the change;
+- :class:`~._qt.annotation.AnnotationController` runs the annotation loop (frame changes,
+  drafts, Next / Accept / Skip) on the project's layers (:class:`~._qt.layers.ProjectLayers`);
+- :class:`~._qt.rounds.RoundRunner` runs :meth:`ActiveLearningSession.run_round` in a napari
+  thread worker (:class:`~._qt.jobs.BackgroundJob`), so the GUI never waits on training;
+- :class:`~._qt.export_actions.ExportController` exports labels and the model.
 """
 
 from __future__ import annotations
 
-import time
-import weakref
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from napari.utils.notifications import show_error, show_info, show_warning
+from napari.utils.notifications import show_error, show_warning
 from qtpy.QtCore import Qt
-from qtpy.QtWidgets import (
-    QComboBox,
-    QGroupBox,
-    QHBoxLayout,
-    QLabel,
-    QPushButton,
-    QScrollArea,
-    QVBoxLayout,
-    QWidget,
-)
+from qtpy.QtWidgets import QGroupBox, QScrollArea, QVBoxLayout, QWidget
 
-from alges_napari._qt.annotate_panel import KEYS, AnnotatePanel
-from alges_napari._qt.annotation import AnnotationLoop
-from alges_napari._qt.export_actions import ExportActions
-from alges_napari._qt.jobs import BackgroundJob, Resources, release, stop_jobs
+from alges_napari._qt.annotate_panel import AnnotatePanel
+from alges_napari._qt.annotation import AnnotationController
+from alges_napari._qt.export_actions import ExportController, ExportPanel
+from alges_napari._qt.jobs import BackgroundJob, Resources, release, release_project, start_job
 from alges_napari._qt.layers import ProjectLayers
 from alges_napari._qt.learn_panel import LearnPanel
 from alges_napari._qt.project_form import ProjectForm
-from alges_napari._qt.queue_view import spread_queue
-from alges_napari._qt.status_view import StatusPanel, iter_label_pixels
+from alges_napari._qt.rounds import RoundRunner
+from alges_napari._qt.status_view import StatusPanel
 from alges_napari._qt.torch_guard import prepare_model_stack
-from alges_napari.core.acquire.queue import QueueEntry
+from alges_napari._qt.tracker import EventBridge, ProjectTracker
+from alges_napari._qt.viewer_hooks import hook_viewer
+from alges_napari.core.acquire.queue import initial_queue
 from alges_napari.core.errors import AlgesError
 from alges_napari.core.learn.train import TrainConfig
-from alges_napari.core.progress import Progress
 from alges_napari.core.project.project import Project
 from alges_napari.core.session import ActiveLearningSession, RoundConfig
 
 
-def _weak_call(widget: QWidget, method: str, name: str) -> Any:
-    """A named function calling ``widget.method()`` while the widget lives.
-
-    The viewer's keymap and events hold it, so it must not keep a closed widget alive; napari
-    also wants key-binding functions to have a ``__name__``.
-    """
-    ref = weakref.ref(widget)
-
-    def call(*_: Any) -> None:
-        target = ref()
-        if target is not None:
-            getattr(target, method)()
-
-    call.__name__ = call.__qualname__ = name
-    return call
-
-
-class AlgesWidget(AnnotationLoop, ExportActions, QWidget):
+class AlgesWidget(QWidget):
     """Dock widget for active-learning segmentation of a frame pool in napari.
 
     Parameters
@@ -78,14 +57,15 @@ class AlgesWidget(AnnotationLoop, ExportActions, QWidget):
         self._res = Resources(napari_viewer)
         self.session: ActiveLearningSession | None = None
         self.layers: ProjectLayers | None = None
-        self._keys: list[str] = []
-        self._key: str | None = None
-        self._shown_at = time.monotonic()
-        self._drafts: dict[str, np.ndarray] = {}
-        self._pixels: dict[str, np.ndarray] = {}
+        self._tracker: ProjectTracker | None = None
+        self._annotation: AnnotationController | None = None
+        self._bridge: EventBridge | None = None
         self._accepted_since_round = 0
-        self._has_prediction = False  # whether the frame on screen has a cached prediction
         self._build()
+        self._start_job = partial(start_job, self._res, on_finished=self._update_buttons)
+        self.rounds = RoundRunner(self.learn, self._start_job, self._update_buttons)
+        self.exports = ExportController(lambda: self.project, self._start_job, self)
+        self._wire()
         self._connect_viewer()
         # The widget dies with the viewer window; release without touching the dead Qt object.
         self.destroyed.connect(partial(release, self._res))
@@ -95,32 +75,20 @@ class AlgesWidget(AnnotationLoop, ExportActions, QWidget):
 
     def _build(self) -> None:
         self.form = ProjectForm()
-        self.close_button = QPushButton("Close")
-        self.close_button.setToolTip("Close the project (accepted labels are already saved)")
-        self.project_info = QLabel()
-        self.project_info.setWordWrap(True)
+        self.close_button = self.form.close_button
         self.annotate = AnnotatePanel()
         self.learn = LearnPanel()
         self.status = StatusPanel()
-        self.export_format = QComboBox()
-        self.export_format.addItems(["index", "cholecseg8k"])
-        self.export_format.setToolTip("index: one class-id PNG per frame; cholecseg8k: its tree")
-        self.export_labels_button = QPushButton("Export labels...")
-        self.export_model_button = QPushButton("Export model...")
-        export = QHBoxLayout()
-        for w in (self.export_format, self.export_labels_button, self.export_model_button):
-            export.addWidget(w)
-        info_row = QHBoxLayout()  # one row: the dock must fit a laptop screen without scrolling
-        info_row.addWidget(self.project_info, 1)
-        info_row.addWidget(self.close_button)
-        project_box = self._group("Project", self.form, info_row)
+        self.export = ExportPanel()
+        self.export_labels_button = self.export.labels_button
+        self.export_model_button = self.export.model_button
         body = QWidget()
         column = QVBoxLayout(body)
-        column.addWidget(project_box)
+        column.addWidget(self._group("Project", self.form))
         column.addWidget(self._group("Annotate", self.annotate))
         column.addWidget(self._group("Learn", self.learn))
         column.addWidget(self._group("Status", self.status))
-        column.addWidget(self._group("Export", export))
+        column.addWidget(self._group("Export", self.export))
         column.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -130,10 +98,9 @@ class AlgesWidget(AnnotationLoop, ExportActions, QWidget):
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(scroll)
         self._scroll, self._body = scroll, body
-        self.project_info.setVisible(False)
-        self.close_button.setVisible(False)
         self._fit_width()
 
+    def _wire(self) -> None:
         self.form.create_requested.connect(lambda v: self.create_project(**v))
         self.form.open_requested.connect(self.open_project)
         self.close_button.clicked.connect(self.close_project)
@@ -143,12 +110,19 @@ class AlgesWidget(AnnotationLoop, ExportActions, QWidget):
         a.accept.clicked.connect(self.accept)
         a.skip.clicked.connect(self.skip)
         a.from_prediction.clicked.connect(self.start_from_prediction)
-        a.paint_class.currentIndexChanged.connect(self._on_paint_class)
+        a.paint_class.currentIndexChanged.connect(
+            lambda i: self._annotation and self._annotation.set_paint_class(i)
+        )
         a.heat.toggled.connect(lambda on: self.layers and self.layers.set_heat_visible(on))
         self.learn.retrain.clicked.connect(lambda: self.retrain())
         self.learn.cancel.clicked.connect(self.cancel)
-        self.export_labels_button.clicked.connect(lambda: self._ask_export("labels"))
-        self.export_model_button.clicked.connect(lambda: self._ask_export("model"))
+        for button, what in (
+            (self.export_labels_button, "labels"),
+            (self.export_model_button, "model"),
+        ):
+            button.clicked.connect(
+                partial(lambda w, *_: self.exports.ask_and_export(w, self.export.format), what)
+            )
 
     def _fit_width(self) -> None:
         # As wide as the panels' content (styles change it once shown), plus the scroll bar:
@@ -162,34 +136,27 @@ class AlgesWidget(AnnotationLoop, ExportActions, QWidget):
         self._fit_width()
 
     @staticmethod
-    def _group(title: str, *items: Any) -> QGroupBox:
+    def _group(title: str, panel: QWidget) -> QGroupBox:
         box = QGroupBox(title)
         layout = QVBoxLayout(box)
         layout.setContentsMargins(6, 6, 6, 6)
-        for item in items:
-            (layout.addLayout if isinstance(item, QHBoxLayout) else layout.addWidget)(item)
+        layout.addWidget(panel)
         return box
 
     def _connect_viewer(self) -> None:
-        for name, key in KEYS.items():
-            method = {"next": "next_frame", "accept": "accept", "skip": "skip"}[name]
-            try:
-                self.viewer.bind_key(key, _weak_call(self, method, f"alges_{name}"))
-                self._res.bound_keys.append(key)
-            except ValueError:  # someone else holds the key: keep theirs, keep the button
-                show_warning(f"ALGES: key {key} is already bound; use the {name} button")
-        for emitter, method in (
-            (self.viewer.dims.events.current_step, "_on_step"),
-            (self.viewer.layers.events.removed, "_on_layer_removed"),
-            (self.viewer.layers.events.inserted, "_suggest_source"),
-        ):
-            callback = _weak_call(self, method, method)
-            emitter.connect(callback)
-            self._res.callbacks.append((emitter, callback))
-
+        viewer = self.viewer
+        hook_viewer(
+            self,
+            self._res,
+            {
+                "_on_step": viewer.dims.events.current_step,
+                "_on_layer_removed": viewer.layers.events.removed,
+                "_suggest_source": viewer.layers.events.inserted,
+            },
+        )
         self._suggest_source()
 
-    def _suggest_source(self, *_: Any) -> None:
+    def _suggest_source(self) -> None:
         # Frames the user already opened with the plugin's reader are the likely project source
         # (`napari -w alges-napari ... -- sample_data/cholecseg8k`): pre-fill the form with them.
         if self.project is not None:
@@ -216,10 +183,15 @@ class AlgesWidget(AnnotationLoop, ExportActions, QWidget):
         stride: int = 1,
         **overrides: Any,
     ) -> Project | None:
-        """Create a project (see ``Project.create``) and open it here; errors are notified."""
+        """Create a project (see ``Project.create``) and open it here; errors are notified.
+
+        The first queue holds as many frames as the learn panel's "frames per round" unless
+        ``first_queue`` says otherwise.
+        """
         if not source or not root:
             show_error("ALGES: choose the frames and an empty project folder first")
             return None
+        overrides.setdefault("first_queue", self.learn.query_size.value)
         try:
             project = Project.create(root, source, schema, preset, stride, **overrides)
         except AlgesError as exc:
@@ -241,32 +213,31 @@ class AlgesWidget(AnnotationLoop, ExportActions, QWidget):
         prepare_model_stack()  # in the GUI thread, before any worker needs it (see the module)
         self._res.project = project
         self.session = ActiveLearningSession(project)
-        self._keys = project.keys
         self.layers = ProjectLayers(self.viewer, project.frames, project.schema, project.root.name)
-        schema = project.schema
-        self.annotate.set_classes(schema.names, schema.colors)
+        self.annotate.set_classes(project.schema.names, project.schema.colors)
         self.annotate.paint_class.setCurrentIndex(self.layers.annotation.selected_label)
-        self.layers.annotation.events.selected_label.connect(self._on_selected_label)
         self.learn.set_preset_epochs(TrainConfig.from_json(project.config["train"]).epochs)
-        if not project.queue and not project.rounds:
-            first = spread_queue(project.unlabelled_keys(), self.learn.query_size.value())
-            project.set_queue(QueueEntry(k, r) for r, k in enumerate(first))
+        tracker = ProjectTracker(project, self.annotate.queue, self.status, self._on_project_event)
+        annotation = AnnotationController(
+            project, self.layers, self.annotate, tracker, self._label_accepted, self._update_buttons
+        )
+        self._tracker, self._annotation = tracker, annotation
+        self.layers.annotation.events.selected_label.connect(annotation.sync_paint_class)
+        self._bridge = EventBridge(project, tracker.apply, self)
+        self._res.unsubscribe = self._bridge.unsubscribe
+        if not project.queue and not project.rounds:  # a project made before Project.create did
+            project.set_queue(initial_queue(project.unlabelled_keys(), self.learn.query_size.value))
         if project.recovery:
             show_warning(f"ALGES: {project.recovery}")
-        self._start_job(partial(iter_label_pixels, project, project.labelled_keys() +
-                                project.validation_keys(True)), self._pixels_counted)  # fmt: skip
-        self.form.setVisible(False)  # the form is for the next project: keep the dock short
-        self.project_info.setText(
-            f"{project.root.name}: {len(self._keys)} frames, {schema.num_classes} classes "
-            f"({schema.name}), preset {project.config.get('preset', '?')}"
+        tracker.count_pixels(self._start_job)
+        schema = project.schema
+        self.form.show_project(
+            f"{project.root.name}: {len(project.keys)} frames, {schema.num_classes} classes "
+            f"({schema.name}), preset {project.config.get('preset', '?')}",
+            str(project.root),
         )
-        self.project_info.setToolTip(str(project.root))
-        self.project_info.setVisible(True)
-        self.close_button.setVisible(True)
-        self._refresh_project()
-        pending = project.pending_queue()
-        if pending:
-            self.go_to_key(pending[0].key)
+        if tracker.pending:
+            self.go_to_key(tracker.pending[0])
         self._on_step()
         return project
 
@@ -274,25 +245,23 @@ class AlgesWidget(AnnotationLoop, ExportActions, QWidget):
         """Stop running work, remove the layers and release the project's lock."""
         if self.project is None:
             return
-        if self._drafts:
-            show_warning(f"ALGES: {len(self._drafts)} edited frames were not accepted")
-        res = self._res
-        stop_jobs(res)
+        if self._annotation is not None and self._annotation.drafts:
+            show_warning(f"ALGES: {len(self._annotation.drafts)} edited frames were not accepted")
+        release_project(self._res)  # stops the jobs (a round within one batch), unsubscribes
+        self.rounds.forget()
+        if self._bridge is not None:
+            self._bridge.deleteLater()
+        self.session, self._tracker, self._annotation, self._bridge = None, None, None, None
         layers, self.layers = self.layers, None
         if layers is not None:
-            layers.remove()
-        res.project.close()
-        res.project, self.session = None, None
-        self._key, self._keys, self._drafts, self._pixels = None, [], {}, {}
+            layers.remove()  # moves the viewer's frame slider: nothing may answer it any more
         self.annotate.queue.set_entries([], str)
-        self.form.setVisible(True)
-        self.project_info.setVisible(False)
-        self.close_button.setVisible(False)
+        self.annotate.frame_info.setText("No frame")
+        self.form.show_project(None)
         self.status.clear()
-        self.learn.show_idle()
         self._update_buttons()
 
-    def _on_layer_removed(self, *_: Any) -> None:
+    def _on_layer_removed(self) -> None:
         if self.layers is not None and any(
             layer not in self.viewer.layers for layer in self.layers.layers()
         ):
@@ -301,129 +270,102 @@ class AlgesWidget(AnnotationLoop, ExportActions, QWidget):
             )
             self.close_project()
 
+    def _on_project_event(self, kind: str, keys: tuple[str, ...]) -> None:
+        # The tracker has shown the change in the queue table and the status panel already.
+        if self._annotation is not None:
+            self._annotation.project_changed(kind, keys)
+        self._update_buttons()
+
+    # ------------------------------------------------------------ annotation
+
+    @property
+    def current_key(self) -> str | None:
+        """Key of the frame on screen."""
+        return None if self._annotation is None else self._annotation.key
+
+    def go_to_key(self, key: str) -> None:
+        """Show frame ``key``."""
+        if self._annotation is not None:
+            self._annotation.go_to_key(key)
+
+    def _on_step(self) -> None:
+        if self._annotation is not None:
+            self._annotation.on_step()
+
+    def next_frame(self) -> None:
+        """Go to the next unlabelled frame of the queue (after the current one, wrapping)."""
+        if self._annotation is not None:
+            self._annotation.next_frame()
+
+    def accept(self) -> Path | None:
+        """Save the annotation as the current frame's label (durable before this returns)."""
+        return None if self._annotation is None else self._annotation.accept()
+
+    def skip(self) -> None:
+        """Mark the current frame as skipped and go to the next queued one."""
+        if self._annotation is not None:
+            self._annotation.skip()
+
+    def start_from_prediction(self) -> None:
+        """Copy the model's prediction of this frame into the annotation."""
+        if self._annotation is not None:
+            self._annotation.start_from_prediction()
+
+    def _label_accepted(self, _key: str) -> None:
+        self._accepted_since_round += 1
+        every = self.learn.auto_every.value
+        if every and self._accepted_since_round >= every and not self.rounds.running:
+            self.retrain()
+
     # ------------------------------------------------------------ rounds
 
     @property
     def round_running(self) -> bool:
         """True while a round runs."""
-        return self._res.round_job is not None
+        return self.rounds.running
 
     def retrain(self, config: RoundConfig | None = None) -> BackgroundJob | None:
         """Start a round (train, score, select) in a thread worker; None when it cannot run."""
-        if self.session is None or self.round_running or not self.project.labelled_keys():
+        if self.session is None or self.rounds.running or not self._tracker.labelled:
             return None
-        session, cfg = self.session, config or self.learn.round_config()
         self._accepted_since_round = 0
-        self.learn.show_progress(Progress("train", epoch=0, epochs=cfg.epochs))
-        job = self._start_job(
-            lambda stop: session.run_round(cfg, stop),
-            self._round_done,
-            name="round",
-            on_progress=self.learn.show_progress,
-            on_error=self._round_failed,
-        )
-        self._res.round_job = job
-        self._update_buttons()
-        return job
+        return self.rounds.start(self.session, config or self.learn.round_config())
 
     def cancel(self) -> None:
         """Stop the running round within one batch."""
-        if self._res.round_job is not None:
-            self._res.round_job.cancel()
-            self.learn.progress_text.setText("Stopping after this batch...")
-            self._update_buttons()
+        self.rounds.cancel()
 
-    def _round_done(self, result: Any) -> None:
-        self._res.round_job = None
-        if result.stopped:
-            self.learn.show_idle(f"Round {result.round} stopped: {result.message}")
-        else:
-            dice = "n/a" if np.isnan(result.mean_dice) else f"{result.mean_dice:.3f}"
-            text = f"Round {result.round} done: {len(result.queue)} frames queued, Dice {dice}"
-            self.learn.show_idle(text)
-            show_info(f"ALGES: {text}")
-        self._refresh_project()
-        if self.layers is not None and self._key is not None:
-            key = self._key
-            prediction = self.project.prediction(key)
-            self.layers.set_prediction(prediction, self.project.heat_map(key))
-            self._has_prediction = prediction is not None
-            fresh = not self.layers.edited and key not in self._drafts
-            if (
-                fresh
-                and self.project.load_label(key) is None
-                and self.annotate.auto_prediction.isChecked()
-            ):
-                self.layers.set_annotation(prediction)  # fmt: skip
-            self._refresh_frame()
+    # ------------------------------------------------------------ export
 
-    def _round_failed(self, exc: BaseException) -> None:
-        # BackgroundJob has already shown the error as a napari notification.
-        self._res.round_job = None
-        self.learn.show_idle(f"Round failed: {exc}")
-        self._update_buttons()
+    def export_labels(self, out: str | Path, fmt: str = "index") -> BackgroundJob | None:
+        """Export the accepted labels to a new folder ``out`` in a thread worker."""
+        return self.exports.export_labels(out, fmt)
 
-    # ------------------------------------------------------------ side jobs
+    def export_model(self, out: str | Path) -> BackgroundJob | None:
+        """Export the latest model to a new folder ``out`` in a thread worker."""
+        return self.exports.export_model(out)
 
-    def _start_job(
-        self, work: Any, on_done: Any, name: str = "job", **callbacks: Any
-    ) -> BackgroundJob:
-        jobs = self._res.jobs
-
-        def forget() -> None:
-            if job in jobs:
-                jobs.remove(job)
-            self._update_buttons()
-
-        job = BackgroundJob(work, on_done=on_done, on_finished=forget, name=name, **callbacks)
-        jobs.append(job)
-        return job.start()
-
-    def _pixels_counted(self, counted: dict[str, np.ndarray]) -> None:
-        counted.update(self._pixels)  # labels accepted while counting are newer
-        self._pixels = counted
-        self._refresh_project()
-
-    # ------------------------------------------------------------ refresh
-
-    def _refresh_project(self) -> None:
-        project = self.project
-        if project is None:
-            return
-        self.annotate.queue.set_entries(project.queue, project.status)
-        pending = len(project.pending_queue())
-        self.status.show_counts(project.counts(), len(self._keys), pending)
-        total = np.zeros(project.schema.num_classes, np.int64)
-        for counts in self._pixels.values():
-            total += counts
-        self.status.show_pixels(project.schema, total)
-        self.status.show_rounds(project.rounds)
-        self._refresh_frame()
+    # ------------------------------------------------------------ buttons
 
     def _update_buttons(self) -> None:
-        project, key, running = self.project, self._key, self.round_running
-        has = project is not None and key is not None
-        pending = [e.key for e in project.pending_queue()] if project is not None else []
-        counts = project.counts() if project is not None else {}
+        tracker, annotation, running = self._tracker, self._annotation, self.rounds.running
+        key = None if annotation is None else annotation.key
         a = self.annotate
-        a.next.setEnabled(any(k != key for k in pending))
-        a.accept.setEnabled(has)
-        a.skip.setEnabled(has and project.status(key) == "unlabelled")
-        a.from_prediction.setEnabled(has and self._has_prediction)
+        a.next.setEnabled(tracker is not None and any(k != key for k in tracker.pending))
+        a.accept.setEnabled(key is not None)
+        a.skip.setEnabled(key is not None and annotation.project.status(key) == "unlabelled")
+        a.from_prediction.setEnabled(key is not None and annotation.has_prediction)
         for w in (a.paint_class, a.validation, a.heat, a.auto_prediction):
-            w.setEnabled(project is not None)
-        self.learn.retrain.setEnabled(not running and counts.get("labelled", 0) > 0)
-        self.learn.cancel.setEnabled(running and not self._res.round_job.stop.is_set())
-        self.form.setEnabled(not running)
-        self.close_button.setEnabled(project is not None and not running)
-        self.export_labels_button.setEnabled(
-            counts.get("labelled", 0) + counts.get("validation", 0) > 0
-        )
-        self.export_model_button.setEnabled(
-            project is not None and project.latest_checkpoint() is not None
-        )
+            w.setEnabled(tracker is not None)
+        labelled = 0 if tracker is None else tracker.labelled
+        self.learn.retrain.setEnabled(not running and labelled > 0)
+        self.learn.cancel.setEnabled(running and not self.rounds.stopping)
+        self.form.setEnabled(not running)  # no new project, no Close, while a round runs
+        done = 0 if tracker is None else labelled + tracker.counts.get("validation", 0)
+        self.export_labels_button.setEnabled(done > 0)
+        self.export_model_button.setEnabled(tracker is not None and tracker.has_model)
 
     def shutdown(self) -> None:
         """Stop all work and release the project and key bindings (also done on destruction)."""
         release(self._res)
-        self.layers, self.session = None, None
+        self.layers, self.session = None, None  # the frame on screen stays what it was

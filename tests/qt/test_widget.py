@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from functools import partial
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -10,6 +13,7 @@ from qtpy.QtCore import QElapsedTimer, Qt, QThreadPool, QTimer
 
 from alges_napari._qt.annotate_panel import KEYS, key_label
 from alges_napari._qt.layers import IGNORE
+from alges_napari.core.acquire.queue import QueueEntry
 from alges_napari.core.project.project import Project
 
 ROUND_TIMEOUT_MS = 240_000  # a tiny round takes seconds; the shared test machine can be slow
@@ -42,7 +46,7 @@ def test_end_to_end_label_retrain_rank_correct_accept(
     widget, viewer = project_widget
     project = widget.project
     # A new project: frames spread over the pool are queued, nothing is labelled yet.
-    assert len(project.queue) == widget.learn.query_size.value()
+    assert len(project.queue) == widget.learn.query_size.value
     assert widget.current_key == project.queue[0].key
     assert not widget.learn.retrain.isEnabled()  # no "Retrain" with zero labels
 
@@ -57,7 +61,7 @@ def test_end_to_end_label_retrain_rank_correct_accept(
     # The queue fills with unlabelled frames of the new round.
     assert len(project.rounds) == 1
     queue = [e.key for e in project.queue]
-    assert len(queue) == widget.learn.query_size.value()
+    assert len(queue) == widget.learn.query_size.value
     assert all(project.status(k) == "unlabelled" for k in queue)
     table = widget.annotate.queue
     assert table.keys == queue and table.rowCount() == len(queue)
@@ -121,9 +125,9 @@ def test_end_to_end_label_retrain_rank_correct_accept(
 
 
 def first_train_step(qtbot, widget, seen: list) -> None:
-    """Record progress dicts from now on and wait until training has taken a step."""
+    """Record progress records from now on and wait until training has taken a step."""
     show = widget.learn.show_progress
-    widget.learn.show_progress = lambda p: (seen.append(dict(p)), show(p))
+    widget.learn.show_progress = lambda p: (seen.append(p), show(p))
     job = widget.retrain()
     assert job is not None
     qtbot.waitUntil(
@@ -136,7 +140,7 @@ def test_gui_event_loop_never_stalls_during_a_round(project_widget, qtbot) -> No
     widget, viewer = project_widget
     for entry in widget.project.queue[:4]:
         label_from_truth(widget, viewer, entry.key)
-    widget.learn.epochs.setValue(2)
+    widget.learn.epochs.value = 2
     gaps: list[tuple[int, str]] = []  # (ms since the previous tick, stage seen last)
     clock = QElapsedTimer()
     timer = QTimer()
@@ -159,16 +163,18 @@ def test_gui_event_loop_never_stalls_during_a_round(project_widget, qtbot) -> No
     assert {"train", "score", "select"} <= set(stages)  # a whole round ran
     assert len(widget.project.rounds) == 1
     worst = sorted(gaps, reverse=True)[:3]
-    print(f"round {seconds:.1f} s, {len(gaps)} ticks, longest event-loop stalls (ms, stage) {worst}")
+    print(
+        f"round {seconds:.1f} s, {len(gaps)} ticks, longest event-loop stalls (ms, stage) {worst}"
+    )
     assert worst[0][0] < 250
 
 
 def test_cancel_ends_the_round_within_one_batch(project_widget, qtbot) -> None:
     widget, viewer = project_widget
-    widget.learn.epochs.setValue(500)  # far longer than the test: only Cancel can end it
+    widget.learn.epochs.value = 500  # far longer than the test: only Cancel can end it
     for entry in widget.project.queue[:3]:
         label_from_truth(widget, viewer, entry.key)
-    seen: list[dict] = []
+    seen: list = []
     first_train_step(qtbot, widget, seen)
     assert widget.learn.cancel.isEnabled()
     before = len(seen)
@@ -185,7 +191,7 @@ def test_cancel_ends_the_round_within_one_batch(project_widget, qtbot) -> None:
 
 def test_auto_retrain_after_k_accepted_labels(project_widget, qtbot) -> None:
     widget, viewer = project_widget
-    widget.learn.auto_every.setValue(2)
+    widget.learn.auto_every.value = 2
     keys = [e.key for e in widget.project.queue[:2]]
     label_from_truth(widget, viewer, keys[0])
     assert not widget.round_running
@@ -199,7 +205,7 @@ def test_closing_the_viewer_mid_round_stops_it_cleanly(project_widget, qtbot) ->
     widget, viewer = project_widget
     project = widget.project
     root = project.root
-    widget.learn.epochs.setValue(500)
+    widget.learn.epochs.value = 500
     labelled = [e.key for e in project.queue[:3]]
     for key in labelled:
         label_from_truth(widget, viewer, key)
@@ -238,7 +244,7 @@ def test_buttons_are_disabled_when_they_cannot_work(widget_and_viewer, sample_tr
     a, learn = widget.annotate, widget.learn
     buttons = (a.next, a.accept, a.skip, a.from_prediction, learn.retrain, learn.cancel)
     assert not any(b.isEnabled() for b in buttons)  # no project yet
-    widget.learn.query_size.setValue(3)
+    widget.learn.query_size.value = 3
     from tests.qt.conftest import TINY
 
     widget.create_project(str(sample_tree), str(tmp_path / "p"), **TINY)
@@ -316,9 +322,9 @@ def test_drafts_reopen_and_locked_projects(project_widget, qtbot, tmp_path) -> N
 def test_form_creates_a_project_and_exports_work(widget_and_viewer, sample_tree, tmp_path, qtbot):
     widget, viewer = widget_and_viewer
     form = widget.form
-    form.source.setText(str(sample_tree))
-    form.root.setText(str(tmp_path / "made"))
-    form.preset.setCurrentText("cpu")
+    form.source.value = str(sample_tree)
+    form.root.value = tmp_path / "made"
+    form.preset.value = "cpu"
     qtbot.mouseClick(form.create_button, Qt.MouseButton.LeftButton)
     project = widget.project
     assert project is not None and project.config["preset"] == "cpu"
@@ -355,8 +361,178 @@ def test_form_offers_frames_opened_with_the_reader(make_napari_viewer, qtbot, sa
         values = widget.form.values()
         assert values["source"] == str(sample_tree.resolve())
         assert values["root"] == str(sample_tree.resolve().parent / "cholecseg8k_alges")
-        widget.form.source.setText("/some/other/frames")  # the user's choice is never overwritten
+        widget.form.source.value = "/some/other/frames"  # the user's choice is never overwritten
         viewer.open(str(sample_tree), plugin="alges-napari")
         assert widget.form.values()["source"] == "/some/other/frames"
     finally:
         widget.shutdown()
+
+
+def test_changes_made_through_the_project_api_reach_the_widget(project_widget, qtbot) -> None:
+    """An accept, a skip and a new queue made in another thread, not through the dock's buttons,
+    show in the counts line, the queue table and the buttons, applied in the GUI thread."""
+    widget, viewer = project_widget
+    project, table, status = widget.project, widget.annotate.queue, widget.status
+    key, skipped = project.queue[1].key, project.queue[2].key  # not the frame on screen
+    truth = project.frames.ground_truth(project.frames.index_of(key))
+    assert table.status_of(key) == "unlabelled" and not widget.learn.retrain.isEnabled()
+    assert status.counts.text().startswith("Labelled 0 / 16 frames")
+    pixels_before = status.pixels.text()
+    shown_in: list[threading.Thread] = []
+    show_counts = status.show_counts
+    status.show_counts = lambda *a: (shown_in.append(threading.current_thread()), show_counts(*a))
+
+    def in_thread(work) -> None:
+        errors: list[BaseException] = []
+        thread = threading.Thread(target=lambda: _record_errors(work, errors))
+        thread.start()
+        thread.join()
+        assert not errors
+
+    in_thread(lambda: project.accept_label(key, truth))
+    qtbot.waitUntil(lambda: table.status_of(key) == "labelled", timeout=5_000)
+    assert status.counts.text().startswith("Labelled 1 / 16 frames  (training 1, validation 0")
+    assert f"{len(project.queue) - 1} queued to label" in status.counts.text()
+    assert widget.learn.retrain.isEnabled() and widget.export_labels_button.isEnabled()
+    assert status.pixels.text() != pixels_before  # the new label's pixels are counted
+
+    in_thread(lambda: project.skip(skipped))
+    qtbot.waitUntil(lambda: table.status_of(skipped) == "skipped", timeout=5_000)
+    assert "skipped 1)" in status.counts.text()
+
+    new_queue = [QueueEntry(k, r) for r, k in enumerate(project.unlabelled_keys()[:2])]
+    in_thread(lambda: project.set_queue(new_queue))
+    qtbot.waitUntil(lambda: table.keys == [e.key for e in new_queue], timeout=5_000)
+    assert "; 2 queued to label" in status.counts.text()
+    assert shown_in and all(t is threading.main_thread() for t in shown_in)
+
+
+def _record_errors(work, errors: list) -> None:
+    try:
+        work()
+    except BaseException as exc:  # reported by the test, in the test's thread
+        errors.append(exc)
+
+
+def test_moving_between_frames_recounts_nothing(project_widget, monkeypatch) -> None:
+    widget, viewer = project_widget
+    project = widget.project
+    label_from_truth(widget, viewer, project.queue[0].key)
+    calls: list[str] = []
+    whole_pool = ("counts", "latest_checkpoint", "pending_queue", "labelled_keys")
+    for name in whole_pool + ("unlabelled_keys", "validation_keys", "rounds"):
+        original = getattr(type(project), name)
+        if isinstance(original, property):
+            monkeypatch.setattr(
+                type(project), name, property(lambda p, n=name, o=original: _log(calls, n, o, p))
+            )
+        else:
+            monkeypatch.setattr(project, name, partial(_log, calls, name, original, project))
+    glob = Path.glob
+    monkeypatch.setattr(Path, "glob", lambda self, *a: _log(calls, "glob", glob, self, *a))
+    for index in range(len(project.keys)):
+        widget.go_to_key(project.keys[index])
+        assert widget.current_key == project.keys[index]
+    widget.next_frame()
+    widget.next_frame()
+    assert calls == []
+
+
+def _log(calls: list, name: str, original, *args):
+    calls.append(name)
+    return original.fget(*args) if isinstance(original, property) else original(*args)
+
+
+def test_an_opened_project_without_queue_or_rounds_gets_the_first_queue(
+    widget_and_viewer, sample_tree, tmp_path
+) -> None:
+    from alges_napari.core.acquire.queue import initial_queue
+    from tests.qt.conftest import TINY
+
+    widget, viewer = widget_and_viewer
+    root = tmp_path / "old"
+    Project.create(root, str(sample_tree), first_queue=0, **TINY).close()  # as older versions
+    widget.learn.query_size.value = 4
+    project = widget.open_project(root)
+    expected = initial_queue(project.keys, 4)
+    assert project.queue == expected and len(expected) == 4
+    assert widget.annotate.queue.keys == [e.key for e in expected]
+    assert widget.current_key == expected[0].key and widget.annotate.next.isEnabled()
+
+
+def test_parameter_forms_are_magicgui_forms_of_typed_signatures(
+    widget_and_viewer, sample_tree, tmp_path, qtbot, monkeypatch
+) -> None:
+    from magicgui.widgets import FunctionGui
+
+    from alges_napari._qt import export_actions
+    from alges_napari.core.acquire.strategies import DEFAULT_STRATEGY, available_strategies
+    from alges_napari.core.session import RoundConfig
+
+    widget, viewer = widget_and_viewer
+    form, learn, export = widget.form, widget.learn, widget.export
+    assert all(isinstance(g, FunctionGui) for g in (form.fields, learn.settings, export.options))
+    assert [w.name for w in form.fields] == ["source", "root", "schema", "preset", "stride"]
+    assert [w.name for w in learn.settings] == ["strategy", "query_size", "epochs", "auto_every"]
+    assert list(learn.strategy.choices) == available_strategies()
+    assert learn.strategy.value == DEFAULT_STRATEGY
+    assert list(export.options.fmt.choices) == ["index", "cholecseg8k"]
+    assert "every n-th frame" in form.stride.tooltip  # tooltips come from the docstrings
+    assert "after every K accepted labels" in learn.auto_every.tooltip
+
+    form.source.value = sample_tree
+    form.root.value = tmp_path / "strided"
+    form.stride.value = 2
+    learn.query_size.value = 3
+    qtbot.mouseClick(form.create_button, Qt.MouseButton.LeftButton)
+    project = widget.project
+    assert len(project.keys) == 8 and len(project.queue) == 3
+    assert form.fields.native.isHidden() and not widget.close_button.isHidden()
+    assert learn.epochs.value == 3  # the cpu preset's epochs, shown once the project is open
+    learn.strategy.value, learn.epochs.value = "entropy", 2
+    assert learn.round_config() == RoundConfig(strategy="entropy", query_size=3, epochs=2)
+
+    key = project.queue[0].key
+    label_from_truth(widget, viewer, key)
+    export.options.fmt.value = "cholecseg8k"
+    monkeypatch.setattr(
+        export_actions.QFileDialog, "getExistingDirectory", lambda *a: str(tmp_path / "out")
+    )
+    (tmp_path / "out").mkdir()
+    qtbot.mouseClick(widget.export_labels_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: any((tmp_path / "out").rglob("*_endo_color_mask.png")), timeout=30_000)
+
+
+def test_predictions_cached_in_a_worker_thread_reach_the_frame_on_screen(
+    project_widget, qtbot
+) -> None:
+    widget, viewer = project_widget
+    project, layers = widget.project, widget.layers
+    key = widget.current_key
+    assert not widget.annotate.from_prediction.isEnabled()  # no model yet
+    prediction = np.zeros((64, 96), np.uint8)
+    prediction[:, 48:] = 2
+    heat = np.full((64, 96), 7, np.uint8)
+    other = project.queue[1].key
+    worker = threading.Thread(
+        target=lambda: (
+            project.write_cache(other, prediction),
+            project.write_cache(key, prediction, heat),
+        )
+    )
+    worker.start()
+    worker.join()
+    qtbot.waitUntil(lambda: widget.annotate.from_prediction.isEnabled(), timeout=5_000)
+    np.testing.assert_array_equal(layers.prediction.data, prediction)
+    np.testing.assert_array_equal(layers.heat.data, heat)
+    # The untouched frame opens with the new prediction (auto-fill is on) ...
+    np.testing.assert_array_equal(layers.annotation.data, prediction)
+    layers.annotation.paint((5, 5), 1)  # ... but an edited one keeps the user's work
+    edited = np.array(layers.annotation.data)
+    project.write_cache(key, np.ones((64, 96), np.uint8))
+    np.testing.assert_array_equal(layers.annotation.data, edited)
+    assert (layers.prediction.data == 1).all()
+    project.clear_cache()  # as a scoring pass starts: the overlay empties, the button follows
+    assert (layers.prediction.data == IGNORE).all()
+    assert not widget.annotate.from_prediction.isEnabled()
+    np.testing.assert_array_equal(layers.annotation.data, edited)

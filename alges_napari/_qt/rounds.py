@@ -1,0 +1,99 @@
+"""Rounds (train, score, select) run one at a time in a thread worker, shown in the learn panel."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from napari.utils.notifications import show_info
+
+from alges_napari._qt.jobs import BackgroundJob, JobStarter
+from alges_napari._qt.learn_panel import LearnPanel
+from alges_napari.core.progress import Progress
+from alges_napari.core.session import ActiveLearningSession, RoundConfig, RoundResult
+
+
+class RoundRunner:
+    """Starts, cancels and reports the rounds of one dock widget.
+
+    Parameters
+    ----------
+    panel : LearnPanel
+        Shows the running round's progress and its outcome.
+    start_job : callable
+        Runs a core generator in a thread worker (:func:`~alges_napari._qt.jobs.start_job`).
+    on_change : callable
+        Called without arguments when the running state changes (to update buttons).
+
+    Notes
+    -----
+    What a finished round changed (queue, round record, predictions) reaches the dock as the
+    project's change events, not through the runner.
+    """
+
+    def __init__(
+        self,
+        panel: LearnPanel,
+        start_job: JobStarter,
+        on_change: Callable[[], Any],
+    ):
+        self._panel = panel
+        self._start_job = start_job
+        self._on_change = on_change
+        self.job: BackgroundJob | None = None
+
+    @property
+    def running(self) -> bool:
+        """True while a round runs."""
+        return self.job is not None
+
+    @property
+    def stopping(self) -> bool:
+        """True when the running round was asked to stop."""
+        return self.job is not None and self.job.stop.is_set()
+
+    def start(self, session: ActiveLearningSession, config: RoundConfig) -> BackgroundJob | None:
+        """Start a round of ``session``; None while another one runs."""
+        if self.running:
+            return None
+        panel = self._panel
+        panel.show_progress(Progress("train", epoch=0, epochs=config.epochs))
+        self.job = self._start_job(
+            lambda stop: session.run_round(config, stop),
+            self._done,
+            name="round",
+            on_progress=panel.show_progress,
+            on_error=self._failed,
+        )
+        self._on_change()
+        return self.job
+
+    def cancel(self) -> None:
+        """Stop the running round within one batch."""
+        if self.job is not None:
+            self.job.cancel()
+            self._panel.progress_text.setText("Stopping after this batch...")
+            self._on_change()
+
+    def forget(self) -> None:
+        """Drop the round after its job was stopped with the project (no callback comes)."""
+        self.job = None
+        self._panel.show_idle()
+
+    def _done(self, result: RoundResult) -> None:
+        self.job = None
+        if result.stopped:
+            self._panel.show_idle(f"Round {result.round} stopped: {result.message}")
+        else:
+            dice = "n/a" if np.isnan(result.mean_dice) else f"{result.mean_dice:.3f}"
+            text = f"Round {result.round} done: {len(result.queue)} frames queued, Dice {dice}"
+            self._panel.show_idle(text)
+            show_info(f"ALGES: {text}")
+        self._on_change()
+
+    def _failed(self, exc: BaseException) -> None:
+        # BackgroundJob has already shown the error as a napari notification.
+        self.job = None
+        self._panel.show_idle(f"Round failed: {exc}")
+        self._on_change()

@@ -1,0 +1,58 @@
+"""The dock widget's hooks into the viewer: key bindings and event callbacks, held weakly.
+
+The viewer's keymap and events outlive a closed widget, so they hold functions that call the
+widget only while it lives; :func:`~alges_napari._qt.jobs.release` removes them again.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+from napari.utils.notifications import show_warning
+
+from alges_napari._qt.annotate_panel import KEYS
+from alges_napari._qt.jobs import Resources
+
+#: The widget method each shortcut of :data:`~._qt.annotate_panel.KEYS` calls.
+KEY_METHODS = {"next": "next_frame", "accept": "accept", "skip": "skip"}
+
+
+def weak_call(obj: Any, method: str, name: str) -> Any:
+    """A named function calling ``obj.method()`` (arguments dropped) while ``obj`` lives.
+
+    napari wants key-binding functions to have a ``__name__``.
+    """
+    ref = weakref.ref(obj)
+
+    def call(*_: Any) -> None:
+        target = ref()
+        if target is not None:
+            getattr(target, method)()
+
+    call.__name__ = call.__qualname__ = name
+    return call
+
+
+def hook_viewer(widget: Any, res: Resources, events: dict[str, Any]) -> None:
+    """Bind the annotation shortcuts to ``widget`` and connect viewer ``events`` to its methods.
+
+    Parameters
+    ----------
+    widget : QWidget
+        Has the methods named in :data:`KEY_METHODS` and in ``events``.
+    res : Resources
+        Records the bindings and connections for :func:`~alges_napari._qt.jobs.release`.
+    events : dict
+        Widget method name -> napari event emitter that calls it (without arguments).
+    """
+    for name, key in KEYS.items():
+        try:
+            res.viewer.bind_key(key, weak_call(widget, KEY_METHODS[name], f"alges_{name}"))
+            res.bound_keys.append(key)
+        except ValueError:  # someone else holds the key: keep theirs, keep the button
+            show_warning(f"ALGES: key {key} is already bound; use the {name} button")
+    for method, emitter in events.items():
+        callback = weak_call(widget, method, method)
+        emitter.connect(callback)
+        res.callbacks.append((emitter, callback))
