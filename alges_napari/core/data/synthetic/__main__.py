@@ -1,5 +1,6 @@
-"""``python -m alges_napari.core.data.synthetic --out DIR ...`` writes a synthetic CholecSeg8k tree."""
+"""``python -m alges_napari.core.data.synthetic [--preset benchmark] --out DIR ...`` writes a
+synthetic CholecSeg8k tree (see :mod:`.command`)."""
 
-from alges_napari.core.data.synthetic.clips import main
+from alges_napari.core.data.synthetic.command import main
 
 raise SystemExit(main())

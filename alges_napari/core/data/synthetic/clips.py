@@ -227,6 +227,18 @@ def boundary_pixels(mask: np.ndarray) -> np.ndarray:
     return edge
 
 
+def write_frame_files(stem: str | Path, frame: np.ndarray, mask: np.ndarray) -> None:
+    """Write one frame and its three CholecSeg8k masks beside ``stem`` (``.../frame_<n>_endo``):
+    ``.png`` (RGB), ``_mask.png`` (watershed values), ``_color_mask.png`` (class colours) and
+    ``_watershed_mask.png`` (watershed values, 255 on region boundaries), each atomically."""
+    lined = mask.copy()
+    lined[boundary_pixels(mask)] = IGNORE_INDEX  # written as 255, as in the real set
+    atomic_write_bytes(f"{stem}.png", encode_png(frame))
+    write_watershed_png(f"{stem}_mask.png", mask, CHOLECSEG8K, channels=3)
+    write_color_png(f"{stem}_color_mask.png", mask, CHOLECSEG8K)
+    write_watershed_png(f"{stem}_watershed_mask.png", lined, CHOLECSEG8K, channels=3)
+
+
 def iter_write_cholecseg8k_tree(
     root: str | Path,
     n_clips: int = 3,
@@ -275,13 +287,7 @@ def iter_write_cholecseg8k_tree(
         for i, (frame, mask) in enumerate(generate_clip(c, frames_per_clip, size, seed)):
             if is_stopped(stop):
                 return root
-            stem = root / folder / f"frame_{start + i}_endo"
-            lined = mask.copy()
-            lined[boundary_pixels(mask)] = IGNORE_INDEX  # written as 255, as in the real set
-            atomic_write_bytes(f"{stem}.png", encode_png(frame))
-            write_watershed_png(f"{stem}_mask.png", mask, CHOLECSEG8K, channels=3)
-            write_color_png(f"{stem}_color_mask.png", mask, CHOLECSEG8K)
-            write_watershed_png(f"{stem}_watershed_mask.png", lined, CHOLECSEG8K, channels=3)
+            write_frame_files(root / folder / f"frame_{start + i}_endo", frame, mask)
             done += 1
             yield Progress("synthesise", done, total, detail=f"clip {c}")
     return root
@@ -312,6 +318,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m alges_napari.core.data.synthetic",
         description="Write synthetic laparoscopic clips as a CholecSeg8k tree.",
+        epilog="With --preset benchmark, writes videos of clips with CholecSeg8k's class "
+        "statistics instead (see --preset benchmark --help).",
     )
     parser.add_argument("--out", required=True, type=Path, help="output folder")
     parser.add_argument("--clips", type=int, default=3, help="number of clips")
