@@ -25,6 +25,11 @@ while the GUI thread accepts labels. Every change of the project's state passes 
 per-frame statuses have their own short lock (see :mod:`.statuses`), and the queue and the round
 history are replaced, never changed in place, so a reader always holds a whole one. After each
 change is on disk, subscribers (:meth:`Project.subscribe`) get a :class:`ProjectEvent`.
+
+Rooms: the reads are in :mod:`.view`, the changes here; file names and the PNG codec in
+:mod:`.files`, keys <-> paths in :mod:`.paths`, the lock in :mod:`.lock`, ``cache/`` in
+:mod:`.cache`, ``models/`` in :mod:`.checkpoints`, the two JSON files in :mod:`.config` and
+:mod:`.state`.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ import numpy as np
 from alges_napari.core.acquire.queue import QueueEntry, initial_queue
 from alges_napari.core.atomic import atomic_write_bytes, atomic_write_json
 from alges_napari.core.errors import ProjectError
+from alges_napari.core.project.checkpoints import rounds_from_checkpoints
 from alges_napari.core.project.config import FORMAT_VERSION, new_config, read_config
 from alges_napari.core.project.events import ProjectEvent, Subscribers
 from alges_napari.core.project.files import (
@@ -51,21 +57,20 @@ from alges_napari.core.project.files import (
     LABELS_DIR,
     MODELS_DIR,
     STATE_FILE,
-    CheckpointFolder,
-    FrameCache,
     decode_index_png,
     encode_index_png,
     key_to_relpath,
-    lock_project,
     makedirs,
     now_iso,
     relpath_to_key,
     remove_stale_temporaries,
     scan_labels,
 )
+from alges_napari.core.project.lock import lock_project
 from alges_napari.core.project.records import RoundRecord
-from alges_napari.core.project.state import parse_state, rounds_from_checkpoints, state_json
+from alges_napari.core.project.state import parse_state, state_json
 from alges_napari.core.project.statuses import STATUSES, FrameStatuses
+from alges_napari.core.project.view import ProjectView
 
 
 class ProjectRecoveryWarning(UserWarning):
@@ -75,13 +80,15 @@ class ProjectRecoveryWarning(UserWarning):
 # ---------------------------------------------------------------- the project
 
 
-class Project:
+class Project(ProjectView):
     """An active-learning project folder (see the module docstring for its layout).
 
     Create one with :meth:`create`, open an existing one with :meth:`open`; both return a
     project opened for writing (holding the lock) unless ``readonly=True``. Use it as a context
     manager or call :meth:`close` to release the lock. Any thread may call any method: changes
-    pass one write gate, reads see whole changes (see the module docstring).
+    pass one write gate, reads see whole changes (see the module docstring). The reading
+    methods are those of :class:`~alges_napari.core.project.view.ProjectView`; this class adds
+    every change.
 
     Attributes
     ----------
@@ -96,22 +103,10 @@ class Project:
     """
 
     def __init__(self, root: Path, config: dict[str, Any], readonly: bool, lock_fd: int | None):
-        self.root = root
-        self.config = config
-        self.readonly = readonly
-        self.recovery: str | None = None
+        super().__init__(root, config, readonly)
         self._lock_fd = lock_fd
         self._gate = threading.RLock()  # THE write gate: change + snapshot + write, together
         self._events = Subscribers()
-        self._frames: Any = None
-        self._schema: Any = None
-        self._key_set: set[str] | None = None
-        self._statuses = FrameStatuses()
-        # Replaced (never changed in place) by each write, so a reader's copy is always whole.
-        self._queue: list[QueueEntry] = []
-        self._rounds: list[RoundRecord] = []
-        self._checkpoints = CheckpointFolder(root / MODELS_DIR)
-        self._cache = FrameCache(root / CACHE_DIR)
 
     # ------------------------------------------------------------ create / open / close
 
@@ -216,10 +211,6 @@ class Project:
         with contextlib.suppress(Exception):
             self.close()
 
-    def __repr__(self) -> str:
-        mode = "read-only" if self.readonly else "writable"
-        return f"Project({str(self.root)!r}, {mode}, {len(self._statuses)} labels)"
-
     # ------------------------------------------------------------ the write gate and events
 
     @contextlib.contextmanager
@@ -249,83 +240,11 @@ class Project:
         """
         return self._events.subscribe(callback)
 
-    # ------------------------------------------------------------ frames and schema
-
-    @property
-    def frames(self) -> Any:
-        """The project's FrameSource, opened on first use."""
-        if self._frames is None:
-            from alges_napari.core.data.frames import open_frames_from_config
-
-            self._frames = open_frames_from_config(self.config["source"])
-        return self._frames
-
-    @property
-    def schema(self) -> Any:
-        """The project's ClassSchema."""
-        if self._schema is None:
-            from alges_napari.core.data.classes import ClassSchema
-
-            self._schema = ClassSchema.from_json(self.config["classes"])
-        return self._schema
-
-    @property
-    def keys(self) -> list[str]:
-        """All frame keys of the source, in source order."""
-        return list(self.frames.keys)
-
-    def _check_key(self, key: str) -> None:
-        if self._key_set is None:
-            self._key_set = set(self.frames.keys)
-        if key not in self._key_set:
-            raise ProjectError(f"frame key {key!r} is not in the project's source {self.root}")
-
     def _check_writable(self) -> None:
         if self.readonly:
             raise ProjectError(f"project {self.root} is open read-only")
 
-    # ------------------------------------------------------------ status
-
-    def status(self, key: str) -> str:
-        """Return "unlabelled", "labelled", "skipped" or "validation" for a frame."""
-        return self._statuses.status(key)
-
-    def counts(self) -> dict[str, int]:
-        """Number of frames in each status (all four keys present).
-
-        Kept up to date with each change, so calling it on every refresh costs nothing.
-        """
-        return self._statuses.counts(self.frames.keys)
-
-    def labelled_keys(self) -> list[str]:
-        """Keys with an accepted label that are not validation frames (the training set)."""
-        return self._statuses.select(self.frames.keys, "labelled")
-
-    def unlabelled_keys(self) -> list[str]:
-        """Keys with status "unlabelled" (the active-learning pool)."""
-        return self._statuses.select(self.frames.keys, "unlabelled")
-
-    def skipped_keys(self) -> list[str]:
-        """Keys the user chose to skip."""
-        return self._statuses.select(self.frames.keys, "skipped")
-
-    def validation_keys(self, labelled_only: bool = False) -> list[str]:
-        """Keys marked as validation frames (held out from training, used for metrics)."""
-        return self._statuses.select(self.frames.keys, "validation", labelled_only=labelled_only)
-
-    def has_label(self, key: str) -> bool:
-        """True when an accepted label for ``key`` is on disk."""
-        return self._statuses.has_label(key)
-
-    def annotation_seconds(self, key: str) -> float:
-        """Total time spent annotating ``key`` over all its accepts (0 when unknown)."""
-        return self._statuses.seconds(key)
-
     # ------------------------------------------------------------ labels
-
-    def label_path(self, key: str) -> Path:
-        """Path of the index PNG for ``key`` (it may not exist)."""
-        return self.root / LABELS_DIR / f"{key_to_relpath(key)}.png"
 
     def accept_label(self, key: str, mask: np.ndarray, seconds: float | None = None) -> Path:
         """Store ``mask`` as the accepted label of ``key``; durable on disk before returning.
@@ -361,12 +280,6 @@ class Project:
         self._events.emit(ProjectEvent("label", (key,)))
         return path
 
-    def load_label(self, key: str) -> np.ndarray | None:
-        """Return the accepted label of ``key`` as uint8 (H, W), or None."""
-        if not self.has_label(key):
-            return None
-        return decode_index_png(self.label_path(key))
-
     def skip(self, key: str, flag: bool = True) -> None:
         """Mark (or unmark) ``key`` as skipped: it leaves the pool and the queue."""
         self._set_mark(key, "skipped", flag)
@@ -385,17 +298,6 @@ class Project:
 
     # ------------------------------------------------------------ queue and rounds
 
-    @property
-    def queue(self) -> list[QueueEntry]:
-        """The frames to label next, best first, as selected by the last round."""
-        return list(self._queue)
-
-    def pending_queue(self) -> list[QueueEntry]:
-        """Queue entries whose frame is still unlabelled (not labelled, skipped or held out)."""
-        queue = self._queue
-        pending = set(self._statuses.select([e.key for e in queue], "unlabelled"))
-        return [e for e in queue if e.key in pending]
-
     def set_queue(self, entries: Iterable[QueueEntry]) -> None:
         """Replace the queue and persist it."""
         queue = [QueueEntry(e.key, int(e.rank), e.score) for e in entries]
@@ -403,11 +305,6 @@ class Project:
             self._queue = queue
             self._save_state()
         self._events.emit(ProjectEvent("queue"))
-
-    @property
-    def rounds(self) -> list[RoundRecord]:
-        """History of recorded rounds, oldest first."""
-        return list(self._rounds)
 
     def record_round(self, record: RoundRecord) -> None:
         """Append a round's record to the history and persist it.
@@ -422,22 +319,6 @@ class Project:
             self._save_state()
         self._events.emit(ProjectEvent("round"))
 
-    def next_round(self) -> int:
-        """Number of the next round (1 for the first)."""
-        return max((r.round for r in self._rounds), default=0) + 1
-
-    def checkpoint_path(self, round_index: int) -> Path:
-        """Where the checkpoint of round ``round_index`` lives."""
-        return self.root / MODELS_DIR / f"round_{round_index:04d}.safetensors"
-
-    def latest_checkpoint(self) -> Path | None:
-        """The newest checkpoint on disk, or None.
-
-        Costs one ``stat`` of ``models/``: the folder is listed again only when it changed (or
-        a round was recorded), so the widget may ask on every refresh.
-        """
-        return self._checkpoints.latest()
-
     # ------------------------------------------------------------ cache
 
     def clear_cache(self) -> None:
@@ -451,14 +332,6 @@ class Project:
         with self._write_gate():
             self._cache.write(key, prediction, heat)
         self._events.emit(ProjectEvent("cache", (key,)))
-
-    def prediction(self, key: str) -> np.ndarray | None:
-        """The last scoring pass's predicted mask for ``key``, or None when not cached."""
-        return self._cache.read("pred", key)
-
-    def heat_map(self, key: str) -> np.ndarray | None:
-        """The last scoring pass's heat map for ``key`` (uint8, 255 = hottest), or None."""
-        return self._cache.read("heat", key)
 
     # ------------------------------------------------------------ state file
 

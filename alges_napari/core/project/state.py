@@ -12,10 +12,13 @@ from typing import Any
 
 from alges_napari.core.acquire.queue import QueueEntry
 from alges_napari.core.errors import ProjectError
+from alges_napari.core.project.checkpoints import rounds_from_checkpoints
 from alges_napari.core.project.config import FORMAT_VERSION
-from alges_napari.core.project.files import MODELS_DIR, now_iso
+from alges_napari.core.project.files import now_iso
 from alges_napari.core.project.records import RoundRecord
 from alges_napari.core.project.statuses import FrameStatuses
+
+__all__ = ["parse_state", "rounds_from_checkpoints", "state_json"]
 
 
 def state_json(
@@ -52,12 +55,3 @@ def parse_state(
     queue = [QueueEntry(str(q["key"]), int(q["rank"]), q.get("score")) for q in state["queue"]]
     rounds = [RoundRecord.from_json(r) for r in state["rounds"]]
     return statuses, queue, rounds
-
-
-def rounds_from_checkpoints(root: Path) -> list[RoundRecord]:
-    """The rounds whose checkpoints are in ``models/`` (all a lost state file leaves of them)."""
-    return [
-        RoundRecord(round=int(p.stem.split("_")[1]), checkpoint=p.relative_to(root).as_posix())
-        for p in sorted((root / MODELS_DIR).glob("round_*.safetensors"))
-        if p.stem.split("_")[1].isdigit()
-    ]
