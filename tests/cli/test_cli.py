@@ -1,4 +1,7 @@
-"""The ``alges`` command on tiny synthetic data: every subcommand, its help, its exit codes."""
+"""The ``alges`` command on tiny synthetic data: every subcommand, its help, its exit codes.
+
+Fixtures (``tree``, ``restore_threads``) are in ``conftest.py``.
+"""
 
 from __future__ import annotations
 
@@ -13,26 +16,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from alges_napari import cli
 
 TINY = ["--epochs", "1", "--batch-size", "4", "--size", "64", "64", "--threads", "1"]
-
-
-@pytest.fixture(autouse=True)
-def restore_threads():
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)  # --threads changes the process-wide setting
-
-
-@pytest.fixture(scope="module")
-def tree(tmp_path_factory) -> Path:
-    from alges_napari.core.data.synthetic import write_cholecseg8k_tree
-
-    root = tmp_path_factory.mktemp("tree")
-    return write_cholecseg8k_tree(root, n_clips=4, frames_per_clip=6, size=(64, 64), seed=5)
 
 
 def rows_of(out: Path) -> list[dict[str, str]]:
@@ -104,6 +91,7 @@ def test_simulate_then_plot(tree, tmp_path, capsys) -> None:
     out = tmp_path / "exp"
     args = ["simulate", "--data", str(tree), "--strategy", "random,alges-img", "--init", "3"]
     args += ["--query", "2", "--rounds", "1", "--repeats", "2", "--test-size", "0.25"]
+    args += ["--no-full-pool"]  # the full-pool rows have tests of their own
     assert cli.main([*args, *TINY, "--out", str(out), "--quiet"]) == 0
     assert capsys.readouterr().err == ""  # quiet means quiet
     rows = rows_of(out)
@@ -132,7 +120,8 @@ def test_ctrl_c_stops_cleanly_and_the_run_resumes(tree, tmp_path) -> None:
     out = tmp_path / "exp"
     args = [sys.executable, "-m", "alges_napari.cli", "simulate", "--data", str(tree)]
     args += ["--strategy", "random", "--init", "3", "--query", "2", "--rounds", "4"]
-    args += ["--repeats", "1", "--test-size", "0.25", *TINY, "--out", str(out), "--quiet"]
+    args += ["--repeats", "1", "--test-size", "0.25", "--no-full-pool", *TINY]
+    args += ["--out", str(out), "--quiet"]
     proc = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 240
