@@ -24,6 +24,7 @@ from alges_napari.core.acquire.queue import QueueEntry
 from alges_napari.core.acquire.scoring import iter_score
 from alges_napari.core.acquire.step import KeyedFrames, iter_acquire
 from alges_napari.core.acquire.strategies import DEFAULT_STRATEGY
+from alges_napari.core.data.classes import IGNORE_INDEX
 from alges_napari.core.errors import AlgesError
 from alges_napari.core.learn.metrics import SegmentationMeter
 from alges_napari.core.learn.model import (
@@ -186,10 +187,8 @@ class ActiveLearningSession:
                 f"project {project.root} has no accepted labels outside validation: label a frame first"
             )
         t0 = time.perf_counter()
+        samples = self._training_samples(train_keys, tc)
         model, spec = self._start_model(tc)
-        frames = project.frames
-        pairs = ((frames[frames.index_of(k)], project.load_label(k)) for k in train_keys)
-        samples = make_samples(pairs, tc.input_size)
         result.train = yield from iter_train(
             model, samples, tc, stop=stop, device=self.device, mean=spec.mean, std=spec.std
         )
@@ -205,6 +204,29 @@ class ActiveLearningSession:
         self._model, self._spec = model, spec
         yield from self._after_training(result, cfg, tc, train_keys, stop)
         return result
+
+    def _training_samples(self, train_keys: list[str], tc: TrainConfig) -> Any:
+        """The labels of ``train_keys`` and their frames at the training size; an AlgesError
+        when no pixel is labelled (all 255): such a round would learn nothing, with loss 0."""
+        project, frames = self.project, self.project.frames
+        labelled_px = 0
+
+        def pairs() -> Any:
+            nonlocal labelled_px
+            for key in train_keys:
+                label = project.load_label(key)
+                labelled_px += int(np.count_nonzero(label != IGNORE_INDEX))
+                yield frames[frames.index_of(key)], label
+
+        samples = make_samples(pairs(), tc.input_size)
+        if labelled_px == 0 or not bool((samples.masks != IGNORE_INDEX).any()):
+            where = "" if labelled_px == 0 else f" at the training size {tuple(tc.input_size)}"
+            raise AlgesError(
+                f"project {project.root}: the {len(train_keys)} accepted training label(s) hold "
+                f"no labelled pixel{where} (all ignore, {IGNORE_INDEX}): paint at least one "
+                "class on a frame and accept it before training"
+            )
+        return samples
 
     def rank(
         self, config: RoundConfig | None = None, stop: SupportsIsSet | None = None
