@@ -171,6 +171,7 @@ def run_simulate(args: argparse.Namespace) -> int:
     """``alges simulate``."""
     from alges_napari.core.experiment.config import SimulationConfig
     from alges_napari.core.experiment.loop import iter_simulate
+    from alges_napari.core.experiment.store import discard_unfinished
 
     config = SimulationConfig(
         data=args.data,
@@ -209,9 +210,14 @@ def run_simulate(args: argparse.Namespace) -> int:
                 f"{row['n_labeled']} labels, mean Dice {row['mean_dice']:.4f}",
             )
 
+    created = not Path(args.out).exists()
     with graceful_interrupt(StopFlag(), args.quiet) as stop:
         try:
             result = run_to_end(iter_simulate(config, args.out, stop, args.device), on_progress)
+        except Exception:
+            if created:  # failed before its first step: leave no folder behind
+                discard_unfinished(args.out, remove_root=True)
+            raise
         finally:
             bars.close()
     results = Path(args.out) / "results.csv"

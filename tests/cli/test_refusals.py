@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -53,3 +54,43 @@ def test_train_refuses_labels_without_a_labelled_pixel(tree, tmp_path, capsys) -
     assert "no labelled pixel" in err and "2 accepted training label" in err
     with Project.open(proj, readonly=True) as project:
         assert project.rounds == [] and project.latest_checkpoint() is None  # nothing trained
+
+
+# ---------------------------------------------------------------- 16: rejected simulations
+
+
+def test_simulate_rejected_before_any_step_leaves_nothing(tree, tmp_path, capsys) -> None:
+    above = tmp_path / "data"
+    shutil.copytree(tree, above / "clips")  # --data one folder above the videos
+    out = tmp_path / "exp"
+    base = ["simulate", "--strategy", "random", "--repeats", "1", "--rounds", "0", *SMALL_RUN]
+    assert cli.main([*base, "--data", str(above), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "one folder lower" in err and f"--data {above / 'clips'}" in err
+    assert "--init" not in err  # no advice to shrink the experiment
+    assert not out.exists()
+
+    too_big = [*base, "--data", str(above / "clips"), "--init", "30"]
+    assert cli.main([*too_big, "--out", str(out), "--quiet"]) == 2
+    assert "init + rounds * query" in capsys.readouterr().err and not out.exists()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert cli.main([*too_big, "--out", str(empty), "--quiet"]) == 2
+    assert list(empty.iterdir()) == []  # a folder that was there stays, untouched
+
+    assert cli.main([*base, "--data", str(above / "clips"), "--out", str(out), "--quiet"]) == 0
+    assert [(r["strategy"], r["round"]) for r in rows_of(out)] == [("random", "0")]
+
+
+def test_simulate_failing_in_its_first_step_removes_its_folder(tree, tmp_path, monkeypatch):
+    from alges_napari.core.experiment.pool import Runner
+
+    def out_of_memory(*args, **kwargs):
+        raise RuntimeError("CUDA out of memory")
+        yield  # a generator, as Runner.train
+
+    monkeypatch.setattr(Runner, "train", out_of_memory)
+    out = tmp_path / "exp"
+    args = ["simulate", "--data", str(tree), "--strategy", "random", "--repeats", "1"]
+    assert cli.main([*args, "--rounds", "0", *SMALL_RUN, "--out", str(out), "--quiet"]) == 1
+    assert not out.exists()  # its split was written, then removed with the folder

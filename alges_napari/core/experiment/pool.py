@@ -124,6 +124,13 @@ def split_repeat(pool: Pool, config: SimulationConfig, repeat: int) -> dict[str,
     test = [k for k, g in zip(pool.keys, pool.groups, strict=True) if g in test_groups]
     train = [k for k, g in zip(pool.keys, pool.groups, strict=True) if g not in test_groups]
     need = config.init + config.rounds * config.query
+    if len(names) == 1 and all("/" in k for k in pool.keys):
+        lower = Path(config.data) / names[0]
+        raise AlgesError(
+            f"{config.data}: all {n} frames lie in one folder, {names[0]!r}, so no whole video "
+            "is left to hold out as test frames (each first folder of a frame is one video): "
+            f"the videos are probably one folder lower, try --data {lower}"
+        )
     if not test or len(train) < need:
         raise AlgesError(
             f"{config.data}: {n} frames in {len(names)} groups leave {len(test)} test and "

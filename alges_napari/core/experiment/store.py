@@ -14,10 +14,15 @@ A step (strategy, repeat, round) is written in this order: checkpoint, then ``st
 (which holds the row), then the row appended to ``results.csv``; the previous checkpoint is
 deleted last. Whatever moment a run is killed at, the state file names a checkpoint that exists,
 and :meth:`ExperimentStore.open` appends rows that reached a state file but not the CSV.
+
+Nothing is written before the experiment's first write (a repeat's split): a run rejected before
+it (bad settings, data whose frames form one group) leaves no folder behind. A folder that holds
+no finished step (only settings, an empty ``results.csv`` and splits) takes new settings.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -42,6 +47,49 @@ def _read_json(path: Path) -> dict[str, Any] | None:
         raise AlgesError(f"cannot read experiment state {path}: {exc}") from exc
 
 
+def unfinished_files(root: str | os.PathLike[str]) -> list[Path] | None:
+    """The files of an experiment folder that finished no step, or None when it holds more.
+
+    A run that stopped before its first step leaves at most ``config.json``, a ``results.csv``
+    with no row and the splits it drew (``state/repeat_<r>/split.json``): nothing worth keeping.
+    """
+    root = Path(root)
+    state = root / "state"
+    files = [p for p in root.rglob("*") if not p.is_dir()] if root.is_dir() else []
+    for path in files:
+        if path == root / "results.csv":
+            if len(path.read_bytes().splitlines()) > 1:
+                return None
+        elif path != root / "config.json" and not (
+            path.name == "split.json"
+            and path.parent.parent == state
+            and path.parent.name.startswith("repeat_")
+        ):
+            return None
+    return files
+
+
+def discard_unfinished(root: str | os.PathLike[str], remove_root: bool = False) -> bool:
+    """Delete what a run that finished no step left in ``root`` (see :func:`unfinished_files`).
+
+    Returns
+    -------
+    bool
+        False (and nothing deleted) when ``root`` holds a finished step or unknown files.
+    """
+    root = Path(root)
+    files = unfinished_files(root)
+    if files is None:
+        return False
+    for path in files:
+        path.unlink(missing_ok=True)
+    folders = sorted((p for p in root.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts))
+    for folder in folders + ([root] if remove_root else []):
+        with contextlib.suppress(OSError):  # not empty after all: leave it
+            folder.rmdir()
+    return True
+
+
 def _cell(value: Any) -> str:
     if isinstance(value, float):
         return "" if not math.isfinite(value) else f"{value:.6f}"
@@ -63,21 +111,23 @@ class ExperimentStore:
         self.root = Path(root)
         self.columns = list(columns)
         self.results = self.root / "results.csv"
+        self._pending: dict[str, Any] | None = None  # settings to write with the first state
 
     # ------------------------------------------------------------ opening
 
     def open(self, config: dict[str, Any]) -> None:
-        """Create the folder, or check a previous run used the same settings and repair the CSV.
+        """Check a previous run in the folder used the same settings, and repair its CSV.
+
+        Writes nothing for a new experiment: the folder, ``config.json`` and the CSV header
+        are written with the first state (see :meth:`_create`).
 
         Raises
         ------
         AlgesError
             When ``config.json`` or ``results.csv`` disagree with this run's settings.
         """
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise AlgesError(f"cannot create {self.root}: {exc.strerror or exc}") from exc
+        if self.root.exists() and not self.root.is_dir():
+            raise AlgesError(f"{self.root} exists and is not a folder: use another --out")
         old = _read_json(self.root / "config.json")
         if old is not None:
             diff = sorted(
@@ -85,19 +135,30 @@ class ExperimentStore:
                 for k in set(old) | set(config)
                 if k not in GROWABLE and old.get(k) != config.get(k)
             )
-            if diff:
+            if diff and not discard_unfinished(self.root):
                 details = ", ".join(f"{k}: {old.get(k)!r} -> {config.get(k)!r}" for k in diff)
                 raise AlgesError(
                     f"{self.root} holds an experiment with other settings ({details}); "
                     "use another --out or the same settings to resume it"
                 )
-        atomic_write_json(self.root / "config.json", config)
-        self._repair_csv()
+        self._pending = dict(config)
+        if self.results.exists() and self.results.stat().st_size:
+            self._repair_csv()
+
+    def _create(self) -> None:
+        """Write the folder, the settings and the CSV header, once, before the first state."""
+        if self._pending is None:
+            return
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            atomic_write_json(self.root / "config.json", self._pending)
+            if not self.results.exists() or self.results.stat().st_size == 0:
+                self._write_header()
+        except OSError as exc:
+            raise AlgesError(f"cannot write to {self.root}: {exc.strerror or exc}") from exc
+        self._pending = None
 
     def _repair_csv(self) -> None:
-        if not self.results.exists() or self.results.stat().st_size == 0:
-            self._write_header()
-            return
         data = self.results.read_bytes()
         if not data.endswith(b"\n"):
             # A run killed in the middle of a line: drop the partial row, its state file
@@ -122,6 +183,8 @@ class ExperimentStore:
 
     def done_rows(self) -> set[tuple[str, int, int]]:
         """(strategy, repeat, round) of every row already in ``results.csv``."""
+        if not self.results.exists():
+            return set()
         with self.results.open(newline="", encoding="utf-8") as fh:
             return {
                 (row["strategy"], int(row["repeat"]), int(row["round"]))
@@ -130,6 +193,7 @@ class ExperimentStore:
 
     def append_row(self, row: dict[str, Any]) -> None:
         """Append one row and fsync, so a completed round survives a crash."""
+        self._create()
         buf = io.StringIO()
         csv.writer(buf).writerow([_cell(row.get(c, "")) for c in self.columns])
         with self.results.open("a", newline="", encoding="utf-8") as fh:
@@ -151,21 +215,23 @@ class ExperimentStore:
 
     # ------------------------------------------------------------ per-repeat and per-strategy state
 
-    def repeat_dir(self, repeat: int) -> Path:
-        """Folder of a repeat's shared state (created)."""
-        d = self.root / "state" / f"repeat_{repeat}"
-        d.mkdir(parents=True, exist_ok=True)
-        return d
+    def repeat_dir(self, repeat: int, create: bool = True) -> Path:
+        """Folder of a repeat's shared state (created unless ``create`` is False)."""
+        return self._dir(self.root / "state" / f"repeat_{repeat}", create)
 
-    def strategy_dir(self, strategy: str, repeat: int) -> Path:
-        """Folder of one (strategy, repeat) state (created)."""
-        d = self.root / "state" / strategy / f"repeat_{repeat}"
-        d.mkdir(parents=True, exist_ok=True)
-        return d
+    def strategy_dir(self, strategy: str, repeat: int, create: bool = True) -> Path:
+        """Folder of one (strategy, repeat) state (created unless ``create`` is False)."""
+        return self._dir(self.root / "state" / strategy / f"repeat_{repeat}", create)
+
+    def _dir(self, path: Path, create: bool) -> Path:
+        if create:
+            self._create()
+            path.mkdir(parents=True, exist_ok=True)
+        return path
 
     def load_split(self, repeat: int) -> dict[str, Any] | None:
         """The repeat's stored split ({"test": keys, "init": keys}) or None."""
-        return _read_json(self.repeat_dir(repeat) / "split.json")
+        return _read_json(self.repeat_dir(repeat, create=False) / "split.json")
 
     def save_split(self, repeat: int, split: dict[str, Any]) -> None:
         """Store the repeat's split."""
@@ -173,8 +239,9 @@ class ExperimentStore:
 
     def load_round0(self, repeat: int) -> dict[str, Any] | None:
         """The repeat's shared round-0 record ({"checkpoint", "labeled", "row"}) or None."""
-        rec = _read_json(self.repeat_dir(repeat) / "round0.json")
-        return rec if rec and (self.repeat_dir(repeat) / rec["checkpoint"]).exists() else None
+        d = self.repeat_dir(repeat, create=False)
+        rec = _read_json(d / "round0.json")
+        return rec if rec and (d / rec["checkpoint"]).exists() else None
 
     def save_round0(self, repeat: int, record: dict[str, Any]) -> None:
         """Store the shared round-0 record (its checkpoint must already be written)."""
@@ -182,7 +249,7 @@ class ExperimentStore:
 
     def load_state(self, strategy: str, repeat: int) -> dict[str, Any] | None:
         """A (strategy, repeat) state ({"round", "labeled", "checkpoint", "rows"}) or None."""
-        return _read_json(self.strategy_dir(strategy, repeat) / "state.json")
+        return _read_json(self.strategy_dir(strategy, repeat, create=False) / "state.json")
 
     def save_state(self, strategy: str, repeat: int, state: dict[str, Any]) -> None:
         """Store a (strategy, repeat) state atomically, then delete checkpoints it no longer

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import math
 from pathlib import Path
 
@@ -95,6 +96,15 @@ def test_split_holds_out_whole_videos_per_repeat() -> None:
     assert len(split_repeat(pool, by_count, 0)["test"]) == 24  # a frame count: 3 videos
     with pytest.raises(AlgesError, match="init \\+ rounds \\* query"):
         split_repeat(pool, SimulationConfig(data="x", init=50, query=10, rounds=3), 0)
+
+
+def test_one_folder_of_frames_points_one_folder_lower() -> None:
+    keys = [f"clips/video{v:02d}/video{v:02d}_00080/frame_{i}_endo" for v in (1, 2) for i in (1, 2)]
+    config = SimulationConfig(data="data", init=1, query=1, rounds=1)
+    with pytest.raises(AlgesError, match="one folder lower") as info:
+        split_repeat(fake_pool(keys), config, 0)
+    assert f"--data {Path('data') / 'clips'}" in str(info.value)
+    assert "--init" not in str(info.value)  # shrinking the experiment would not help
 
 
 def test_config_rejects_bad_values() -> None:
@@ -227,6 +237,29 @@ def test_restart_with_other_settings_is_refused(tree: Path, tmp_path: Path) -> N
     # growing the experiment is allowed: one more strategy reuses the shared round 0
     grown = simulate(tiny(tree, strategies=("random", "coreset"), repeats=1, rounds=1), out)
     assert grown.rows_written == 3  # coreset round 0 (copied), random round 1, coreset round 1
+
+
+def test_a_run_rejected_before_its_first_step_writes_nothing(tree: Path, tmp_path: Path) -> None:
+    out = tmp_path / "exp"
+    with pytest.raises(AlgesError, match="init \\+ rounds \\* query"):
+        simulate(tiny(tree, init=30), out)
+    assert not out.exists()
+    result = simulate(tiny(tree, strategies=("random",), repeats=1, rounds=0), out)
+    assert result.rows_written == 1
+
+
+def test_a_folder_without_a_finished_step_takes_new_settings(tree: Path, tmp_path: Path) -> None:
+    from alges_napari.core.experiment.store import ExperimentStore
+
+    out = tmp_path / "exp"
+    # What a run that failed in its first training (or an older version's rejected run) left.
+    store = ExperimentStore(out, ["strategy", "repeat", "round"])
+    store.open(tiny(tree, epochs=7).to_json())
+    store.save_split(0, {"test": ["x"], "init": ["y"]})
+    assert (out / "config.json").exists() and (out / "state/repeat_0/split.json").exists()
+    result = simulate(tiny(tree, strategies=("random",), repeats=1, rounds=0), out)
+    assert result.rows_written == 1
+    assert json.loads((out / "config.json").read_text())["epochs"] == 1
 
 
 def test_data_without_ground_truth_is_refused(tmp_path: Path) -> None:
