@@ -37,6 +37,25 @@ def common_options() -> argparse.ArgumentParser:
     return parent
 
 
+class OneStrategy(argparse.Action):
+    """``--strategy NAME`` of a command that uses one strategy: given twice, or as a comma
+    list, it is a usage error rather than a silent choice of the last one."""
+
+    def __call__(
+        self, parser: argparse.ArgumentParser, namespace: Any, values: Any, option: Any = None
+    ) -> None:
+        given = f"_{self.dest}_given"
+        previous = getattr(namespace, given, None)
+        if previous is not None or "," in str(values):
+            shown = f"{previous!r} and {values!r}" if previous is not None else repr(values)
+            parser.error(
+                f"argument {option}: one strategy per run, got {shown}; "
+                "`alges simulate` compares several"
+            )
+        setattr(namespace, given, values)
+        setattr(namespace, self.dest, values)
+
+
 def add_device(parser: argparse.ArgumentParser) -> None:
     """Add ``--device``."""
     parser.add_argument(
@@ -143,3 +162,4 @@ def graceful_interrupt(stop: StopFlag, quiet: bool = False) -> Iterator[StopFlag
         yield stop
     finally:
         signal.signal(signal.SIGINT, previous)
+

@@ -62,9 +62,10 @@ def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--strategy",
         nargs="+",
-        default=list(DEFAULT_STRATEGIES),
+        action="extend",
         metavar="NAME",
-        help="strategies to compare, or 'all' (default: %(default)s)",
+        help="strategies to compare: names, comma lists, or 'all'; repeats add up "
+        f"(default: {' '.join(DEFAULT_STRATEGIES)})",
     )
     p.add_argument("--init", type=int, default=50, help="initial labelled frames (default 50)")
     p.add_argument("--query", type=int, default=10, help="frames added per round (default 10)")
@@ -158,13 +159,17 @@ def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=run_plot)
 
 
-def _strategies(names: list[str]) -> tuple[str, ...]:
+def _strategies(names: list[str] | None) -> tuple[str, ...]:
+    """Every --strategy given (in order, once each), or the default set."""
     from alges_napari.core.acquire.strategies import available_strategies
+    from alges_napari.core.experiment.config import DEFAULT_STRATEGIES
 
-    flat = [n for name in names for n in name.split(",") if n]
+    flat = [n.strip() for name in names or () for n in name.split(",") if n.strip()]
+    if not flat:
+        return DEFAULT_STRATEGIES
     if "all" in flat:
         return tuple(available_strategies())
-    return tuple(flat)
+    return tuple(dict.fromkeys(flat))
 
 
 def run_simulate(args: argparse.Namespace) -> int:

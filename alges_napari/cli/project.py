@@ -10,6 +10,7 @@ from alges_napari.cli.common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     Bars,
+    OneStrategy,
     add_device,
     graceful_interrupt,
     say,
@@ -96,7 +97,13 @@ def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
 
 def _round_options(p: argparse.ArgumentParser, training: bool) -> None:
     p.add_argument("--project", required=True, help="project folder (opened for writing)")
-    p.add_argument("--strategy", default="alges-seg", help="selection strategy (alges-seg)")
+    p.add_argument(
+        "--strategy",
+        action=OneStrategy,
+        default="alges-seg",
+        metavar="NAME",
+        help="selection strategy, one per run (alges-seg)",
+    )
     p.add_argument("--query", type=int, default=10, help="frames to queue (10)")
     p.add_argument(
         "--candidates",

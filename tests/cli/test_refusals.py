@@ -94,3 +94,39 @@ def test_simulate_failing_in_its_first_step_removes_its_folder(tree, tmp_path, m
     args = ["simulate", "--data", str(tree), "--strategy", "random", "--repeats", "1"]
     assert cli.main([*args, "--rounds", "0", *SMALL_RUN, "--out", str(out), "--quiet"]) == 1
     assert not out.exists()  # its split was written, then removed with the folder
+
+
+# ---------------------------------------------------------------- 17: repeated --strategy
+
+
+def test_repeated_strategy_options_add_up_in_simulate(tree, tmp_path) -> None:
+    from alges_napari.cli.experiment import _strategies
+    from alges_napari.core.experiment.config import DEFAULT_STRATEGIES
+
+    def parsed(*argv: str) -> tuple[str, ...]:
+        args = cli.build_parser().parse_args(["simulate", "--data", "x", *argv])
+        return _strategies(args.strategy)
+
+    assert parsed("--strategy", "entropy", "--strategy", "random") == ("entropy", "random")
+    assert parsed("--strategy", "entropy,coreset", "random", "--strategy", "entropy") == (
+        "entropy",
+        "coreset",
+        "random",
+    )
+    assert parsed() == DEFAULT_STRATEGIES
+
+    out = tmp_path / "exp"
+    args = ["simulate", "--data", str(tree), "--strategy", "entropy", "--strategy", "random"]
+    assert cli.main([*args, "--repeats", "1", "--rounds", "0", *SMALL_RUN, "--out", str(out)]) == 0
+    assert sorted(r["strategy"] for r in rows_of(out)) == ["entropy", "random"]
+
+
+@pytest.mark.parametrize("command", ["train", "rank"])
+def test_one_strategy_commands_refuse_two(command, tmp_path, capsys) -> None:
+    proj = str(tmp_path / "proj")
+    twice = [command, "--project", proj, "--strategy", "entropy", "--strategy", "random"]
+    assert cli.main(twice) == 2
+    err = capsys.readouterr().err
+    assert "one strategy per run" in err and "'entropy' and 'random'" in err
+    assert cli.main([command, "--project", proj, "--strategy", "entropy,random"]) == 2
+    assert "one strategy per run" in capsys.readouterr().err
