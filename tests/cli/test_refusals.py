@@ -130,3 +130,18 @@ def test_one_strategy_commands_refuse_two(command, tmp_path, capsys) -> None:
     assert "one strategy per run" in err and "'entropy' and 'random'" in err
     assert cli.main([command, "--project", proj, "--strategy", "entropy,random"]) == 2
     assert "one strategy per run" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- 18: nothing to export
+
+
+@pytest.mark.parametrize("fmt", ["index", "cholecseg8k"])
+def test_export_labels_without_labels_exits_2_and_writes_nothing(tree, tmp_path, capsys, fmt):
+    proj = tmp_path / "proj"
+    init_project(tree, proj)
+    out = tmp_path / "labels"
+    export = ["export", "labels", "--project", str(proj), "--out", str(out), "--format", fmt]
+    assert cli.main(export) == 2
+    assert "no accepted labels to export" in capsys.readouterr().err
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["proj"]  # no staging folder either
