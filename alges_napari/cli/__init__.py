@@ -18,6 +18,7 @@ from alges_napari.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
     common_options,
+    readable_warnings,
 )
 from alges_napari.core.errors import AlgesError
 
@@ -73,6 +74,11 @@ def main(argv: list[str] | None = None) -> int:
     int
         0 success, 1 runtime failure, 2 bad usage or input, 130 interrupted (see ``--help``).
     """
+    with readable_warnings():
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -100,4 +106,3 @@ def main(argv: list[str] | None = None) -> int:
             print(f"alges {args.command}: failed: {type(exc).__name__}: {exc}", file=sys.stderr)
             print("(run again with --debug for the traceback)", file=sys.stderr)
         return EXIT_FAILURE
-

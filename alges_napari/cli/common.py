@@ -7,6 +7,7 @@ import contextlib
 import signal
 import sys
 import threading
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -163,3 +164,25 @@ def graceful_interrupt(stop: StopFlag, quiet: bool = False) -> Iterator[StopFlag
     finally:
         signal.signal(signal.SIGINT, previous)
 
+
+@contextlib.contextmanager
+def readable_warnings() -> Iterator[None]:
+    """While inside, each warning is one line on stderr, ``warning: <message>``, instead of
+    Python's ``file:line: Category: message`` followed by the source line that raised it."""
+
+    def show(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: Any = None,
+        line: str | None = None,
+    ) -> None:
+        from tqdm import tqdm  # through tqdm, so progress bars are not torn
+
+        text = " ".join(str(message).split("\n")).strip()
+        tqdm.write(f"warning: {text}", file=file if file is not None else sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -145,3 +147,30 @@ def test_export_labels_without_labels_exits_2_and_writes_nothing(tree, tmp_path,
     assert "no accepted labels to export" in capsys.readouterr().err
     assert not out.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["proj"]  # no staging folder either
+
+
+# ---------------------------------------------------------------- 19: warnings
+
+
+def test_a_warning_is_one_readable_line(tmp_path) -> None:
+    import imageio.v3 as iio
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in range(3):
+        iio.imwrite(frames / f"frame_{i}.png", np.zeros((32, 32, 3), np.uint8))
+    (frames / "frame_3.png").write_bytes(b"not a png")
+    done = subprocess.run(
+        [sys.executable, "-m", "alges_napari.cli", "init", "--project", str(tmp_path / "p")]
+        + ["--data", str(frames)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
+    warned = [line for line in lines if "unreadable" in line]
+    assert len(warned) == 1 and warned[0].startswith("warning: ")
+    assert "frame_3.png" in warned[0]
+    assert not [line for line in lines if "Warning:" in line or "warnings.warn" in line]
+    assert not [line for line in lines if line.startswith(" ")]  # no source line under it
