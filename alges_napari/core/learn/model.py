@@ -2,8 +2,11 @@
 
 Models come from segmentation-models-pytorch by architecture and encoder name, always with
 ``encoder_weights=None``: nothing is ever downloaded. A user may initialise a model from a
-safetensors file of their own. Checkpoints are safetensors (tensors only, no code) plus a JSON
-sidecar with everything needed to rebuild the model; pickles are refused, never unpickled.
+safetensors file of their own. Checkpoints are safetensors (tensors only, no code) whose header
+carries everything needed to rebuild the model, so a checkpoint is ONE file, written atomically;
+a JSON copy of that metadata is written beside it for people and older readers. A checkpoint of
+an older alges-napari has only the JSON sidecar; one with neither is a round cut short between
+its two files and is refused. Pickles are refused, never unpickled.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from alges_napari.core.errors import CheckpointError
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 _SAFETENSORS_MAGIC_MAX_HEADER = 100_000_000
+#: Key of the safetensors header metadata that holds the checkpoint's JSON metadata.
+_META_KEY = "alges"
 
 
 @dataclass
@@ -278,13 +283,18 @@ def load_weights(model: nn.Module, path: str | Path, strict: bool = True) -> Non
 def save_checkpoint(
     model: nn.Module, path: str | Path, spec: ModelSpec, extra: dict[str, Any] | None = None
 ) -> Path:
-    """Save the model as safetensors plus a JSON sidecar (``.json`` beside it), atomically.
+    """Save the model as ONE safetensors file carrying its metadata, atomically.
+
+    The metadata (spec, ``extra``) is stored in the safetensors header, so the checkpoint is
+    complete the moment its rename lands: a kill can never leave weights without metadata.
+    A copy of the metadata is then written beside it (same name, ``.json``) for people and
+    older readers; :func:`load_checkpoint` prefers the header.
 
     Parameters
     ----------
     model : torch.nn.Module
     path : path-like
-        Target ``.safetensors`` file; the metadata goes to the same name with ``.json``.
+        Target ``.safetensors`` file; the metadata copy goes to the same name with ``.json``.
     spec : ModelSpec
         How to rebuild the model.
     extra : dict, optional
@@ -300,9 +310,10 @@ def save_checkpoint(
     path = Path(path)
     # safetensors refuses shared or non-contiguous storage: give it plain CPU copies.
     state = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
+    meta = {"spec": spec.to_dict(), "extra": extra or {}, "weights": path.name}
     # save_file streams to disk: it holds the GIL ~4x shorter than building the bytes with
     # save() (11 vs 45 ms for a ResNet-18 U-Net), which a GUI thread waiting on it feels.
-    header = {"format": "pt", "arch": spec.arch}
+    header = {"format": "pt", "arch": spec.arch, _META_KEY: json.dumps(meta)}
 
     def write(tmp: Path) -> None:
         try:
@@ -311,9 +322,34 @@ def save_checkpoint(
             raise OSError(f"{exc}") from exc
 
     atomic_write_with(path, write)
-    meta = {"spec": spec.to_dict(), "extra": extra or {}, "weights": path.name}
     atomic_write_json(_sidecar(path), meta)
     return path
+
+
+def checkpoint_metadata(path: str | Path) -> dict[str, Any] | None:
+    """The metadata of a checkpoint, from its header or (older checkpoints) its JSON sidecar.
+
+    Reads only the file's header, no tensor. None when it has neither: an incomplete
+    checkpoint (an older alges-napari killed between the weights and their sidecar).
+
+    Raises
+    ------
+    CheckpointError
+        The file is not a safetensors file, or its metadata is unreadable.
+    """
+    path = Path(path)
+    _check_safetensors(path)
+    try:
+        with open(path, "rb") as fh:
+            size = int.from_bytes(fh.read(8), "little")
+            header = json.loads(fh.read(size))
+        text = (header.get("__metadata__") or {}).get(_META_KEY)
+        if text is not None:
+            return dict(json.loads(text))
+        side = _sidecar(path)
+        return dict(json.loads(side.read_text())) if side.is_file() else None
+    except (OSError, ValueError, TypeError, AttributeError) as exc:
+        raise CheckpointError(f"metadata of checkpoint {path} is unreadable: {exc}") from exc
 
 
 def load_checkpoint(
@@ -328,15 +364,17 @@ def load_checkpoint(
     extra : dict
     """
     path = Path(path)
-    _check_safetensors(path)
-    side = _sidecar(path)
-    if not side.is_file():
-        raise CheckpointError(f"checkpoint {path} has no metadata file {side.name} beside it")
+    meta = checkpoint_metadata(path)
+    if meta is None:
+        raise CheckpointError(
+            f"checkpoint {path} has no metadata (neither in its header nor "
+            f"{_sidecar(path).name} beside it): a round cut short while saving; "
+            "delete it or train that round again"
+        )
     try:
-        meta = json.loads(side.read_text())
         spec = ModelSpec.from_dict(meta["spec"])
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise CheckpointError(f"metadata {side} is unreadable: {exc}") from exc
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise CheckpointError(f"metadata of checkpoint {path} is unreadable: {exc}") from exc
     model = spec.build()
     load_weights(model, path)
     return model.to(device).eval(), spec, dict(meta.get("extra") or {})
