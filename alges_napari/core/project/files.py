@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import io
+import os
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,7 @@ __all__ = [
     "STATE_FILE",
     "decode_index_png",
     "encode_index_png",
+    "fsync_folder",
     "key_to_relpath",
     "makedirs",
     "now_iso",
@@ -90,9 +92,32 @@ def scan_labels(labels_dir: Path) -> set[str]:
     return found
 
 
-def makedirs(directory: Path) -> None:
-    """``mkdir -p`` that raises ProjectError naming the folder."""
+def fsync_folder(directory: Path) -> None:
+    """Make ``directory``'s entries (a new file or sub-folder) durable: fsync the folder."""
+    if os.name != "posix":  # folders cannot be opened for fsync on Windows
+        return
+    fd = os.open(directory, os.O_RDONLY)
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def makedirs(directory: Path) -> None:
+    """``mkdir -p`` whose new folders survive a power cut; ProjectError names the folder.
+
+    A new folder is an entry of its parent, durable only once the parent is fsynced (the
+    atomic writes sync the folder of their file, not the folders above it): each folder
+    created here has its parent synced, up to the first folder that already existed.
+    """
+    missing = []
+    folder = directory
+    while not folder.is_dir() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    try:
+        for new in reversed(missing):
+            new.mkdir(exist_ok=True)  # exist_ok: another thread may create it first
+            fsync_folder(new.parent)
     except OSError as exc:
         raise ProjectError(f"cannot create {directory}: {exc.strerror or exc}") from exc

@@ -153,11 +153,8 @@ class Project(ProjectView):
         if root.exists() and (not root.is_dir() or any(root.iterdir())):
             raise ProjectError(f"cannot create a project in {root}: it exists and is not empty")
         config, source, schema = new_config(source, schema, preset, stride, **model_overrides)
-        try:
-            for sub in ("", LABELS_DIR, MODELS_DIR, CACHE_DIR):
-                (root / sub).mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ProjectError(f"cannot create project {root}: {exc.strerror or exc}") from exc
+        for sub in (LABELS_DIR, MODELS_DIR, CACHE_DIR):
+            makedirs(root / sub)
         atomic_write_json(root / CONFIG_FILE, config)
         project = cls(root, config, readonly=False, lock_fd=lock_project(root))
         project._frames, project._schema = source, schema

@@ -371,3 +371,43 @@ def test_a_new_project_queues_frames_spread_over_the_source(tmp_path: Path) -> N
     with pytest.raises(ProjectError, match="first_queue"):
         Project.create(tmp_path / "t", frames, first_queue=-1)
     assert not (tmp_path / "t").exists()
+
+
+def test_new_label_folders_are_synced_up_to_labels(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from alges_napari.core.data.frames import open_frames
+
+    make_folder(tmp_path / "frames" / "clip1" / "part2", n=2)
+    source = open_frames(tmp_path / "frames", recursive=True)
+    with Project.create(tmp_path / "p", source) as proj:
+        key = proj.keys[0]
+        assert key.split("/")[:2] == ["clip1", "part2"]
+        opened: dict[int, str] = {}
+        synced: list[str] = []
+        real_open, real_fsync = os.open, os.fsync
+
+        def recording_open(path, flags, *args, **kw):  # type: ignore[no-untyped-def]
+            fd = real_open(path, flags, *args, **kw)
+            opened[fd] = os.fspath(path)
+            return fd
+
+        def recording_fsync(fd: int) -> None:
+            synced.append(opened.get(fd, "?"))
+            real_fsync(fd)
+
+        monkeypatch.setattr(os, "open", recording_open)
+        monkeypatch.setattr(os, "fsync", recording_fsync)
+        proj.accept_label(key, random_mask(0))
+        monkeypatch.undo()
+        labels = proj.root / "labels"
+        # Each new folder is an entry of its parent: labels/ holds clip1, clip1 holds part2,
+        # part2 holds the label file.
+        for folder in (labels, labels / "clip1", labels / "clip1" / "part2"):
+            assert str(folder) in synced, f"{folder} was never synced: {synced}"
+        synced.clear()
+        monkeypatch.setattr(os, "open", recording_open)
+        monkeypatch.setattr(os, "fsync", recording_fsync)
+        proj.accept_label(proj.keys[1], random_mask(1))  # same folder: nothing new to sync
+        monkeypatch.undo()
+        assert str(labels) not in synced and str(labels / "clip1") not in synced
