@@ -21,10 +21,16 @@ import numpy as np
 from napari.utils.notifications import show_error, show_warning
 
 from alges_napari._qt.annotate_panel import AnnotatePanel
-from alges_napari._qt.layers import ProjectLayers
+from alges_napari._qt.layers import IGNORE, ProjectLayers
 from alges_napari._qt.queue_view import short_key
 from alges_napari._qt.tracker import ProjectTracker
 from alges_napari.core.errors import AlgesError
+
+#: Why an Accept with nothing painted saves nothing (the frame stays unlabelled).
+NOTHING_PAINTED = (
+    "nothing is painted on this frame, so nothing was saved. Paint its classes "
+    "(or Start from prediction) and Accept, or Skip it."
+)
 
 
 class AnnotationController:
@@ -145,11 +151,19 @@ class AnnotationController:
         self.layers.set_annotation(prediction, baseline=False)
 
     def accept(self) -> Path | None:
-        """Save the annotation as the current frame's label (durable before this returns)."""
+        """Save the annotation as the current frame's label (durable before this returns).
+
+        Refused, with a notification, when nothing is painted (all pixels "ignore") or when the
+        project refuses the label (an ``AlgesError``); the annotation stays as it is.
+        """
         project, key = self.project, self.key
         if key is None:
             return None
         mask = self.layers.annotation_mask()
+        if (mask == IGNORE).all():
+            # An all-ignore label would mark the frame labelled and teach the model nothing.
+            show_warning(f"ALGES: {NOTHING_PAINTED}")
+            return None
         validation = self.panel.validation.isChecked()
         try:
             path = project.accept_label(key, mask, seconds=time.monotonic() - self._shown_at)

@@ -298,7 +298,10 @@ class AlgesWidget(QWidget):
             self._annotation.next_frame()
 
     def accept(self) -> Path | None:
-        """Save the annotation as the current frame's label (durable before this returns)."""
+        """Save the annotation as the current frame's label (durable before this returns).
+
+        None, with a notification, when nothing is painted or the project refuses the label.
+        """
         return None if self._annotation is None else self._annotation.accept()
 
     def skip(self) -> None:

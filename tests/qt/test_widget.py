@@ -258,7 +258,8 @@ def test_buttons_are_disabled_when_they_cannot_work(widget_and_viewer, sample_tr
     assert len(queued) == 3
     for key in queued:  # label every queued frame: nothing is left for "Next"
         widget.go_to_key(key)
-        widget.accept()
+        widget.layers.annotation.paint((5, 5), 1)  # an Accept with nothing painted is refused
+        assert widget.accept() is not None
     assert not a.next.isEnabled()
     assert project.pending_queue() == []
     assert learn.retrain.isEnabled() and widget.export_labels_button.isEnabled()
@@ -279,6 +280,7 @@ def test_shortcuts_move_accept_skip_and_are_unbound_on_close(project_widget, qtb
     assert widget.current_key == queue[1]
     qtbot.keyClick(canvas, Qt.Key.Key_N, Qt.KeyboardModifier.ShiftModifier)  # skip
     assert project.status(queue[1]) == "skipped" and widget.current_key == queue[2]
+    widget.layers.annotation.paint((5, 5), 1)  # an Accept with nothing painted is refused
     qtbot.keyClick(canvas, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)  # accept
     assert project.status(queue[2]) == "labelled"
     widget.shutdown()
