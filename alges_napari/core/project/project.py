@@ -7,7 +7,8 @@ Layout of a project folder::
     labels/              one index PNG per accepted frame -- the source of truth
     models/              round_0001.safetensors (+ metadata JSON) per training round
     cache/               predictions and heat maps of the last scoring pass; may be deleted any time
-    .alges.lock          held (fcntl.flock) by the one process that opened the project for writing
+    .alges.lock          the writer's pid; the write lock is an flock of the folder itself (and of
+                         this file, for older versions): see :mod:`.lock`
 
 Frame keys may contain ``/``; they are mirrored as sub-folders of ``labels/`` and ``cache/`` (see
 :mod:`.files`).
@@ -66,7 +67,7 @@ from alges_napari.core.project.files import (
     remove_stale_temporaries,
     scan_labels,
 )
-from alges_napari.core.project.lock import lock_project
+from alges_napari.core.project.lock import ProjectLock
 from alges_napari.core.project.records import RoundRecord
 from alges_napari.core.project.state import parse_state, state_json
 from alges_napari.core.project.statuses import STATUSES, FrameStatuses
@@ -102,9 +103,11 @@ class Project(ProjectView):
         A message when the state file had to be rebuilt from ``labels/``; None otherwise.
     """
 
-    def __init__(self, root: Path, config: dict[str, Any], readonly: bool, lock_fd: int | None):
+    def __init__(
+        self, root: Path, config: dict[str, Any], readonly: bool, lock: ProjectLock | None
+    ):
         super().__init__(root, config, readonly)
-        self._lock_fd = lock_fd
+        self._lock = lock
         self._gate = threading.RLock()  # THE write gate: change + snapshot + write, together
         self._events = Subscribers()
 
@@ -156,7 +159,7 @@ class Project(ProjectView):
         for sub in (LABELS_DIR, MODELS_DIR, CACHE_DIR):
             makedirs(root / sub)
         atomic_write_json(root / CONFIG_FILE, config)
-        project = cls(root, config, readonly=False, lock_fd=lock_project(root))
+        project = cls(root, config, readonly=False, lock=ProjectLock.acquire(root))
         project._frames, project._schema = source, schema
         with project._write_gate():
             project._queue = initial_queue(list(source.keys), first_queue)
@@ -183,8 +186,8 @@ class Project(ProjectView):
         """
         root = Path(root)
         config = read_config(root)
-        lock_fd = None if readonly else lock_project(root)
-        project = cls(root, config, readonly=readonly, lock_fd=lock_fd)
+        lock = None if readonly else ProjectLock.acquire(root)
+        project = cls(root, config, readonly=readonly, lock=lock)
         if not readonly:
             remove_stale_temporaries(root)
         project._load_state()
@@ -193,9 +196,9 @@ class Project(ProjectView):
     def close(self) -> None:
         """Release the write lock (idempotent); a write in progress in another thread ends first."""
         with self._gate:
-            if self._lock_fd is not None:
-                os.close(self._lock_fd)
-                self._lock_fd = None
+            if self._lock is not None:
+                self._lock.release()
+                self._lock = None
             self.readonly = True
 
     def __enter__(self) -> Project:

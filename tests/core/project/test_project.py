@@ -203,6 +203,41 @@ def test_lock_held_by_another_process_and_released_when_it_dies(project: Project
     Project.open(root).close()
 
 
+def test_deleting_the_lock_file_does_not_let_a_second_writer_in(project: Project) -> None:
+    (project.root / ".alges.lock").unlink()  # a user tidying up while the widget runs
+    with pytest.raises(ProjectLockedError, match=f"process {os.getpid()}"):
+        Project.open(project.root)
+    project.accept_label(project.keys[0], random_mask(0))  # the first writer goes on
+    project.close()
+    with Project.open(project.root) as again:  # released: the next writer gets in
+        assert again.labelled_keys() == [project.keys[0]]
+        assert (project.root / ".alges.lock").read_text().strip() == str(os.getpid())
+
+
+def test_a_writer_in_another_process_is_named_without_its_lock_file(project: Project) -> None:
+    root = project.root
+    project.close()
+    code = textwrap.dedent(
+        f"""
+        import os, time
+        from alges_napari.core.project.project import Project
+        p = Project.open({str(root)!r})
+        os.unlink(os.path.join({str(root)!r}, ".alges.lock"))
+        print("locked", flush=True)
+        time.sleep(60)
+        """
+    )
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "locked"
+        with pytest.raises(ProjectLockedError, match=f"process {child.pid}"):
+            Project.open(root)
+    finally:
+        child.kill()
+        child.wait()
+    Project.open(root).close()
+
+
 @pytest.mark.parametrize("damage", ["missing", "garbage", "truncated", "wrong-type"])
 def test_broken_state_is_rebuilt_from_labels(project: Project, damage: str) -> None:
     keys = project.keys
