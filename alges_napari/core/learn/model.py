@@ -12,6 +12,7 @@ its two files and is refused. Pickles are refused, never unpickled.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from alges_napari.core.atomic import atomic_write_json, atomic_write_with
+from alges_napari.core.atomic import atomic_write_with
 from alges_napari.core.errors import CheckpointError
 
 #: ImageNet statistics: smp encoders expect them, trained from scratch or not.
@@ -316,14 +317,41 @@ def save_checkpoint(
     header = {"format": "pt", "arch": spec.arch, _META_KEY: json.dumps(meta)}
 
     def write(tmp: Path) -> None:
+        # safetensors writes 0600 whatever the umask: give the file the mode of any new file.
+        mode = _new_file_mode(tmp)
         try:
             save_file(state, str(tmp), metadata=header)
         except Exception as exc:  # SafetensorError (not an OSError) on a full disk
             raise OSError(f"{exc}") from exc
+        os.chmod(tmp, mode)
 
     atomic_write_with(path, write)
-    atomic_write_json(_sidecar(path), meta)
+    _write_metadata_copy(_sidecar(path), meta)
     return path
+
+
+def _new_file_mode(tmp: Path) -> int:
+    """Re-create the (empty) temporary file ``tmp`` as any new file is, and return its mode.
+
+    mkstemp makes it 0600; created anew it gets 0666 less the umask (or the folder's default
+    ACL), so a team sharing a project can load each other's checkpoints.
+    """
+    tmp.unlink()
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o666)
+    try:
+        return os.fstat(fd).st_mode & 0o777
+    finally:
+        os.close(fd)
+
+
+def _write_metadata_copy(side: Path, meta: dict[str, Any]) -> None:
+    text = json.dumps(meta, indent=2) + "\n"
+
+    def write(tmp: Path) -> None:
+        _new_file_mode(tmp)  # the mode of any new file, not mkstemp's 0600
+        tmp.write_text(text, encoding="utf-8")
+
+    atomic_write_with(side, write)
 
 
 def checkpoint_metadata(path: str | Path) -> dict[str, Any] | None:

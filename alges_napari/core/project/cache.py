@@ -7,9 +7,13 @@ from pathlib import Path
 
 import numpy as np
 
-from alges_napari.core.atomic import atomic_write_bytes
 from alges_napari.core.errors import ProjectError
-from alges_napari.core.project.files import decode_index_png, encode_index_png, makedirs
+from alges_napari.core.project.files import (
+    atomic_write_bytes,
+    decode_index_png,
+    encode_index_png,
+    makedirs,
+)
 from alges_napari.core.project.paths import key_to_relpath
 
 

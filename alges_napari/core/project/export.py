@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from alges_napari.core.atomic import _fsync_dir, atomic_write_bytes, atomic_write_json
 from alges_napari.core.errors import AlgesError, MaskError
+from alges_napari.core.project.files import atomic_write_bytes, atomic_write_json, fsync_folder
 from alges_napari.core.project.project import Project, encode_index_png, key_to_relpath
 
 #: A key that already has CholecSeg8k's shape keeps its place in an exported tree.
@@ -52,7 +52,7 @@ def staged_dir(out: str | os.PathLike[str]) -> Iterator[Path]:
         if out.exists():
             out.rmdir()  # rename(2) does not replace a directory on every platform
         os.replace(stage, out)
-        _fsync_dir(out.parent)
+        fsync_folder(out.parent)
     except BaseException as exc:
         shutil.rmtree(stage, ignore_errors=True)
         if isinstance(exc, OSError):

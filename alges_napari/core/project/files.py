@@ -1,8 +1,14 @@
-"""Files of a project folder: their names, the index PNG codec, folders, stale temporaries.
+"""Files of a project folder: their names, how they are written, the PNG codec, folders.
 
 See :mod:`alges_napari.core.project.project` for the folder layout; the key <-> path mapping is
 in :mod:`.paths`, the cache in :mod:`.cache`, the checkpoints in :mod:`.checkpoints`, the write
 lock in :mod:`.lock`.
+
+Every project file is written by :func:`atomic_write_bytes` / :func:`atomic_write_json` here:
+those of :mod:`alges_napari.core.atomic` (temporary file, fsync, rename, fsync of the folder),
+except that the file gets the mode any new file would get (``0666`` less the umask, or the
+folder's default ACL) instead of the temporary file's ``0600``, so a team sharing a project
+folder can read each other's labels.
 """
 
 from __future__ import annotations
@@ -10,11 +16,14 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import io
+import json
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from alges_napari.core import atomic
 from alges_napari.core.errors import ProjectError
 from alges_napari.core.project.paths import key_to_relpath, relpath_to_key
 
@@ -26,6 +35,8 @@ MODELS_DIR = "models"
 CACHE_DIR = "cache"
 
 __all__ = [
+    "atomic_write_bytes",
+    "atomic_write_json",
     "CACHE_DIR",
     "CONFIG_FILE",
     "LABELS_DIR",
@@ -42,6 +53,25 @@ __all__ = [
     "remove_stale_temporaries",
     "scan_labels",
 ]
+
+
+def _fill_anew(tmp: Path, data: bytes) -> None:
+    # mkstemp made ``tmp`` 0600 whatever the umask. Created anew (O_EXCL: the name stays ours,
+    # O_NOFOLLOW: never through a link) it gets the mode any new file gets.
+    tmp.unlink()
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    with os.fdopen(os.open(tmp, flags, 0o666), "wb") as fh:
+        fh.write(data)
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+    """:func:`alges_napari.core.atomic.atomic_write_bytes`, the file's mode set by the umask."""
+    return atomic.atomic_write_with(path, lambda tmp: _fill_anew(tmp, data))
+
+
+def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> Path:
+    """:func:`alges_napari.core.atomic.atomic_write_json`, the file's mode set by the umask."""
+    return atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode())
 
 
 def encode_index_png(mask: np.ndarray, compress_level: int = 6) -> bytes:

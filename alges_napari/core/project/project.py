@@ -14,7 +14,7 @@ Frame keys may contain ``/``; they are mirrored as sub-folders of ``labels/`` an
 :mod:`.files`).
 
 Every write goes through :mod:`alges_napari.core.atomic` (temporary file, fsync, rename, fsync of
-the directory): a label is durable before :meth:`Project.accept_label` returns, and a reader sees
+the directory; the file's mode follows the umask, see :mod:`.files`): a label is durable before :meth:`Project.accept_label` returns, and a reader sees
 the old state file or the new one, never half of either. ``labels/`` wins over ``state.json``:
 opening a project re-reads the label tree, and a missing or corrupt state file is rebuilt from it
 (with a :class:`ProjectRecoveryWarning` and :attr:`Project.recovery` set for the UI to show).
@@ -47,7 +47,6 @@ from typing import Any
 import numpy as np
 
 from alges_napari.core.acquire.queue import QueueEntry, initial_queue
-from alges_napari.core.atomic import atomic_write_bytes, atomic_write_json
 from alges_napari.core.errors import ProjectError
 from alges_napari.core.project.checkpoints import rounds_from_checkpoints
 from alges_napari.core.project.config import FORMAT_VERSION, new_config, read_config
@@ -58,6 +57,8 @@ from alges_napari.core.project.files import (
     LABELS_DIR,
     MODELS_DIR,
     STATE_FILE,
+    atomic_write_bytes,
+    atomic_write_json,
     decode_index_png,
     encode_index_png,
     key_to_relpath,

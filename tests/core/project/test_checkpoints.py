@@ -46,10 +46,16 @@ def older_version_orphan(path: Path, net: torch.nn.Module) -> None:
 def test_a_kill_after_the_weights_leaves_a_whole_checkpoint(
     project: Project, net: torch.nn.Module, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def killed(path, obj):  # type: ignore[no-untyped-def]
-        raise KeyboardInterrupt  # the process dies before the metadata copy is written
+    import os
 
-    monkeypatch.setattr(model_mod, "atomic_write_json", killed)
+    real_replace = os.replace
+
+    def killed_before_the_json_lands(src, dst):  # type: ignore[no-untyped-def]
+        if str(dst).endswith(".json"):
+            raise KeyboardInterrupt  # the process dies before the metadata copy is in place
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", killed_before_the_json_lands)
     path = project.checkpoint_path(1)
     with pytest.raises(KeyboardInterrupt):
         save_checkpoint(net, path, SPEC, extra={"round": 1})
@@ -98,3 +104,15 @@ def test_a_session_trains_on_from_the_checkpoint_before_an_orphan(
     with pytest.warns(UserWarning, match="cut short"):
         model = ActiveLearningSession(project, "cpu").model
     assert model is not None
+
+
+def test_a_checkpoint_follows_the_umask(tmp_path: Path, net: torch.nn.Module) -> None:
+    import os
+
+    before = os.umask(0o027)
+    try:
+        path = save_checkpoint(net, tmp_path / "m.safetensors", SPEC)
+    finally:
+        os.umask(before)
+    for p in (path, path.with_suffix(".json")):
+        assert oct(p.stat().st_mode & 0o777) == oct(0o640), p.name

@@ -446,3 +446,29 @@ def test_new_label_folders_are_synced_up_to_labels(
         proj.accept_label(proj.keys[1], random_mask(1))  # same folder: nothing new to sync
         monkeypatch.undo()
         assert str(labels) not in synced and str(labels / "clip1") not in synced
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_files_follow_the_umask_like_any_new_file(tmp_path: Path, umask: int) -> None:
+    from alges_napari.core.project.export import export_labels
+
+    before = os.umask(umask)
+    try:
+        with Project.create(tmp_path / "p", make_folder(tmp_path / "frames")) as proj:
+            key = proj.keys[0]
+            label = proj.accept_label(key, random_mask(0))
+            proj.write_cache(key, random_mask(1), np.ones(SHAPE, np.float32))
+            out = export_labels(proj, tmp_path / "out")
+        written = [
+            label,
+            proj.root / "state.json",
+            proj.root / "alges_project.json",
+            proj.root / ".alges.lock",
+            *sorted((proj.root / "cache").rglob("*.png")),
+            *sorted(out.rglob("*.png")),
+        ]
+    finally:
+        os.umask(before)
+    assert len(written) == 7
+    modes = {p.relative_to(tmp_path).as_posix(): oct(p.stat().st_mode & 0o777) for p in written}
+    assert modes == dict.fromkeys(modes, oct(0o666 & ~umask))
