@@ -1,7 +1,7 @@
 """``alges_project.json``: what a project is made of (frame source, class schema, training).
 
-Written once when the project is created and only read afterwards; :data:`FORMAT_VERSION` also
-versions ``state.json``.
+Written once when the project is created and only read afterwards, checked against its declared
+schema (:mod:`.schemas`); :data:`FORMAT_VERSION` also versions ``state.json``.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from alges_napari.core.errors import ProjectError
+from alges_napari.core.project import schemas
 from alges_napari.core.project.files import CONFIG_FILE, now_iso
 
 FORMAT_VERSION = 1
@@ -56,26 +57,35 @@ def new_config(
 
 
 def read_config(root: Path) -> dict[str, Any]:
-    """Read and check ``alges_project.json`` of ``root``.
+    """Read and check ``alges_project.json`` of ``root`` against its declared schema.
 
     Raises
     ------
     ProjectError
-        When the folder is not a project, the config is unreadable, or it was written by a
-        newer alges-napari.
+        When the folder is not a project, the config is unreadable, written by a newer
+        alges-napari, or holds a value of the wrong kind: one line naming the file and the
+        field (see :mod:`.schemas`).
     """
     path = root / CONFIG_FILE
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise ProjectError(f"{root} is not an alges project (no {CONFIG_FILE})") from exc
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise ProjectError(f"cannot read project config {path}: {exc}") from exc
     if not isinstance(config, dict) or config.get("format") != "alges-project":
         raise ProjectError(f"{path} is not an alges project config")
-    if int(config.get("version", 0)) > FORMAT_VERSION:
+    version = schemas.format_version(config)
+    if version is not None and version > FORMAT_VERSION:
         raise ProjectError(
-            f"{path} has format version {config.get('version')}; this alges-napari "
+            f"{path} has format version {version}; this alges-napari "
             f"reads up to {FORMAT_VERSION}: upgrade alges-napari"
         )
+    try:
+        schemas.validate_config(config)
+    except (schemas.ValidationError, RecursionError) as exc:
+        why = schemas.one_line(exc) if isinstance(exc, schemas.ValidationError) else str(exc)
+        raise ProjectError(
+            f"{path}: {why}; correct the file (or restore it from a backup)"
+        ) from None
     return config

@@ -36,7 +36,6 @@ Rooms: the reads are in :mod:`.view`, the changes here; file names and the PNG c
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import threading
 import warnings
@@ -70,7 +69,7 @@ from alges_napari.core.project.files import (
 )
 from alges_napari.core.project.lock import ProjectLock
 from alges_napari.core.project.records import RoundRecord
-from alges_napari.core.project.state import parse_state, state_json
+from alges_napari.core.project.state import StateUnreadable, read_state, state_json
 from alges_napari.core.project.statuses import STATUSES, FrameStatuses
 from alges_napari.core.project.view import ProjectView
 
@@ -339,19 +338,15 @@ class Project(ProjectView):
     def _load_state(self) -> None:
         labels = scan_labels(self.root / LABELS_DIR)
         self._statuses = FrameStatuses(labels)
-        path = self.root / STATE_FILE
         try:
-            state = json.loads(path.read_text(encoding="utf-8"))
-            self._statuses, self._queue, self._rounds = parse_state(state, labels, path)
-        except ProjectError:
-            raise
-        except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
-            self._rebuild_state(f"{path} was {'missing' if not path.exists() else 'corrupt'}", exc)
+            self._statuses, self._queue, self._rounds = read_state(self.root, labels)
+        except StateUnreadable as exc:
+            self._rebuild_state(str(exc))
 
-    def _rebuild_state(self, why: str, exc: BaseException) -> None:
+    def _rebuild_state(self, why: str) -> None:
         self._queue, self._rounds = [], rounds_from_checkpoints(self.root)
         self.recovery = (
-            f"{why} ({exc}); rebuilt from {LABELS_DIR}/: {len(self._statuses)} labels and "
+            f"{why}; rebuilt from {LABELS_DIR}/: {len(self._statuses)} labels and "
             f"{len(self._rounds)} checkpoints recovered; validation/skip marks, annotation times "
             "and the queue were lost"
         )
