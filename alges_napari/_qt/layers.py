@@ -157,11 +157,23 @@ class ProjectLayers:
             Remember this content as "unedited" (see :attr:`edited`).
         """
         data = self._fit(mask, IGNORE)
-        self.annotation.data = data
-        if hasattr(self.annotation, "_reset_history"):
-            self.annotation._reset_history()  # undo must not cross into another frame
+        self._replace_annotation(data)
         if baseline:
             self._baseline = data.copy()
+
+    def _replace_annotation(self, data: np.ndarray) -> None:
+        # Undo must not cross into another frame, and napari has no public call that clears a
+        # layer's undo history (``Labels._reset_history`` is private: plugins get a proxy that
+        # warns, and napari will remove it). A Labels layer clears its history whenever it stops
+        # being editable; setting data makes it editable again. The tool the user holds (paint,
+        # fill, erase) is kept across the switch.
+        layer = self.annotation
+        mode = layer.mode
+        layer.editable = False
+        layer.data = data
+        layer.editable = True
+        if layer.mode != mode:
+            layer.mode = mode
 
     def annotation_mask(self) -> np.ndarray:
         """A copy of the annotation as uint8 (H, W)."""

@@ -74,18 +74,38 @@ def test_show_fills_overlays_and_tracks_edits(layers) -> None:
     assert not pl.edited
     pl.annotation.paint((5, 5), 4)  # napari's brush
     assert pl.edited and pl.annotation_mask()[5, 5] == 4
-    assert len(pl.annotation._undo_history) == 1
     pl.mark_saved()
     assert not pl.edited
     pl.show(4, truth, None, None)  # a new frame: its own content, no undo into the last one
     np.testing.assert_array_equal(pl.annotation.data, truth)
     assert (pl.prediction.data == IGNORE).all() and (pl.heat.data == 0).all()
-    assert len(pl.annotation._undo_history) == 0
     copy = pl.annotation_mask()
     copy[:] = 1
     assert not (pl.annotation.data == 1).all()  # annotation_mask is a copy
     with pytest.raises(ValueError, match="does not match"):
         pl.set_annotation(np.zeros((10, 10), np.uint8))
+
+
+def test_undo_stays_within_the_frame_and_the_tool_is_kept(layers) -> None:
+    pl, viewer, frames = layers
+    layer = pl.annotation
+    truth = frames.ground_truth(3)
+    pl.show(3, truth, None, None)
+    layer.mode = "paint"
+    layer.paint((5, 5), 4)
+    layer.paint((9, 9), 4)
+    layer.undo()  # undo works within a frame
+    assert layer.data[9, 9] == truth[9, 9] and layer.data[5, 5] == 4
+    pl.show(4, None, None, None)  # the next frame, with the brush still in hand
+    assert str(layer.mode) == "paint" and layer.editable
+    for _ in range(3):
+        layer.undo()  # nothing of frame 3 comes back into frame 4
+    assert (layer.data == IGNORE).all()
+    layer.paint((7, 7), 2)
+    layer.undo()
+    assert (layer.data == IGNORE).all()
+    layer.redo()
+    assert layer.data[7, 7] == 2
 
 
 def test_heat_toggle_and_remove(layers) -> None:
