@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from alges_napari.core.acquire.queue import QueueEntry
-from alges_napari.core.errors import ProjectError
+from alges_napari.core.errors import AlgesError, MaskError, ProjectError
 from alges_napari.core.project.cache import FrameCache
 from alges_napari.core.project.checkpoints import CheckpointFolder
 from alges_napari.core.project.files import (
@@ -51,6 +51,7 @@ class ProjectView:
         self._frames: Any = None
         self._schema: Any = None
         self._key_set: set[str] | None = None
+        self._shape: tuple[int, ...] | None = None  # the frames' size, () when unknown
         self._statuses = FrameStatuses()
         # Replaced (never changed in place) by each write, so a reader's copy is always whole.
         self._queue: list[QueueEntry] = []
@@ -137,10 +138,42 @@ class ProjectView:
         return self.root / LABELS_DIR / f"{key_to_relpath(key)}.png"
 
     def load_label(self, key: str) -> np.ndarray | None:
-        """Return the accepted label of ``key`` as uint8 (H, W), or None."""
+        """Return the accepted label of ``key`` as uint8 (H, W), or None.
+
+        The file is checked as it is read, so training, export and the widget never use a
+        label that is not one silently: class ids outside the schema, or a size other than
+        the frames', raise.
+
+        Raises
+        ------
+        MaskError
+            The label file holds ids outside the schema or has the wrong size; the message
+            names the file.
+        ProjectError
+            The file is unreadable or not an 8-bit single-channel PNG.
+        """
         if not self.has_label(key):
             return None
-        return decode_index_png(self.label_path(key))
+        from alges_napari.core.data.masks import validate_mask
+
+        path = self.label_path(key)
+        mask = decode_index_png(path)
+        try:
+            return validate_mask(mask, self.schema, shape=self._label_shape(), name=str(path))
+        except MaskError as exc:
+            raise MaskError(
+                f"label file {exc}; correct or delete it, then accept frame {key!r} again"
+            ) from None
+
+    def _label_shape(self) -> tuple[int, int] | None:
+        """The frames' (H, W) that labels must have; None when nothing tells it."""
+        if self._shape is None:
+            try:
+                shape = self.frames.shape
+            except AlgesError:  # frames moved or unreadable: the size they had at creation
+                shape = self.config["source"].get("shape")
+            self._shape = (int(shape[0]), int(shape[1])) if shape is not None else ()
+        return self._shape or None
 
     # ------------------------------------------------------------ queue and rounds
 

@@ -472,3 +472,54 @@ def test_files_follow_the_umask_like_any_new_file(tmp_path: Path, umask: int) ->
     assert len(written) == 7
     modes = {p.relative_to(tmp_path).as_posix(): oct(p.stat().st_mode & 0o777) for p in written}
     assert modes == dict.fromkeys(modes, oct(0o666 & ~umask))
+
+
+@pytest.mark.parametrize(
+    ("bad", "said"),
+    [
+        (np.full(SHAPE, 77, np.uint8), r"values \[77\] are not classes"),
+        (np.zeros((10, 12), np.uint8), "mask is 12x10 .* the frame is 48x32"),
+    ],
+)
+def test_a_bad_label_file_is_refused_naming_it(
+    project: Project, tmp_path: Path, bad: np.ndarray, said: str
+) -> None:
+    from alges_napari.core.progress import run_to_end
+    from alges_napari.core.project.export import export_labels
+    from alges_napari.core.project.files import encode_index_png
+    from alges_napari.core.session import ActiveLearningSession
+
+    good, broken = project.keys[:2]
+    project.accept_label(good, random_mask(0))
+    path = project.accept_label(broken, random_mask(1))
+    path.write_bytes(encode_index_png(bad))  # edited by hand, or written by another tool
+    name = f"label file {path}: "
+    with pytest.raises(MaskError, match=f"{name}{said}") as info:
+        project.load_label(broken)
+    assert "\n" not in str(info.value)
+    np.testing.assert_array_equal(project.load_label(good), random_mask(0))
+    for fmt in ("index", "cholecseg8k"):  # export copies nothing it cannot vouch for
+        with pytest.raises(MaskError, match=name):
+            export_labels(project, tmp_path / fmt, fmt=fmt)
+        assert not (tmp_path / fmt).exists()
+    with pytest.raises(MaskError, match=name):  # training: before any step, naming the file
+        run_to_end(ActiveLearningSession(project, "cpu").run_round())
+    assert project.rounds == [] and project.latest_checkpoint() is None
+
+
+def test_label_sizes_are_checked_when_the_frames_are_gone(tmp_path: Path) -> None:
+    import shutil
+
+    frames = make_folder(tmp_path / "frames")
+    with Project.create(tmp_path / "p", frames) as proj:
+        key = proj.keys[0]
+        path = proj.accept_label(key, random_mask(0))
+    shutil.rmtree(frames)
+    with Project.open(tmp_path / "p", readonly=True) as ro:
+        np.testing.assert_array_equal(ro.load_label(key), random_mask(0))
+    from alges_napari.core.project.files import encode_index_png
+
+    path.write_bytes(encode_index_png(np.zeros((10, 12), np.uint8)))
+    with Project.open(tmp_path / "p", readonly=True) as ro:
+        with pytest.raises(MaskError, match="the frame is 48x32"):
+            ro.load_label(key)

@@ -169,6 +169,7 @@ class FrameSource(abc.ABC):
             "path": str(self.path.resolve()),
             "stride": self.stride,
             "n_frames": len(self),
+            "shape": list(self.shape),  # lets a project check label sizes without its frames
         }
         if self.schema is not None:
             out["schema"] = self.schema.to_json()
