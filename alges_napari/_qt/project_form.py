@@ -24,10 +24,42 @@ from qtpy.QtWidgets import (
 )
 
 from alges_napari.core.learn.train import PRESETS
+from alges_napari.core.project.files import CONFIG_FILE
 
 FROM_SOURCE = "from the frames"
 JSON_ITEM = "JSON file..."
 VIDEO_FILTER = "Frames (*.mp4 *.avi *.mov *.mkv *.tif *.tiff);;All files (*)"
+CREATE_TEXT = "Create project"
+OPEN_EXISTING_TEXT = "Open existing project"
+
+
+def holds_project(folder: Path | str | None) -> bool:
+    """True when ``folder`` holds an ALGES project (its config file)."""
+    return folder is not None and str(folder) != "" and (Path(folder) / CONFIG_FILE).is_file()
+
+
+def is_occupied(folder: Path | str | None) -> bool:
+    """True when ``folder`` exists and is not an empty folder (no project can be created)."""
+    if folder is None or str(folder) == "":
+        return False
+    path = Path(folder)
+    try:
+        return path.exists() and (not path.is_dir() or any(path.iterdir()))
+    except OSError:
+        return True
+
+
+def fresh_project_folder(frames: Path) -> Path:
+    """``<frames>_alges`` beside the frames, or the first ``<frames>_alges_<n>`` free of files.
+
+    A folder that already holds a project is kept: the form then offers to open it.
+    """
+    base = frames.parent / f"{frames.name}_alges"
+    candidate, n = base, 1
+    while is_occupied(candidate) and not holds_project(candidate):
+        n += 1
+        candidate = base.with_name(f"{base.name}_{n}")
+    return candidate
 
 
 def project_fields(
@@ -86,7 +118,8 @@ class ProjectForm(QWidget):
     create_requested(dict)
         ``{"source", "root", "schema", "preset", "stride"}`` from the fields.
     open_requested(str)
-        A project folder picked by the user.
+        A project folder picked by the user, or the project folder field's when it already
+        holds a project (the Create button then reads "Open existing project").
     """
 
     create_requested = Signal(dict)
@@ -106,12 +139,21 @@ class ProjectForm(QWidget):
         self._browse_source_with_menu()
         self.root.choose_btn.text = "..."
         self.schema.changed.connect(self._on_schema)
-        create, open_ = PushButton(text="Create project"), PushButton(text="Open project...")
+        create, open_ = PushButton(text=CREATE_TEXT), PushButton(text="Open project...")
         create.changed.connect(self._emit_create)
         open_.changed.connect(self._pick_project)
         self.buttons = Container(widgets=[create, open_], layout="horizontal", labels=False)
         self.buttons.margins = (0, 0, 0, 0)
         self.create_button, self.open_button = create.native, open_.native
+        # What the project folder field means, and the last refusal: persistent, whole lines
+        # (a toast is cut off and gone after a few seconds).
+        self.hint = QLabel()
+        self.hint.setWordWrap(True)
+        self.problem = QLabel()
+        self.problem.setWordWrap(True)
+        self.problem.setStyleSheet("color: #ff8080")
+        self.root.changed.connect(lambda *_: self.refresh_root())
+        self.source.changed.connect(lambda *_: self.show_problem(None))
         self.info = QLabel()
         self.info.setWordWrap(True)
         self.close_button = QPushButton("Close")
@@ -123,6 +165,8 @@ class ProjectForm(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(f.native)
         layout.addWidget(self.buttons.native)
+        layout.addWidget(self.hint)
+        layout.addWidget(self.problem)
         layout.addLayout(info_row)
         self.show_project(None)
 
@@ -134,6 +178,9 @@ class ProjectForm(QWidget):
         is_open = text is not None
         self.fields.native.setVisible(not is_open)
         self.buttons.native.setVisible(not is_open)
+        self.show_problem(None)
+        self.refresh_root()  # a project just closed is now an existing one
+        self.hint.setVisible(not is_open and bool(self.hint.text()))
         self.info.setText(text or "")
         self.info.setToolTip(tooltip)
         self.info.setVisible(is_open)
@@ -146,11 +193,46 @@ class ProjectForm(QWidget):
         return self.fields()
 
     def suggest_source(self, path: str) -> None:
-        """Pre-fill the frames field (from a layer the plugin's reader opened) when empty."""
+        """Pre-fill the frames field (from a layer the plugin's reader opened) when empty.
+
+        The project folder becomes ``<frames>_alges`` beside the frames, or the project already
+        there (offered for opening), or else the first ``<frames>_alges_<n>`` with no files.
+        """
         if self.source.value is None:
             self.source.value = path
             if self.root.value is None:
-                self.root.value = Path(path).parent / f"{Path(path).name}_alges"
+                self.root.value = fresh_project_folder(Path(path))
+
+    @property
+    def offers_existing(self) -> bool:
+        """True when the project folder field holds a project: Create opens it instead."""
+        return holds_project(self.root.value)
+
+    def refresh_root(self) -> None:
+        """Name the main button and the hint after what the project folder field holds now."""
+        root = self.root.value
+        self.show_problem(None)
+        if holds_project(root):
+            self.create_button.setText(OPEN_EXISTING_TEXT)
+            self.create_button.setToolTip(f"Open the project in {root}")
+            self.hint.setText(
+                f"{Path(root).name} already holds a project: open it to go on labelling, "
+                "or choose another folder for a new one."
+            )
+        else:
+            self.create_button.setText(CREATE_TEXT)
+            self.create_button.setToolTip("Create a new project in the project folder")
+            self.hint.setText(
+                f"{Path(root).name} is not empty: choose a new or empty folder for the project."
+                if is_occupied(root)
+                else ""
+            )
+        self.hint.setVisible(bool(self.hint.text()) and not self.fields.native.isHidden())
+
+    def show_problem(self, text: str | None) -> None:
+        """Show why the last Create or Open was refused (until a field changes), or clear it."""
+        self.problem.setText(text or "")
+        self.problem.setVisible(bool(text))
 
     # ------------------------------------------------------------ dialogs
 
@@ -195,4 +277,7 @@ class ProjectForm(QWidget):
             self.schema.value = FROM_SOURCE
 
     def _emit_create(self) -> None:
-        self.create_requested.emit(self.values())
+        if self.offers_existing:  # checked on the click: the folder may have changed meanwhile
+            self.open_requested.emit(str(self.root.value))
+        else:
+            self.create_requested.emit(self.values())

@@ -189,13 +189,13 @@ class AlgesWidget(QWidget):
         ``first_queue`` says otherwise.
         """
         if not source or not root:
-            show_error("ALGES: choose the frames and an empty project folder first")
+            self._refused("choose the frames and an empty project folder first")
             return None
         overrides.setdefault("first_queue", self.learn.query_size.value)
         try:
             project = Project.create(root, source, schema, preset, stride, **overrides)
         except AlgesError as exc:
-            show_error(f"ALGES: {exc}")
+            self._refused(str(exc))
             return None
         return self._attach(project)
 
@@ -204,9 +204,14 @@ class AlgesWidget(QWidget):
         try:
             project = Project.open(root)
         except AlgesError as exc:
-            show_error(f"ALGES: {exc}")
+            self._refused(str(exc))
             return None
         return self._attach(project)
+
+    def _refused(self, reason: str) -> None:
+        # A toast is cut off and gone in seconds: the project panel keeps the whole reason.
+        show_error(f"ALGES: {reason}")
+        self.form.show_problem(reason)
 
     def _attach(self, project: Project) -> Project:
         self.close_project()

@@ -31,6 +31,21 @@ def sample_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
+def messages():
+    """The text of every napari notification shown during the test."""
+    from napari.utils.notifications import notification_manager
+
+    seen: list[str] = []
+
+    def record(event) -> None:
+        seen.append(str(event.message))
+
+    notification_manager.notification_ready.connect(record)
+    yield seen
+    notification_manager.notification_ready.disconnect(record)
+
+
+@pytest.fixture
 def widget_and_viewer(make_napari_viewer, qtbot):
     """A viewer with the ALGES widget docked the way napari's Plugins menu docks it."""
     from alges_napari._qt.widget import AlgesWidget

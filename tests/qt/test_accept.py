@@ -3,26 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from qtpy.QtCore import Qt
 
 from alges_napari._qt.layers import IGNORE
 from alges_napari.core.errors import AlgesError
-
-
-@pytest.fixture
-def messages():
-    """The text of every napari notification shown during the test."""
-    from napari.utils.notifications import notification_manager
-
-    seen: list[str] = []
-
-    def record(event) -> None:
-        seen.append(str(event.message))
-
-    notification_manager.notification_ready.connect(record)
-    yield seen
-    notification_manager.notification_ready.disconnect(record)
 
 
 def test_accept_with_nothing_painted_is_refused_and_saves_nothing(
