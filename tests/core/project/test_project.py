@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 import pytest
@@ -523,3 +523,68 @@ def test_label_sizes_are_checked_when_the_frames_are_gone(tmp_path: Path) -> Non
     with Project.open(tmp_path / "p", readonly=True) as ro:
         with pytest.raises(MaskError, match="the frame is 48x32"):
             ro.load_label(key)
+
+
+LONG_NAMES = ["a" * 245, "é" * 45, "漢" * 29]
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        *LONG_NAMES,
+        f"clip/{'漢' * 90}",
+        f"{'ü' * 60}/{'b' * 300}",
+        "." * 300,
+        "a" * 236 + "." * 10,
+        "a" * 234 + "%" * 20,
+        "x" * 237,
+        "x" * 238,
+        "+" * 100,
+    ],
+)
+def test_long_keys_map_to_bounded_reversible_paths(key: str) -> None:
+    rel = key_to_relpath(key)
+    assert relpath_to_key(rel) == key
+    assert all(p not in (".", "..") and not p.startswith(".") for p in rel.parts)
+    # The file's name with ".png" and the atomic writer's temporary affixes fits 255 bytes.
+    assert len(f".{rel.name}.png.XXXXXXXX.tmp".encode()) <= 255
+    assert all(len(p.encode()) <= 255 for p in rel.parts)
+
+
+def test_short_key_paths_are_unchanged() -> None:
+    assert key_to_relpath("x" * 237) == PurePosixPath("x" * 237)
+    assert key_to_relpath(f"{'d' * 255}/f") == PurePosixPath("d" * 255, "f")
+    assert key_to_relpath("video01/video01_00080/frame_80_endo").parts[-1] == "frame_80_endo"
+
+
+def test_frames_with_long_names_can_be_labelled(tmp_path: Path) -> None:
+    from alges_napari.core.project.export import export_labels
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    rng = np.random.default_rng(0)
+    for name in LONG_NAMES:
+        Image.fromarray(rng.integers(0, 256, (*SHAPE, 3), dtype=np.uint8)).save(
+            frames / f"{name}.png"
+        )
+    with Project.create(tmp_path / "p", frames) as proj:
+        assert sorted(proj.keys) == sorted(LONG_NAMES)
+        for i, key in enumerate(proj.keys):
+            proj.accept_label(key, random_mask(i))
+            proj.write_cache(key, random_mask(i + 5), np.ones(SHAPE, np.float32))
+            np.testing.assert_array_equal(proj.prediction(key), random_mask(i + 5))
+        keys = proj.keys
+    with Project.open(tmp_path / "p") as again:
+        assert again.recovery is None and again.labelled_keys() == keys
+        for i, key in enumerate(keys):
+            np.testing.assert_array_equal(again.load_label(key), random_mask(i))
+        out = export_labels(again, tmp_path / "out")
+        assert len(list(out.rglob("*.png"))) == 3
+
+
+@pytest.mark.parametrize(
+    ("a", "b"), [("%41", "A"), ("a+", "a%2B"), ("x" * 240, "x" * 236 + "+/" + "xxxx")]
+)
+def test_keys_that_unescape_alike_keep_apart(a: str, b: str) -> None:
+    assert key_to_relpath(a) != key_to_relpath(b)
+    assert relpath_to_key(key_to_relpath(a)) == a and relpath_to_key(key_to_relpath(b)) == b
