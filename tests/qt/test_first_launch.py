@@ -1,12 +1,22 @@
-"""The first ten minutes: a second launch, no warning of ours.
+"""The first ten minutes: the README's main command, a second launch, no warning of ours.
 
-- The widget uses public napari API only: no deprecation or private-access warning.
+- The main command opens the viewer with the sample frames and the widget, and asks nothing:
+  napari offers every reader that accepts folders (its own builtins do, for zarr) for any
+  folder and asks the user to choose unless the command names the reader (``--plugin``).
+- It prints no deprecation or private-access warning (napari warns on PyQt5, so the main
+  command runs on PyQt6; the tests run both bindings).
 - A second launch of the same command finds its first project in the pre-filled folder and
   offers to open it; a refusal stays readable in the panel.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -16,6 +26,67 @@ from alges_napari import PLUGIN_NAME, WIDGET_NAME
 from alges_napari._qt.project_form import CREATE_TEXT, OPEN_EXISTING_TEXT
 from alges_napari.core.data.synthetic import write_cholecseg8k_tree
 from tests.qt.conftest import FRAME_SIZE, TINY
+
+#: What a printed warning looks like on stderr (not Qt's "WARNING: QStandardPaths..." notes).
+NOISE = re.compile(r"deprecat|private attribute|\w+Warning\b", re.IGNORECASE)
+REPO = Path(__file__).resolve().parents[2]
+PROBE = Path(__file__).with_name("main_command_probe.py")
+#: The README's main command, as a user types it after ``bash scripts/setup.sh &&``.
+MAIN_COMMAND = (
+    'QT_API=pyqt6 .venv/bin/napari --plugin alges-napari -w alges-napari "ALGES Active Learning"'
+    " -- sample_data/cholecseg8k"
+)
+
+
+def split_command(command: str) -> tuple[dict[str, str], list[str]]:
+    """``VAR=value ... path/to/napari ARGS`` -> (environment, napari's arguments)."""
+    words = shlex.split(command)
+    env = {}
+    while "=" in words[0] and not words[0].startswith(("-", ".", "/")):
+        name, value = words.pop(0).split("=", 1)
+        env[name] = value
+    assert Path(words.pop(0)).name == "napari"
+    return env, words
+
+
+def readme_main_command() -> str:
+    """The command after ``bash scripts/setup.sh &&`` under "set up and run the main job"."""
+    lines = (REPO / "README.md").read_text(encoding="utf-8").splitlines()
+    start = next(i for i, line in enumerate(lines) if "run the main job" in line)
+    line = lines[start + 1]
+    prefix = "bash scripts/setup.sh && "
+    assert line.startswith(prefix), line
+    return line[len(prefix) :]
+
+
+def test_main_command_opens_frames_and_widget_with_no_question_and_no_warning(tmp_path) -> None:
+    """napari's own main(), as the command runs it, on a display, with fresh napari settings
+    (a remembered reader choice must not hide a dialog)."""
+    env, args = split_command(MAIN_COMMAND)
+    report_path, shot = tmp_path / "report.json", tmp_path / "main_command.png"
+    run = subprocess.run(
+        [sys.executable, str(PROBE), str(report_path), str(shot), "--", *args],
+        cwd=REPO,
+        env={**os.environ, **env, "NAPARI_CONFIG": str(tmp_path / "napari_settings.yaml")},
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert run.returncode == 0 and report_path.exists(), run.stderr[-4000:]
+    report = json.loads(report_path.read_text())
+    assert report["modal_dialogs"] == []  # no "Choose reader for sample_data/cholecseg8k"
+    assert report["layers"] == ["cholecseg8k", "cholecseg8k ground truth"]
+    assert f"{WIDGET_NAME} ({PLUGIN_NAME})" in report["docks"]
+    assert report["form"]["source"] == str(REPO / "sample_data" / "cholecseg8k")
+    assert report["warnings"] == [] and report["notifications"] == []
+    assert report["qt_api"].lower() == env.get("QT_API", report["qt_api"]).lower()
+    noisy = [ln for ln in run.stderr.splitlines() if NOISE.search(ln)]
+    assert noisy == [], run.stderr[-4000:]
+    assert shot.stat().st_size > 0
+
+
+def test_the_readme_runs_the_checked_main_command() -> None:
+    assert readme_main_command() == MAIN_COMMAND
 
 
 def test_the_docked_widget_uses_public_napari_api_only(
