@@ -31,15 +31,19 @@ _CHOLEC_KEY = re.compile(r"^video\d+/video\d+_\d+/frame_\d+_endo$")
 def staged_dir(out: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a hidden staging folder that becomes ``out`` when the block succeeds.
 
+    Failure and folder state agree: when this raises, ``out`` is as it was before (absent, or
+    the empty folder it was) and no staging folder remains, so the same export can be run
+    again; when it returns, ``out`` holds everything, durably.
+
     Raises
     ------
     AlgesError
-        When ``out`` exists and is not an empty folder, or cannot be written; the staging
-        folder is removed in every failure case.
+        When ``out`` exists and is not an empty folder, or cannot be written.
     """
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise AlgesError(f"export target {out} exists and is not an empty folder")
+    existed = out.is_dir()
     stage = out.parent / f".{out.name}.partial-{os.getpid()}"
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -49,15 +53,28 @@ def staged_dir(out: str | os.PathLike[str]) -> Iterator[Path]:
         raise AlgesError(f"cannot write to {out}: {exc.strerror or exc}") from exc
     try:
         yield stage
-        if out.exists():
+        if existed:
             out.rmdir()  # rename(2) does not replace a directory on every platform
         os.replace(stage, out)
+        # Until its folder is synced the rename may not survive a power cut: a failure here
+        # is a failed export, and the folder must say so too (see _undo).
         fsync_folder(out.parent)
     except BaseException as exc:
-        shutil.rmtree(stage, ignore_errors=True)
+        _undo(out, stage, existed)
         if isinstance(exc, OSError):
             raise AlgesError(f"cannot write to {out}: {exc.strerror or exc}") from exc
         raise
+
+
+def _undo(out: Path, stage: Path, existed: bool) -> None:
+    """Put ``out`` back as it was before the export; remove the staging folder."""
+    if out.is_dir() and not stage.exists():
+        with contextlib.suppress(OSError):
+            os.replace(out, stage)  # out vanishes at once, not file by file
+    shutil.rmtree(stage, ignore_errors=True)
+    if existed and not out.exists():
+        with contextlib.suppress(OSError):
+            out.mkdir()
 
 
 def _write_png(path: Path, array: np.ndarray) -> None:

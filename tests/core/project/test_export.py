@@ -180,3 +180,35 @@ def test_writer_refuses_what_png_cannot_hold(tmp_path: Path) -> None:
     with pytest.raises(MaskError, match="integers"):
         write_labels(str(tmp_path / "c.png"), np.zeros((2, 2), np.float32), {"name": "x"})
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("empty_target", [False, True])
+def test_a_failed_final_sync_leaves_the_target_as_it_was(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, empty_target: bool
+) -> None:
+    parent = tmp_path / "exports"
+    out = parent / "labels"
+    out.mkdir(parents=True) if empty_target else parent.mkdir()
+    opened: dict[int, str] = {}
+    real_open, real_fsync = os.open, os.fsync
+
+    def recording_open(path, flags, *args, **kw):  # type: ignore[no-untyped-def]
+        fd = real_open(path, flags, *args, **kw)
+        opened[fd] = os.fspath(path)
+        return fd
+
+    def failing_final_sync(fd: int) -> None:
+        if opened.get(fd) == str(parent) and any(out.rglob("*.png")):
+            raise OSError(errno.EIO, os.strerror(errno.EIO))  # after the rename
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "open", recording_open)
+    monkeypatch.setattr(os, "fsync", failing_final_sync)
+    with pytest.raises(AlgesError, match="Input/output error"):
+        export_labels(project, out)
+    monkeypatch.undo()
+    # The export failed, and the folder says so: as before, nothing staged left behind...
+    assert sorted(p.name for p in parent.iterdir()) == (["labels"] if empty_target else [])
+    assert not out.exists() or not any(out.iterdir())
+    # ...so the same command, run again, succeeds.
+    assert len(list(export_labels(project, out).rglob("*.png"))) == 2
