@@ -146,8 +146,19 @@ def export_labels(project: Project, out: str | os.PathLike[str], fmt: str = "ind
     -------
     Path
         ``out``.
+
+    Raises
+    ------
+    AlgesError
+        The project has no accepted label (nothing is created), or ``out`` is not a new or
+        empty folder.
     """
     keys = [k for k in project.keys if project.has_label(k)]
+    if not keys:
+        raise AlgesError(
+            f"project {project.root} has no accepted labels: nothing to export (accept a label "
+            "first)"
+        )
     if fmt == "index":
         write_index_pngs(out, ((key_to_relpath(k).as_posix(), project.load_label(k)) for k in keys))
         return Path(out)

@@ -212,3 +212,13 @@ def test_a_failed_final_sync_leaves_the_target_as_it_was(
     assert not out.exists() or not any(out.iterdir())
     # ...so the same command, run again, succeeds.
     assert len(list(export_labels(project, out).rglob("*.png"))) == 2
+
+
+@pytest.mark.parametrize("fmt", ["index", "cholecseg8k"])
+def test_a_project_without_labels_exports_nothing_and_says_why(
+    tree: Path, tmp_path: Path, fmt: str
+) -> None:
+    with Project.create(tmp_path / "empty", tree) as proj:
+        with pytest.raises(AlgesError, match="no accepted labels: nothing to export"):
+            export_labels(proj, tmp_path / "out", fmt=fmt)
+    assert not (tmp_path / "out").exists()
