@@ -13,6 +13,7 @@ import io
 import os
 import re
 import shutil
+import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -126,8 +127,18 @@ def write_index_pngs(
     return [out / n for n in names]
 
 
+class ExportWarning(UserWarning):
+    """Labels were exported, but some frames could not be read to go with them."""
+
+
 def export_labels(project: Project, out: str | os.PathLike[str], fmt: str = "index") -> Path:
     """Export every accepted label of ``project`` (validation frames included).
+
+    ``labels/`` is the source of truth: every label file is exported, also when its frame
+    cannot be read (a truncated frame left out of the source, a moved frame folder, a folder
+    that gained a frame of another size). The "index" format needs no frame at all; the
+    "cholecseg8k" format writes such a label's masks without the frame image and says which
+    frames could not be read in one :class:`ExportWarning`.
 
     Parameters
     ----------
@@ -140,7 +151,8 @@ def export_labels(project: Project, out: str | os.PathLike[str], fmt: str = "ind
         "cholecseg8k": ``videoXX/videoXX_<start>/frame_<n>_endo.png`` frames with
         ``_endo_color_mask.png``, ``_endo_watershed_mask.png`` and ``_endo_mask.png`` beside them.
         Keys not already shaped like CholecSeg8k's go to ``video01/video01_00000/frame_<i>_endo``
-        (``i`` = the frame's index in the source) and ``keymap.json`` maps them back.
+        (``i`` = the frame's index in the source; labels of frames the source does not list
+        are numbered after its last frame) and ``keymap.json`` maps them back.
 
     Returns
     -------
@@ -152,8 +164,13 @@ def export_labels(project: Project, out: str | os.PathLike[str], fmt: str = "ind
     AlgesError
         The project has no accepted label (nothing is created), or ``out`` is not a new or
         empty folder.
+    MaskError
+        A label file holds values outside the schema or has the wrong size (nothing is
+        exported; see :meth:`Project.load_label`).
     """
-    keys = [k for k in project.keys if project.has_label(k)]
+    if fmt not in ("index", "cholecseg8k"):
+        raise AlgesError(f"unknown label export format {fmt!r}; use 'index' or 'cholecseg8k'")
+    keys = project.label_keys()
     if not keys:
         raise AlgesError(
             f"project {project.root} has no accepted labels: nothing to export (accept a label "
@@ -162,39 +179,81 @@ def export_labels(project: Project, out: str | os.PathLike[str], fmt: str = "ind
     if fmt == "index":
         write_index_pngs(out, ((key_to_relpath(k).as_posix(), project.load_label(k)) for k in keys))
         return Path(out)
-    if fmt != "cholecseg8k":
-        raise AlgesError(f"unknown label export format {fmt!r}; use 'index' or 'cholecseg8k'")
     schema = project.schema
     if schema.watershed is None:
         raise AlgesError(f"class schema {schema.name!r} has no watershed values: export as 'index'")
+    frames, why_not = _frames_of(project)
+    names = _cholec_names(keys, frames)
+    unread: dict[str, str] = {}
     with staged_dir(out) as stage:
-        keymap = {}
         for key in keys:
-            base = _cholec_base(project, key)
-            keymap[base] = key
-            _write_cholec_frame(project, key, stage / base)
-        atomic_write_json(stage / "keymap.json", keymap)
+            problem = _write_cholec_frame(project, frames, key, stage / names[key])
+            if problem is not None:
+                unread[key] = problem
+        atomic_write_json(stage / "keymap.json", {names[k]: k for k in keys})
+    if unread:
+        _warn_unread(Path(out), unread, len(keys), why_not)
     return Path(out)
 
 
-def _cholec_base(project: Project, key: str) -> str:
-    if _CHOLEC_KEY.match(key):
-        return key
-    return f"video01/video01_00000/frame_{project.frames.index_of(key)}_endo"
+def _frames_of(project: Project) -> tuple[Any, str]:
+    """The project's frame source, or None and why it cannot be opened."""
+    try:
+        return project.frames, ""
+    except AlgesError as exc:
+        return None, str(exc)
 
 
-def _write_cholec_frame(project: Project, key: str, base: Path) -> None:
+def _cholec_names(keys: list[str], frames: Any) -> dict[str, str]:
+    """Each key's CholecSeg8k base name (see :func:`export_labels`)."""
+    names, elsewhere = {}, []
+    for key in keys:
+        if _CHOLEC_KEY.match(key):
+            names[key] = key
+            continue
+        try:
+            names[key] = f"video01/video01_00000/frame_{frames.index_of(key)}_endo"
+        except (AttributeError, AlgesError):  # no source, or a frame it does not list
+            elsewhere.append(key)
+    first = len(frames) if frames is not None else 0
+    for i, key in enumerate(elsewhere, start=first):
+        names[key] = f"video01/video01_00000/frame_{i}_endo"
+    return names
+
+
+def _write_cholec_frame(project: Project, frames: Any, key: str, base: Path) -> str | None:
+    """Write a label's three masks and its frame; say why the frame could not be, if so."""
     from alges_napari.core.data.masks import index_to_color, index_to_watershed
 
     mask = project.load_label(key)
-    frame = project.frames[project.frames.index_of(key)]
     color = index_to_color(mask, project.schema)
     watershed = index_to_watershed(mask, project.schema)
-    _write_png(base.with_name(base.name + ".png"), np.asarray(frame))
     _write_png(base.with_name(base.name + "_color_mask.png"), color)
     _write_png(base.with_name(base.name + "_watershed_mask.png"), watershed)
     # CholecSeg8k's "_endo_mask.png" holds the watershed values in three channels.
     _write_png(base.with_name(base.name + "_mask.png"), np.repeat(watershed[..., None], 3, axis=2))
+    if frames is None:
+        return "the frame source cannot be opened"
+    try:
+        frame = np.asarray(frames[frames.index_of(key)])
+    except AlgesError as exc:
+        return str(exc)
+    _write_png(base.with_name(base.name + ".png"), frame)
+    return None
+
+
+def _warn_unread(out: Path, unread: dict[str, str], total: int, why_not: str) -> None:
+    if why_not:
+        detail = f"the frame source cannot be opened: {why_not}"
+    else:
+        shown = "; ".join(f"{k} ({why})" for k, why in list(unread.items())[:10])
+        detail = shown + (f"; ... {len(unread) - 10} more" if len(unread) > 10 else "")
+    warnings.warn(
+        f"{out}: {len(unread)} of {total} labels exported without their frame image, because "
+        f"the frame could not be read: {detail}",
+        ExportWarning,
+        stacklevel=3,
+    )
 
 
 def export_model(

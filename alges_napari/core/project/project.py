@@ -14,8 +14,9 @@ Frame keys may contain ``/``; they are mirrored as sub-folders of ``labels/`` an
 :mod:`.files`).
 
 Every write goes through :mod:`alges_napari.core.atomic` (temporary file, fsync, rename, fsync of
-the directory; the file's mode follows the umask, see :mod:`.files`): a label is durable before :meth:`Project.accept_label` returns, and a reader sees
-the old state file or the new one, never half of either. ``labels/`` wins over ``state.json``:
+the directory; the file's mode follows the umask, see :mod:`.files`): a label is durable before
+:meth:`Project.accept_label` returns, and a reader sees the old state file or the new one, never
+half of either. ``labels/`` wins over ``state.json``:
 opening a project re-reads the label tree, and a missing or corrupt state file is rebuilt from it
 (with a :class:`ProjectRecoveryWarning` and :attr:`Project.recovery` set for the UI to show).
 

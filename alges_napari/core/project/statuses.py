@@ -80,6 +80,11 @@ class FrameStatuses:
         with self._lock:
             return key in self._labels
 
+    def labelled(self) -> set[str]:
+        """Every key with an accepted label (a copy), whether or not the source lists it."""
+        with self._lock:
+            return set(self._labels)
+
     def seconds(self, key: str) -> float:
         """Total annotation time of ``key`` (0 when unknown)."""
         with self._lock:

@@ -127,6 +127,16 @@ class ProjectView:
         """True when an accepted label for ``key`` is on disk."""
         return self._statuses.has_label(key)
 
+    def label_keys(self) -> list[str]:
+        """Every key with a label file in ``labels/``, in natural order, read without the frames.
+
+        Includes labels of frames the source no longer lists (a frame left out as unreadable,
+        a moved or changed frame folder): ``labels/`` is the source of truth.
+        """
+        from alges_napari.core.data.frames.base import natural_key
+
+        return sorted(self._statuses.labelled(), key=natural_key)
+
     def annotation_seconds(self, key: str) -> float:
         """Total time spent annotating ``key`` over all its accepts (0 when unknown)."""
         return self._statuses.seconds(key)

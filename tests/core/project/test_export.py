@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -222,3 +223,51 @@ def test_a_project_without_labels_exports_nothing_and_says_why(
         with pytest.raises(AlgesError, match="no accepted labels: nothing to export"):
             export_labels(proj, tmp_path / "out", fmt=fmt)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("damage", ["truncated", "moved", "odd-size"])
+def test_labels_are_exported_whatever_happened_to_the_frames(tmp_path: Path, damage: str) -> None:
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(4):
+        Image.fromarray(rng.integers(0, 256, (32, 48, 3), dtype=np.uint8)).save(
+            frames / f"f{i}.png"
+        )
+    with Project.create(tmp_path / "p", frames) as proj:
+        keys = proj.keys[:3]
+        masks = {k: np.full((32, 48), i, np.uint8) for i, k in enumerate(keys)}
+        for k, m in masks.items():
+            proj.accept_label(k, m)
+    if damage == "truncated":
+        data = (frames / "f1.png").read_bytes()
+        (frames / "f1.png").write_bytes(data[: len(data) // 2])
+    elif damage == "moved":
+        frames.rename(tmp_path / "elsewhere")
+    else:
+        Image.fromarray(np.zeros((10, 10, 3), np.uint8)).save(frames / "f9.png")
+    unreadable = {"truncated": ["f1"], "moved": keys, "odd-size": keys}[damage]
+
+    with Project.open(tmp_path / "p", readonly=True) as ro, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the frame source's own warning about f1.png
+        out = export_labels(ro, tmp_path / "index")
+        assert listing(out) == [f"{k}.png" for k in keys]
+        for k, m in masks.items():
+            np.testing.assert_array_equal(np.asarray(Image.open(out / f"{k}.png")), m)
+
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        with Project.open(tmp_path / "p", readonly=True) as ro:
+            out = export_labels(ro, tmp_path / "tree", fmt="cholecseg8k")
+    exported = [w for w in said if w.category.__name__ == "ExportWarning"]
+    assert len(exported) == 1, [str(w.message) for w in said]
+    message = str(exported[0].message)
+    assert f"{len(unreadable)} of 3 labels exported without their frame image" in message
+    if damage == "truncated":
+        assert "f1" in message and "f0" not in message
+    keymap = json.loads((out / "keymap.json").read_text())
+    assert sorted(keymap.values()) == keys
+    for base, key in keymap.items():
+        watershed = np.asarray(Image.open(out / f"{base}_watershed_mask.png"))
+        assert (watershed == proj.schema.watershed[keys.index(key)]).all()
+        assert (out / f"{base}.png").exists() == (key not in unreadable)
