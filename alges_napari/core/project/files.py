@@ -27,6 +27,7 @@ from alges_napari.core import atomic
 from alges_napari.core.errors import ProjectError
 from alges_napari.core.project.paths import key_to_relpath, relpath_to_key
 
+# Frame readers skip folders that hold it (frames.base.PROJECT_MARKER, the same name).
 CONFIG_FILE = "alges_project.json"
 STATE_FILE = "state.json"
 LOCK_FILE = ".alges.lock"

@@ -588,3 +588,38 @@ def test_frames_with_long_names_can_be_labelled(tmp_path: Path) -> None:
 def test_keys_that_unescape_alike_keep_apart(a: str, b: str) -> None:
     assert key_to_relpath(a) != key_to_relpath(b)
     assert relpath_to_key(key_to_relpath(a)) == a and relpath_to_key(key_to_relpath(b)) == b
+
+
+@pytest.mark.parametrize("layout", ["cholecseg8k", "recursive folder"])
+def test_a_project_inside_its_own_frames_folder_keeps_its_labels_out(
+    tmp_path: Path, layout: str
+) -> None:
+    from alges_napari.core.data.frames import open_frames
+
+    if layout == "cholecseg8k":
+        from alges_napari.core.data.synthetic import write_cholecseg8k_tree
+
+        data = write_cholecseg8k_tree(
+            tmp_path / "data", n_clips=1, frames_per_clip=4, size=(32, 48), seed=0
+        )
+        source = open_frames(data)
+    else:
+        data = tmp_path / "data"
+        make_folder(data / "clip", n=4)
+        source = open_frames(data, recursive=True)
+    with Project.create(data / "my project", source) as proj:
+        keys = proj.keys
+        for i, key in enumerate(keys[:3]):
+            proj.accept_label(key, random_mask(i) if layout != "cholecseg8k" else
+                              proj.frames.ground_truth(i))  # fmt: skip
+    with Project.open(data / "my project") as again:
+        assert again.keys == keys and len(keys) == 4
+        assert again.counts()["labelled"] == 3
+    assert open_frames(data, recursive=True).keys == keys  # any reader of the folder
+
+
+def test_frame_readers_know_the_project_config_name() -> None:
+    from alges_napari.core.data.frames.base import PROJECT_MARKER
+    from alges_napari.core.project.files import CONFIG_FILE
+
+    assert PROJECT_MARKER == CONFIG_FILE

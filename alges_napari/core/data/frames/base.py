@@ -14,7 +14,9 @@ stem (``a.png`` and ``a.jpg``) would share a key and are refused.
 Bad files in folders: at open every file's header is read and, for PNG/JPEG/BMP, its end is
 checked (PNG ``IEND``, JPEG ``EOI``, BMP declared size), which catches truncated files cheaply.
 Such files are left out with one warning listing them; the keys of the others do not depend on
-when a file is read. Hidden files (``.name``, e.g. macOS ``._frame.png``) are ignored. A file
+when a file is read. Hidden files (``.name``, e.g. macOS ``._frame.png``) are ignored, and so
+is every folder that holds an alges project (:data:`PROJECT_MARKER`): a project created inside
+the folder of its own frames must not read its label PNGs as new frames. A file
 that passes these checks but still fails to decode raises :class:`FrameSourceError` naming it
 when it is read (its key stays in place). Mixed frame sizes are an error.
 
@@ -48,6 +50,10 @@ GT_SUFFIXES = (
     ("_color_mask.png", "color"),
     ("_mask.png", "auto"),
 )
+
+
+#: The file that makes a folder an alges project (its config); such a folder never holds frames.
+PROJECT_MARKER = "alges_project.json"
 
 
 class FrameWarning(UserWarning):

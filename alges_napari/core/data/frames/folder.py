@@ -20,6 +20,7 @@ from alges_napari.core.data.classes import CHOLECSEG8K, ClassSchema
 from alges_napari.core.data.frames.base import (
     GT_SUFFIXES,
     IMAGE_SUFFIXES,
+    PROJECT_MARKER,
     TIFF_SUFFIXES,
     FrameSource,
     FrameWarning,
@@ -117,7 +118,8 @@ def _list_images(
     root: Path, recursive: bool, suffixes: tuple[str, ...] = IMAGE_SUFFIXES
 ) -> list[Path]:
     """Image files under ``root``, naturally sorted by relative path; hidden files are skipped
-    (macOS leaves ``._frame.png`` resource files beside the real ones)."""
+    (macOS leaves ``._frame.png`` resource files beside the real ones), and so are folders that
+    hold an alges project."""
     found, folders, cut = [], [str(root)], len(str(root)) + 1
     while folders:
         with os.scandir(folders.pop()) as entries:
@@ -125,8 +127,8 @@ def _list_images(
                 if e.name.startswith("."):
                     continue
                 if e.is_dir():
-                    if recursive:
-                        folders.append(e.path)
+                    if recursive and not os.path.isfile(os.path.join(e.path, PROJECT_MARKER)):
+                        folders.append(e.path)  # a project's labels are never frames
                 elif os.path.splitext(e.name)[1].lower() in suffixes and e.is_file():
                     found.append(e.path)
     found.sort(key=lambda p: natural_key(p[cut:].replace(os.sep, "/")))
