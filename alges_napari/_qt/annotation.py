@@ -88,7 +88,7 @@ class AnnotationController:
         prediction, heat = project.prediction(key), project.heat_map(key)
         annotation = self.drafts.get(key)
         if annotation is None:
-            annotation = project.load_label(key)
+            annotation = self._read_label(key)
         if annotation is None and self.panel.auto_prediction.isChecked():
             annotation = prediction
         self.layers.show(index, annotation, prediction, heat)
@@ -96,6 +96,15 @@ class AnnotationController:
         self.panel.validation.setChecked(project.status(key) == "validation")
         self._shown_at = time.monotonic()
         self.refresh()
+
+    def _read_label(self, key: str) -> Any:
+        # A label file the project refuses (ids outside the schema, wrong size, damaged) is
+        # named, and the frame opens without it: painting and accepting replaces the file.
+        try:
+            return self.project.load_label(key)
+        except AlgesError as exc:
+            show_warning(f"ALGES: {exc}")
+            return None
 
     def next_frame(self) -> None:
         """Go to the next unlabelled frame of the queue (after the current one, wrapping)."""

@@ -11,6 +11,7 @@ from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from alges_napari._qt.history_plot import HistoryPlot
+from alges_napari.core.errors import AlgesError
 from alges_napari.core.progress import Progress, SupportsIsSet, is_stopped
 from alges_napari.core.project.records import RoundRecord
 
@@ -26,7 +27,8 @@ def iter_label_pixels(
 ) -> Generator[Progress, None, dict[str, np.ndarray]]:
     """Count the labelled pixels of each class in the accepted labels of ``keys``.
 
-    Reads every label PNG once (in a thread worker when a project with many labels opens).
+    Reads every label PNG once (in a thread worker when a project with many labels opens);
+    a label the project refuses to read (``AlgesError``) is left out.
 
     Returns
     -------
@@ -38,7 +40,10 @@ def iter_label_pixels(
     for i, key in enumerate(keys):
         if is_stopped(stop):
             break
-        mask = project.load_label(key)
+        try:
+            mask = project.load_label(key)
+        except AlgesError:  # unusable: not counted (the frame names it when shown)
+            mask = None
         if mask is not None:
             out[key] = class_pixels(mask, n)
         yield Progress("count", i + 1, len(keys))

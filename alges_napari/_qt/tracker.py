@@ -24,6 +24,7 @@ from qtpy.QtCore import QObject, Signal, Slot
 from alges_napari._qt.jobs import BackgroundJob, JobStarter
 from alges_napari._qt.queue_view import QueueTable
 from alges_napari._qt.status_view import StatusPanel, class_pixels, iter_label_pixels
+from alges_napari.core.errors import AlgesError
 from alges_napari.core.project.events import ProjectEvent
 
 
@@ -150,7 +151,10 @@ class ProjectTracker:
         for key in keys:
             self._table.set_status(key, project.status(key))
             if read_labels:
-                mask = project.load_label(key)
+                try:
+                    mask = project.load_label(key)
+                except AlgesError:  # unusable: not counted (the frame names it when shown)
+                    mask = None
                 if mask is not None:
                     self.pixels[key] = class_pixels(mask, project.schema.num_classes)
         if any(key in self.ranks for key in keys):

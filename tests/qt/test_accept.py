@@ -62,3 +62,39 @@ def test_a_label_the_project_refuses_is_reported_and_kept_on_screen(
     assert project.status(key) == "unlabelled" and not project.label_path(key).exists()
     np.testing.assert_array_equal(layer.data, painted)
     assert widget.layers.edited  # still an edit to fix and accept
+
+
+def test_an_unusable_label_file_is_named_and_can_be_replaced(project_widget, messages) -> None:
+    """A label file the project refuses to read (class 77 in a 13-class project) never reaches
+    the screen: moving to its frame names the file, shows nothing of it and stays on that
+    frame, so the user can paint the frame again and accept it over the bad file."""
+    from PIL import Image
+
+    from alges_napari._qt.status_view import iter_label_pixels
+
+    widget, viewer = project_widget
+    project = widget.project
+    first, key = project.queue[0].key, project.queue[1].key
+    widget.go_to_key(key)
+    widget.layers.annotation.paint((5, 5), 2)
+    assert widget.accept() is not None
+    widget.go_to_key(first)
+    bad = np.full((64, 96), 77, np.uint8)
+    Image.fromarray(bad).save(project.label_path(key))  # damaged on disk behind our back
+    messages.clear()
+
+    widget.go_to_key(key)
+    assert widget.current_key == key and widget.annotate.frame_info.text().startswith("Frame")
+    assert (widget.layers.annotation.data == IGNORE).all()  # nothing of the bad file shown
+    assert any("77" in m and str(project.label_path(key).name) in m for m in messages)
+    counting = iter_label_pixels(project, [key])  # what a project opening counts, in a worker
+    while True:
+        try:
+            next(counting)
+        except StopIteration as done:
+            assert done.value == {}  # left out of the pixel counts, no error
+            break
+
+    widget.layers.annotation.paint((6, 6), 3)
+    assert widget.accept() is not None  # painting and accepting replaces the bad file
+    assert project.load_label(key)[6, 6] == 3
