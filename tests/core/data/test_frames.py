@@ -262,6 +262,72 @@ def test_video_random_access_is_exact(tmp_path, suffix, codec) -> None:
     assert open_frames_from_config(strided.describe()).keys == strided.keys
 
 
+def _write_coarse_clock_video(path, n=60, gop=10, h=64, w=96):
+    """A video at 24 fps whose packets carry a 10 Hz clock, as broken recorders write: 60
+    frames, only 25 distinct timestamps (frames i and i+1 often share one)."""
+    from fractions import Fraction
+
+    container = av.open(str(path), "w")
+    stream = container.add_stream("libx264", rate=24)
+    stream.width, stream.height, stream.pix_fmt, stream.gop_size = w, h, "yuv420p", gop
+    stream.options = {"bf": "0"}
+    stream.codec_context.time_base = Fraction(1, 24)
+
+    def coarse(packet):  # 1/24 s ticks -> 1/10 s ticks: several frames share one
+        packet.pts, packet.dts = packet.pts * 10 // 24, packet.dts * 10 // 24
+        packet.time_base = Fraction(1, 10)
+        return packet
+
+    for i in range(n):
+        img = np.zeros((h, w, 3), np.uint8)
+        for b in range(6):
+            r, c = divmod(b, 3)
+            img[r * 32 : r * 32 + 32, c * 32 : c * 32 + 32] = 255 * ((i >> b) & 1)
+        frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+        frame.pts, frame.time_base = i, Fraction(1, 24)
+        for packet in stream.encode(frame):
+            container.mux(coarse(packet))
+    for packet in stream.encode():
+        container.mux(coarse(packet))
+    container.close()
+
+
+def test_frames_sharing_a_timestamp_stay_addressable(tmp_path) -> None:
+    from alges_napari.core.data.frames.media import VideoSource
+
+    path = tmp_path / "coarse.mkv"
+    _write_coarse_clock_video(path)
+    decoded = list(av.open(str(path)).decode(video=0))
+    assert len({f.pts for f in decoded}) == 25  # the premise: 60 frames, 25 timestamps
+    sequential = [f.to_ndarray(format="rgb24") for f in decoded]
+    assert [_number(f) for f in sequential] == list(range(60))
+
+    src = VideoSource(path, cache_size=0)
+    assert len(src) == 60 and src.n_shared == 35
+    order = np.random.default_rng(3).permutation(np.repeat(np.arange(60), 2))
+    assert [_number(src[int(i)]) for i in order] == [int(i) for i in order]
+    config = json.loads(json.dumps(src.describe()))
+    src.close()
+    again = open_frames_from_config(config)
+    assert again.keys == src.keys and _number(again[59]) == 59
+    strided = open_frames(path, stride=7)
+    assert [_number(strided[i]) for i in (8, 0, 3)] == [56, 0, 21]
+
+
+def test_a_project_made_when_shared_timestamps_collapsed_keeps_its_numbering(tmp_path) -> None:
+    path = tmp_path / "coarse.mkv"
+    _write_coarse_clock_video(path)
+    # What an older alges-napari described: 25 frames, one per distinct timestamp.
+    old = {"type": "video", "path": str(path), "stride": 1, "n_frames": 25}
+    with pytest.warns(FrameWarning, match=r"35 of 60 frames share a timestamp.*re-encode"):
+        src = open_frames_from_config(old)
+    assert len(src) == 25 and src.describe()["timestamps"] == "distinct"
+    sequential = [_number(f.to_ndarray(format="rgb24")) for f in av.open(str(path)).decode()]
+    # The first frame of each timestamp (frame n has pts n * 10 // 24), as the old index read.
+    firsts = [n for n in sequential if n == 0 or n * 10 // 24 != (n - 1) * 10 // 24]
+    assert [_number(src[i]) for i in range(25)] == firsts
+
+
 def test_truncated_and_corrupt_videos(tmp_path) -> None:
     path = tmp_path / "clip.mp4"
     _write_video(path)

@@ -92,7 +92,9 @@ def open_frames(
 def open_frames_from_config(config: dict[str, Any]) -> FrameSource:
     """Reopen a source from :meth:`FrameSource.describe`'s dict.
 
-    Warns (FrameWarning) when the number of frames changed since it was described.
+    Warns (FrameWarning) when the number of frames changed since it was described. A video
+    described by an older alges-napari, which numbered only distinct timestamps, keeps that
+    numbering, so frame keys (and the labels on them) keep pointing at the same frames.
     """
     if not isinstance(config, dict) or "path" not in config or "type" not in config:
         raise FrameSourceError(f"frame source config needs 'type' and 'path': {config!r}")
@@ -110,6 +112,8 @@ def open_frames_from_config(config: dict[str, Any]) -> FrameSource:
         source = open_frames(config["path"], stride, schema)
         if source.kind != kind:
             raise FrameSourceError(f"{config['path']} is now a {source.kind}, not a {kind}")
+        if isinstance(source, VideoSource):
+            source = _video_numbered_as_described(source, config)
     else:
         raise FrameSourceError(f"unknown frame source type {kind!r} in config")
     expected = config.get("n_frames")
@@ -120,3 +124,17 @@ def open_frames_from_config(config: dict[str, Any]) -> FrameSource:
             stacklevel=2,
         )
     return source
+
+
+def _video_numbered_as_described(source: VideoSource, config: dict[str, Any]) -> VideoSource:
+    """``source`` numbered as when ``config`` was written (see :class:`VideoSource`)."""
+    numbering = config.get("timestamps")
+    if numbering is None and source.n_shared:
+        # Written before frames sharing a timestamp were kept: only the distinct ones counted.
+        expected = config.get("n_frames")
+        distinct = len(range(0, source.n_video_frames - source.n_shared, source.stride))
+        numbering = "distinct" if expected is not None and int(expected) == distinct else None
+    if numbering != "distinct" or not source.n_shared:
+        return source
+    source.close()
+    return VideoSource(source.path, source.stride, source.schema, distinct_timestamps=True)
