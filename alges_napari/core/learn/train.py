@@ -7,10 +7,11 @@ and scale, colour jitter); AdamW; float16 mixed precision on CUDA.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 import warnings
-from collections.abc import Generator, Iterable, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
@@ -228,13 +229,35 @@ def _train_step(
 ) -> float:
     """One optimisation step on one batch; returns the loss (tests monkeypatch this)."""
     optimizer.zero_grad(set_to_none=True)
-    with torch.autocast(device_type="cuda", dtype=torch.float16, enabled=use_amp):
+    alone = _running_batchnorm(model) if len(images) == 1 else contextlib.nullcontext()
+    with alone, torch.autocast(device_type="cuda", dtype=torch.float16, enabled=use_amp):
         logits = model(images)
     loss = segmentation_loss(logits, masks, dice_weight=config.dice_weight)
     scaler.scale(loss).backward()
     scaler.step(optimizer)
     scaler.update()
     return float(loss.detach())
+
+
+_BATCHNORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
+
+
+@contextlib.contextmanager
+def _running_batchnorm(model: nn.Module) -> Iterator[None]:
+    """BatchNorm layers normalise with their running statistics (eval mode) for this batch.
+
+    A batch of one image (a project with a single label, or a batch shrunk to 1 after CUDA ran
+    out of memory) gives BatchNorm one value per channel on a small frame's 1x1 deepest maps,
+    which it cannot normalise in training mode; the other layers still train.
+    """
+    layers = [m for m in model.modules() if isinstance(m, _BATCHNORMS) and m.training]
+    for layer in layers:
+        layer.eval()
+    try:
+        yield
+    finally:
+        for layer in layers:
+            layer.train()
 
 
 def _batch(

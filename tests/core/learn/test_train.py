@@ -210,3 +210,36 @@ def test_min_steps_adds_epochs_for_small_labelled_sets() -> None:
         iter_train(model, tiny_pairs(), config(epochs=1, min_steps=4)), progress.append
     )
     assert len(result.history) == 2 and progress[-1].epochs == 2  # 6 samples, batch 4
+
+
+def test_a_single_label_trains_at_a_small_input_size() -> None:
+    """One labelled frame at 32x32: every batch holds one image, whose deepest maps are 1x1."""
+    from alges_napari.core.learn.model import build_model
+
+    rng = np.random.default_rng(0)
+    pair = (
+        rng.integers(0, 256, (32, 32, 3), dtype=np.uint8),
+        rng.integers(0, 3, (32, 32)).astype(np.uint8),
+    )
+    torch.manual_seed(0)
+    model = build_model("Unet", "resnet18", 3)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    cfg = TrainConfig(input_size=(32, 32), epochs=2, batch_size=8)
+    result = run_to_end(iter_train(model, make_samples([pair], (32, 32)), cfg))
+    assert not result.stopped and len(result.history) == 2
+    assert all(np.isfinite(h["loss"]) for h in result.history)
+    after = model.state_dict()
+    head = "segmentation_head.0.weight"
+    assert not torch.equal(after[head], before[head])
+    bn = "encoder.bn1"  # running statistics stay as they were: one image estimates nothing
+    assert torch.equal(after[f"{bn}.running_mean"], before[f"{bn}.running_mean"])
+
+
+def test_a_batch_of_one_leaves_every_layer_in_training_mode() -> None:
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.Conv2d(4, C, 1))
+    model.train()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    scaler = torch.amp.GradScaler("cuda", enabled=False)
+    images, masks = torch.rand(1, 3, 1, 1), torch.zeros(1, 1, 1, dtype=torch.long)
+    loss = train_mod._train_step(model, optimizer, scaler, images, masks, config(), False)
+    assert np.isfinite(loss) and all(m.training for m in model.modules())
