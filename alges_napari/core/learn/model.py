@@ -284,12 +284,10 @@ def load_weights(model: nn.Module, path: str | Path, strict: bool = True) -> Non
 def save_checkpoint(
     model: nn.Module, path: str | Path, spec: ModelSpec, extra: dict[str, Any] | None = None
 ) -> Path:
-    """Save the model as ONE safetensors file carrying its metadata, atomically.
+    """Save the model as ONE safetensors file carrying its metadata (in its header), atomically.
 
-    The metadata (spec, ``extra``) is stored in the safetensors header, so the checkpoint is
-    complete the moment its rename lands: a kill can never leave weights without metadata.
-    A copy of the metadata is then written beside it (same name, ``.json``) for people and
-    older readers; :func:`load_checkpoint` prefers the header.
+    Complete the moment its rename lands; a copy of the metadata then goes beside it (``.json``)
+    for people and older readers, and :func:`load_checkpoint` prefers the header.
 
     Parameters
     ----------
@@ -326,32 +324,20 @@ def save_checkpoint(
         os.chmod(tmp, mode)
 
     atomic_write_with(path, write)
-    _write_metadata_copy(_sidecar(path), meta)
+    text = json.dumps(meta, indent=2) + "\n"
+    atomic_write_with(_sidecar(path), lambda tmp: (_new_file_mode(tmp), tmp.write_text(text)))
     return path
 
 
 def _new_file_mode(tmp: Path) -> int:
-    """Re-create the (empty) temporary file ``tmp`` as any new file is, and return its mode.
-
-    mkstemp makes it 0600; created anew it gets 0666 less the umask (or the folder's default
-    ACL), so a team sharing a project can load each other's checkpoints.
-    """
+    """Re-create mkstemp's (0600) empty ``tmp`` as any new file is (0666 less the umask, or the
+    folder's default ACL: a team shares a project) and return that mode."""
     tmp.unlink()
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o666)
     try:
         return os.fstat(fd).st_mode & 0o777
     finally:
         os.close(fd)
-
-
-def _write_metadata_copy(side: Path, meta: dict[str, Any]) -> None:
-    text = json.dumps(meta, indent=2) + "\n"
-
-    def write(tmp: Path) -> None:
-        _new_file_mode(tmp)  # the mode of any new file, not mkstemp's 0600
-        tmp.write_text(text, encoding="utf-8")
-
-    atomic_write_with(side, write)
 
 
 def checkpoint_metadata(path: str | Path) -> dict[str, Any] | None:
