@@ -176,10 +176,14 @@ class _CentreStrategy(Strategy):
 
     def _rank(self, scores: ScoreResult, k: int, seed: int, labeled: Array | None) -> Ranked:
         emb = as_matrix(getattr(scores, self.field), f"{self.name}: {self.field}", scores.n)
-        idx, d2 = kmeans_pp_ranked(emb, k, seed, None)
+        idx, d2 = kmeans_pp_ranked(emb, k, seed, None, self._groups(scores))
         values = np.full(scores.n, np.nan)
         values[idx] = d2
         return idx, values
+
+    def _groups(self, scores: ScoreResult) -> np.ndarray | None:
+        """Frames of one group are never picked together (None: no such constraint)."""
+        return None
 
 
 @register
@@ -206,14 +210,10 @@ class AlgesSegVideo(_CentreStrategy):
     name, field, needs = "alges-seg-video", "emb_seg", frozenset({"emb_seg"})
     description = "ALGES-seg centres, at most one frame per 80-frame window of a clip"
 
-    def _rank(self, scores: ScoreResult, k: int, seed: int, labeled: Array | None) -> Ranked:
+    def _groups(self, scores: ScoreResult) -> np.ndarray:
         if len(scores.keys) != scores.n:
             raise AlgesError(f"{self.name}: needs the frame keys of the scores (scores.keys)")
-        emb = as_matrix(scores.emb_seg, f"{self.name}: emb_seg", scores.n)
-        idx, d2 = kmeans_pp_ranked(emb, k, seed, None, frame_windows(scores.keys))
-        values = np.full(scores.n, np.nan)
-        values[idx] = d2
-        return idx, values
+        return frame_windows(scores.keys)
 
 
 @register
