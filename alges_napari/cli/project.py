@@ -15,7 +15,6 @@ from alges_napari.cli.common import (
     graceful_interrupt,
     say,
 )
-from alges_napari.core.errors import AlgesError
 from alges_napari.core.progress import StopFlag, run_to_end
 
 
@@ -228,14 +227,10 @@ def run_export(args: argparse.Namespace) -> int:
 
     with Project.open(args.project, readonly=True) as project:
         if args.what == "labels":
-            n = sum(project.has_label(k) for k in project.keys)
-            if n == 0:  # export_labels would write an empty folder and call it a success
-                raise AlgesError(
-                    f"project {project.root} has no accepted labels to export: accept a label "
-                    "first (nothing was written)"
-                )
+            # export_labels refuses a project without labels before writing anything; the count
+            # comes from labels/, not the frames, which may have moved
             path = export_labels(project, args.out, fmt=args.format)
-            what = f"{n} label(s)"
+            what = f"{len(project.label_keys())} label(s)"
         else:
             path = export_model(project, args.out, round_index=args.round)
             what = "the model"

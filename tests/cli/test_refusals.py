@@ -144,7 +144,7 @@ def test_export_labels_without_labels_exits_2_and_writes_nothing(tree, tmp_path,
     out = tmp_path / "labels"
     export = ["export", "labels", "--project", str(proj), "--out", str(out), "--format", fmt]
     assert cli.main(export) == 2
-    assert "no accepted labels to export" in capsys.readouterr().err
+    assert "no accepted labels: nothing to export" in capsys.readouterr().err
     assert not out.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["proj"]  # no staging folder either
 

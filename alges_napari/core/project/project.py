@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 
 from alges_napari.core.acquire.queue import QueueEntry, initial_queue
+from alges_napari.core.data.classes import IGNORE_INDEX
 from alges_napari.core.errors import ProjectError
 from alges_napari.core.project.checkpoints import rounds_from_checkpoints
 from alges_napari.core.project.config import FORMAT_VERSION, new_config, read_config
@@ -263,6 +264,11 @@ class Project(ProjectView):
         -------
         Path
             The label file. Accepting again overwrites it (re-opened, edited labels).
+
+        Raises
+        ------
+        ProjectError
+            The mask labels no pixel (all 255): an empty label would train on nothing.
         """
         from alges_napari.core.data.masks import validate_mask
 
@@ -271,6 +277,11 @@ class Project(ProjectView):
         mask = validate_mask(
             np.asarray(mask), self.schema, shape=tuple(self.frames.shape), name=key
         )
+        if not (mask != IGNORE_INDEX).any():
+            raise ProjectError(
+                f"the label of {key!r} labels no pixel (every pixel is 255, ignore): paint its "
+                "classes first, or skip the frame; nothing was saved"
+            )
         data = encode_index_png(mask)  # outside the gate: it changes nothing
         path = self.label_path(key)
         with self._write_gate():

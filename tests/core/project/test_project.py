@@ -623,3 +623,17 @@ def test_frame_readers_know_the_project_config_name() -> None:
     from alges_napari.core.project.files import CONFIG_FILE
 
     assert PROJECT_MARKER == CONFIG_FILE
+
+
+def test_an_empty_label_is_refused_and_nothing_is_saved(project: Project) -> None:
+    key = project.keys[0]
+    h, w = project.frames.shape
+    with pytest.raises(ProjectError, match="labels no pixel"):
+        project.accept_label(key, np.full((h, w), 255, np.uint8))
+    assert project.status(key) == "unlabelled" and not project.label_path(key).exists()
+    mask = np.full((h, w), 255, np.uint8)
+    mask[0, 0] = 2  # one labelled pixel is a label
+    project.accept_label(key, mask)
+    with pytest.raises(ProjectError):  # and an accepted label is never replaced by nothing
+        project.accept_label(key, np.full((h, w), 255, np.uint8))
+    assert (project.load_label(key) == mask).all()
