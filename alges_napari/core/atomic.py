@@ -2,7 +2,9 @@
 
 The pattern is the classic one: write a temporary file in the same directory, flush and fsync
 it, rename it over the target (atomic on POSIX and on Windows via ``os.replace``), then fsync
-the directory so the rename itself survives a power cut.
+the directory so the rename itself survives a power cut. The temporary file is created like any
+new file (mode 0666 less the umask, so a team sharing a folder can read it; ``mkstemp`` would
+make it 0600), exclusively and never through a link.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,8 @@ from typing import Any
 from alges_napari.core.errors import AlgesError
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: str | os.PathLike[str]) -> None:
+    """Make ``directory``'s entries (a renamed file, a new sub-folder) durable: fsync it."""
     # Directories cannot be opened for fsync on Windows; the rename is still atomic there.
     if os.name != "posix":
         return
@@ -65,8 +68,7 @@ def atomic_write_with(
     directory = target.parent
     tmp_name = None
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
-        os.close(fd)
+        tmp_name = _new_temporary(target)
         write(Path(tmp_name))
         fd = os.open(tmp_name, os.O_RDONLY)
         try:
@@ -75,7 +77,7 @@ def atomic_write_with(
             os.close(fd)
         os.replace(tmp_name, target)
         tmp_name = None
-        _fsync_dir(directory)
+        fsync_dir(directory)
     except OSError as exc:
         raise AlgesError(f"cannot write {target}: {exc.strerror or exc}") from exc
     finally:
@@ -83,6 +85,19 @@ def atomic_write_with(
             with contextlib.suppress(OSError):
                 os.unlink(tmp_name)
     return target
+
+
+def _new_temporary(target: Path) -> str:
+    """Create ``.<name>.<random>.tmp`` beside ``target``, exclusively, mode 0666 less the umask."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    for _ in range(100):
+        name = str(target.parent / f".{target.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            os.close(os.open(name, flags, 0o666))
+            return name
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beside {target}")
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:

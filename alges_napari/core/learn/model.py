@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from alges_napari.core.atomic import atomic_write_with
+from alges_napari.core.atomic import atomic_write_text, atomic_write_with
 from alges_napari.core.errors import CheckpointError
 
 #: ImageNet statistics: smp encoders expect them, trained from scratch or not.
@@ -315,8 +315,9 @@ def save_checkpoint(
     header = {"format": "pt", "arch": spec.arch, _META_KEY: json.dumps(meta)}
 
     def write(tmp: Path) -> None:
-        # safetensors writes 0600 whatever the umask: give the file the mode of any new file.
-        mode = _new_file_mode(tmp)
+        # safetensors writes 0600 whatever the umask: keep the mode atomic_write_with gave
+        # the temporary file (that of any new file).
+        mode = tmp.stat().st_mode & 0o777
         try:
             save_file(state, str(tmp), metadata=header)
         except Exception as exc:  # SafetensorError (not an OSError) on a full disk
@@ -324,20 +325,8 @@ def save_checkpoint(
         os.chmod(tmp, mode)
 
     atomic_write_with(path, write)
-    text = json.dumps(meta, indent=2) + "\n"
-    atomic_write_with(_sidecar(path), lambda tmp: (_new_file_mode(tmp), tmp.write_text(text)))
+    atomic_write_text(_sidecar(path), json.dumps(meta, indent=2) + "\n")
     return path
-
-
-def _new_file_mode(tmp: Path) -> int:
-    """Re-create mkstemp's (0600) empty ``tmp`` as any new file is (0666 less the umask, or the
-    folder's default ACL: a team shares a project) and return that mode."""
-    tmp.unlink()
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o666)
-    try:
-        return os.fstat(fd).st_mode & 0o777
-    finally:
-        os.close(fd)
 
 
 def checkpoint_metadata(path: str | Path) -> dict[str, Any] | None:

@@ -16,14 +16,12 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import io
-import json
-import os
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from alges_napari.core import atomic
+from alges_napari.core.atomic import atomic_write_bytes, atomic_write_json
+from alges_napari.core.atomic import fsync_dir as fsync_folder
 from alges_napari.core.errors import ProjectError
 from alges_napari.core.project.paths import key_to_relpath, relpath_to_key
 
@@ -54,25 +52,6 @@ __all__ = [
     "remove_stale_temporaries",
     "scan_labels",
 ]
-
-
-def _fill_anew(tmp: Path, data: bytes) -> None:
-    # mkstemp made ``tmp`` 0600 whatever the umask. Created anew (O_EXCL: the name stays ours,
-    # O_NOFOLLOW: never through a link) it gets the mode any new file gets.
-    tmp.unlink()
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    with os.fdopen(os.open(tmp, flags, 0o666), "wb") as fh:
-        fh.write(data)
-
-
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
-    """:func:`alges_napari.core.atomic.atomic_write_bytes`, the file's mode set by the umask."""
-    return atomic.atomic_write_with(path, lambda tmp: _fill_anew(tmp, data))
-
-
-def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> Path:
-    """:func:`alges_napari.core.atomic.atomic_write_json`, the file's mode set by the umask."""
-    return atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode())
 
 
 def encode_index_png(mask: np.ndarray, compress_level: int = 6) -> bytes:
@@ -121,17 +100,6 @@ def scan_labels(labels_dir: Path) -> set[str]:
         if not path.name.startswith("."):
             found.add(relpath_to_key(path.relative_to(labels_dir).with_suffix("").as_posix()))
     return found
-
-
-def fsync_folder(directory: Path) -> None:
-    """Make ``directory``'s entries (a new file or sub-folder) durable: fsync the folder."""
-    if os.name != "posix":  # folders cannot be opened for fsync on Windows
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def makedirs(directory: Path) -> None:
