@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> None:
 
     import torch
 
-    from alges_napari.core.learn.train import PRESETS
+    from alges_napari.core.learn.config import PRESETS
     from alges_napari.core.progress import run_to_end
     from alges_napari.core.project.project import Project
     from alges_napari.core.session import ActiveLearningSession, RoundConfig

@@ -13,7 +13,7 @@ from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from alges_napari.core.acquire.strategies import DEFAULT_STRATEGY, REGISTRY, available_strategies
-from alges_napari.core.learn.train import PRESETS
+from alges_napari.core.learn.config import PRESETS
 from alges_napari.core.progress import Progress
 from alges_napari.core.session import RoundConfig
 

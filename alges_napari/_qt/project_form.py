@@ -23,7 +23,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from alges_napari.core.learn.train import PRESETS
+from alges_napari.core.learn.config import PRESETS
 from alges_napari.core.project.files import CONFIG_FILE
 
 FROM_SOURCE = "from the frames"

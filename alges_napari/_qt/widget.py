@@ -37,7 +37,7 @@ from alges_napari._qt.tracker import EventBridge, ProjectTracker
 from alges_napari._qt.viewer_hooks import hook_viewer
 from alges_napari.core.acquire.queue import initial_queue
 from alges_napari.core.errors import AlgesError
-from alges_napari.core.learn.train import TrainConfig
+from alges_napari.core.learn.config import TrainConfig
 from alges_napari.core.project.project import Project
 from alges_napari.core.session import ActiveLearningSession, RoundConfig
 

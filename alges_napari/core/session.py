@@ -26,6 +26,7 @@ from alges_napari.core.acquire.step import KeyedFrames, iter_acquire
 from alges_napari.core.acquire.strategies import DEFAULT_STRATEGY
 from alges_napari.core.data.classes import IGNORE_INDEX
 from alges_napari.core.errors import AlgesError
+from alges_napari.core.learn.config import TrainConfig
 from alges_napari.core.learn.metrics import SegmentationMeter
 from alges_napari.core.learn.model import (
     ModelSpec,
@@ -34,7 +35,7 @@ from alges_napari.core.learn.model import (
     pick_device,
     save_checkpoint,
 )
-from alges_napari.core.learn.train import TrainConfig, TrainResult, iter_train, make_samples
+from alges_napari.core.learn.train import TrainResult, iter_train, make_samples
 from alges_napari.core.progress import (
     Cancelled,
     Progress,

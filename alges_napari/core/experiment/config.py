@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from alges_napari.core.errors import AlgesError
 
 if TYPE_CHECKING:
-    from alges_napari.core.learn.train import TrainConfig
+    from alges_napari.core.learn.config import TrainConfig
 
 #: The pseudo-strategy of the rows whose model trained on every pool frame of a repeat.
 FULL_POOL = "full-pool"
@@ -100,7 +100,7 @@ class SimulationConfig:
 
     def train_config(self, seed: int) -> TrainConfig:
         """The training settings of one round."""
-        from alges_napari.core.learn.train import TrainConfig
+        from alges_napari.core.learn.config import TrainConfig
 
         return TrainConfig(
             arch=self.arch,

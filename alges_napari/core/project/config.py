@@ -35,7 +35,7 @@ def new_config(
         The class schema.
     """
     from alges_napari.core.data import classes, frames
-    from alges_napari.core.learn.train import preset_config
+    from alges_napari.core.learn.config import preset_config
 
     if isinstance(source, (str, os.PathLike)):
         source = frames.open_frames(source, stride=stride)

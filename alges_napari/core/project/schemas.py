@@ -73,7 +73,7 @@ class SourceSection(_Part):
 def _config_model() -> type[BaseModel]:
     # Built on first use: the training settings are TrainConfig itself (a dataclass pydantic
     # validates field by field, then its own checks), and importing it imports torch.
-    from alges_napari.core.learn.train import TrainConfig
+    from alges_napari.core.learn.config import TrainConfig
 
     class ProjectConfigFile(_Part):
         """``alges_project.json``."""

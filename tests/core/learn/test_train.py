@@ -9,16 +9,9 @@ from torch import nn
 
 from alges_napari.core.errors import AlgesError
 from alges_napari.core.learn import train as train_mod
-from alges_napari.core.learn.train import (
-    PRESETS,
-    TrainConfig,
-    augment_batch,
-    dice_loss,
-    iter_train,
-    make_samples,
-    preset_config,
-    segmentation_loss,
-)
+from alges_napari.core.learn.config import PRESETS, TrainConfig, preset_config
+from alges_napari.core.learn.losses import dice_loss, segmentation_loss
+from alges_napari.core.learn.train import augment_batch, iter_train, make_samples
 from alges_napari.core.progress import StopFlag, run_to_end
 
 torch.set_num_threads(1)
@@ -178,8 +171,9 @@ def test_presets_and_config_round_trip() -> None:
 
 def test_lone_trailing_image_joins_the_last_batch() -> None:
     """5 images in batches of 2 at 32x32: a last batch of one would break BatchNorm (1x1 maps)."""
+    from alges_napari.core.learn.config import TrainConfig
     from alges_napari.core.learn.model import build_model
-    from alges_napari.core.learn.train import TrainConfig, iter_train, make_samples
+    from alges_napari.core.learn.train import iter_train, make_samples
 
     rng = np.random.default_rng(0)
     pairs = [

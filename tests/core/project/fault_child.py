@@ -27,7 +27,8 @@ from safetensors.torch import save as save_safetensors
 from torch import nn
 
 from alges_napari.core.atomic import atomic_write_bytes
-from alges_napari.core.learn.train import TrainConfig, iter_train
+from alges_napari.core.learn.config import TrainConfig
+from alges_napari.core.learn.train import iter_train
 from alges_napari.core.progress import run_to_end
 from alges_napari.core.project.project import Project, RoundRecord
 

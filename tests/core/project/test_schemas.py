@@ -108,7 +108,7 @@ def test_every_training_setting_is_declared() -> None:
     # The config's "train" part is TrainConfig itself: a field added there is checked too.
     from dataclasses import fields
 
-    from alges_napari.core.learn.train import TrainConfig
+    from alges_napari.core.learn.config import TrainConfig
     from alges_napari.core.project.schemas import _config_model
 
     declared = _config_model().model_fields["train"].annotation
