@@ -100,9 +100,9 @@ def _round_options(p: argparse.ArgumentParser, training: bool) -> None:
     p.add_argument(
         "--strategy",
         action=OneStrategy,
-        default="alges-seg",
+        default=DEFAULT_STRATEGY,
         metavar="NAME",
-        help="selection strategy, one per run (alges-seg)",
+        help=f"selection strategy, one per run ({DEFAULT_STRATEGY})",
     )
     p.add_argument("--query", type=int, default=10, help="frames to queue (10)")
     p.add_argument(
