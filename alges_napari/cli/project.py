@@ -15,6 +15,7 @@ from alges_napari.cli.common import (
     graceful_interrupt,
     say,
 )
+from alges_napari.core.acquire.strategies import DEFAULT_STRATEGY
 from alges_napari.core.progress import StopFlag, run_to_end
 
 
