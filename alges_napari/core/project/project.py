@@ -91,18 +91,7 @@ class Project(ProjectView):
     manager or call :meth:`close` to release the lock. Any thread may call any method: changes
     pass one write gate, reads see whole changes (see the module docstring). The reading
     methods are those of :class:`~alges_napari.core.project.view.ProjectView`; this class adds
-    every change.
-
-    Attributes
-    ----------
-    root : Path
-        The project folder.
-    config : dict
-        The parsed ``alges_project.json``.
-    readonly : bool
-        True when opened without the write lock; every write then raises ProjectError.
-    recovery : str or None
-        A message when the state file had to be rebuilt from ``labels/``; None otherwise.
+    every change, and the attributes (root, config, readonly, recovery) are documented there.
     """
 
     def __init__(
