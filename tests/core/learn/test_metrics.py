@@ -154,3 +154,34 @@ def test_empty_meter_and_reset() -> None:
     meter.update(PRED, TARGET)
     meter.reset()
     assert meter.n_images == 0 and meter.confusion().sum() == 0
+
+
+def test_a_class_in_the_targets_never_predicted_scores_zero_not_nan() -> None:
+    # Class 1 is in the targets (2 pixels of image A) and never predicted; class 3 is in no
+    # prediction and no target. C = 4.
+    target_a = np.array([[1, 1, 2], [0, 0, 0]], np.uint8)
+    pred_a = np.array([[0, 0, 2], [0, 0, 0]], np.uint8)
+    target_b = np.array([[0, 0, 0], [2, 2, 255]], np.uint8)
+    pred_b = np.array([[0, 0, 0], [2, 0, 1]], np.uint8)  # a 1 only where the target is ignored
+    meter = SegmentationMeter(4)
+    meter.update(pred_a, target_a)
+    meter.update(pred_b, target_b)
+    # Pooled: class 0 P=9 T=6 I=6; class 1 P=0 T=2 I=0; class 2 P=2 T=3 I=2; class 3 nothing.
+    dice = meter.dice()
+    assert dice[1] == 0.0  # missed entirely: the worst score, not "undefined"
+    assert math.isnan(dice[3])  # absent from both: no score
+    np.testing.assert_allclose(dice, [12 / 15, 0.0, 4 / 5, np.nan])
+    assert meter.iou()[1] == 0.0 and math.isnan(meter.iou()[3])
+    # The 0 pulls the mean down; the NaN is left out of it.
+    assert meter.mean_dice() == pytest.approx((12 / 15 + 0.0 + 4 / 5) / 3)
+    assert meter.mean_dice(classes=[1, 3]) == 0.0
+
+    # Per image, unsmoothed: 0 where the class is in the target, NaN where it is in neither.
+    a0 = dice_per_image(pred_a, target_a, 4, smooth=0)
+    assert a0[1] == 0.0 and math.isnan(a0[3])
+    b0 = dice_per_image(pred_b, target_b, 4, smooth=0)
+    assert math.isnan(b0[1]) and math.isnan(b0[3])  # B's only 1 is on an ignored pixel
+    # Smoothed (the paper's): (0 + 1) / (0 + 2 + 1) for the missed class, 1 for the absent one.
+    a1 = dice_per_image(pred_a, target_a, 4)
+    assert a1[1] == pytest.approx(1 / 3) and a1[3] == 1.0
+    np.testing.assert_allclose(meter.per_image_dice()[:, 1], [1 / 3, 1.0])

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from datetime import datetime, timedelta, timezone
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -55,8 +56,10 @@ def project(tmp_path: Path) -> Project:
 def test_layout_is_readable_and_reopens(project: Project, tmp_path: Path) -> None:
     k0, k1 = project.keys[:2]
     m0, m1 = random_mask(0), random_mask(1)
+    before = datetime.now(timezone.utc).replace(microsecond=0)  # stamps are whole seconds
     path = project.accept_label(k0, m0, seconds=4.5)
     project.accept_label(k1, m1)
+    after = datetime.now(timezone.utc)
     project.close()
 
     root = tmp_path / "proj"
@@ -69,11 +72,13 @@ def test_layout_is_readable_and_reopens(project: Project, tmp_path: Path) -> Non
     assert config["version"] == 1 and config["train"]["input_size"] == [64, 64]
     assert config["classes"]["name"] == "cholecseg8k"
     state = json.loads((root / "state.json").read_text())
-    assert state["frames"][k0] == {
-        "status": "labelled",
-        "seconds": 4.5,
-        "accepted": state["frames"][k0]["accepted"],
-    }
+    accepted = {k: state["frames"][k].pop("accepted") for k in (k0, k1)}
+    assert state["frames"][k0] == {"status": "labelled", "seconds": 4.5}
+    assert state["frames"][k1] == {"status": "labelled"}  # accepted without a time
+    for key, stamp in accepted.items():  # when each accept happened, in UTC
+        when = datetime.fromisoformat(stamp)
+        assert when.utcoffset() == timedelta(0), stamp
+        assert before <= when <= after, (key, stamp, before, after)
     for sub in ("labels", "models", "cache"):
         assert (root / sub).is_dir()
 

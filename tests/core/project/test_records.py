@@ -56,17 +56,44 @@ def test_an_older_state_file_opens_with_typed_rounds(tmp_path: Path) -> None:
         assert again.next_round() == 2
 
 
-def test_a_lost_state_file_rebuilds_rounds_from_checkpoints(tmp_path: Path) -> None:
+@pytest.mark.parametrize("rounds", [(1, 2), (1, 3)], ids=["rounds-1-2", "gap"])
+@pytest.mark.parametrize("damage", ["missing", "corrupt"])
+def test_a_lost_state_file_rebuilds_rounds_from_checkpoints(
+    tmp_path: Path, damage: str, rounds: tuple[int, int]
+) -> None:
+    import torch
+
+    from alges_napari.core.learn.model import checkpoint_metadata, save_checkpoint
+    from tests.core.project.test_checkpoints import SPEC
+
+    net = torch.nn.Conv2d(3, SPEC.num_classes, 1)  # any module: only the file is looked at
     with Project.create(tmp_path / "p", make_folder(tmp_path / "f")) as proj:
         root = proj.root
-        for n in (1, 3):
-            proj.checkpoint_path(n).write_bytes(b"weights")
-    (root / "state.json").unlink()
+        for n in rounds:  # two whole rounds, each with its checkpoint and its record
+            save_checkpoint(net, proj.checkpoint_path(n), SPEC, extra={"round": n})
+            proj.record_round(RoundRecord(round=n, n_labelled=n, mean_dice=0.5))
+        assert proj.latest_checkpoint() == proj.checkpoint_path(rounds[1])
+    state = root / "state.json"
+    if damage == "missing":
+        state.unlink()
+    else:
+        state.write_text(state.read_text()[:40])  # cut short: not JSON any more
     with pytest.warns(ProjectRecoveryWarning, match="2 checkpoints recovered"):
         again = Project.open(root)
+    first, last = rounds
     with again:
+        said = "was missing" if damage == "missing" else "was corrupt"
+        assert again.recovery is not None and said in again.recovery
+        # What the records said beyond the checkpoint was in state.json only: it is lost.
         assert again.rounds == [
-            RoundRecord(round=1, checkpoint="models/round_0001.safetensors"),
-            RoundRecord(round=3, checkpoint="models/round_0003.safetensors"),
+            RoundRecord(round=first, checkpoint=f"models/round_{first:04d}.safetensors"),
+            RoundRecord(round=last, checkpoint=f"models/round_{last:04d}.safetensors"),
         ]
-        assert again.next_round() == 4
+        newest = again.latest_checkpoint()
+        assert newest == root / "models" / f"round_{last:04d}.safetensors"
+        assert checkpoint_metadata(newest)["extra"] == {"round": last}  # the newest file itself
+        assert again.next_round() == last + 1
+    # The rebuilt history was written back: the next open is clean and finds the same rounds.
+    with Project.open(root) as third:
+        assert third.recovery is None and [r.round for r in third.rounds] == [first, last]
+        assert third.latest_checkpoint() == newest
