@@ -144,7 +144,13 @@ def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
         description=PLOT_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--results", required=True, help="experiment folder or its results.csv")
+    p.add_argument(
+        "--results",
+        required=True,
+        action="append",
+        help="experiment folder or its results.csv; repeat the option to combine folders that "
+        "ran the same experiment with other seeds (repeats are then numbered by seed; needs --out)",
+    )
     p.add_argument("--out", help="where to write the plots and summary (default: --results)")
     p.add_argument("--metric", default="mean_dice", help="column to plot (mean_dice)")
     p.add_argument("--title", help="title of the learning-curve figure")
@@ -242,9 +248,17 @@ def run_plot(args: argparse.Namespace) -> int:
 
     if args.resamples < 1:
         raise AlgesError(f"--resamples must be at least 1, got {args.resamples}")
-    rows = curves.read_results(args.results)
-    results = Path(args.results)
-    out = Path(args.out) if args.out else (results if results.is_dir() else results.parent)
+    if len(args.results) > 1:
+        from alges_napari.core.experiment.combine import combine_results
+
+        if not args.out:
+            raise AlgesError("--out is required when --results is given more than once")
+        rows = combine_results(args.results)
+        out = Path(args.out)
+    else:
+        rows = curves.read_results(args.results[0])
+        results = Path(args.results[0])
+        out = Path(args.out) if args.out else (results if results.is_dir() else results.parent)
     lc = curves.learning_curves(rows, args.metric)
     full = curves.full_pool_score(rows, args.metric)
     ylabel = f"{args.metric} (test frames)"
