@@ -71,7 +71,8 @@ def test_round_trains_scores_selects_and_persists(project: Project) -> None:
     session = ActiveLearningSession(project, device="cpu")
     stages = []
     result = run_to_end(
-        session.run_round(RoundConfig(query_size=3, seed=1)), lambda p: stages.append(p.stage)
+        session.run_round(RoundConfig(strategy="alges-seg", query_size=3, seed=1)),
+        lambda p: stages.append(p.stage),
     )
     assert not result.stopped and result.round == 1
     assert {"train", "score", "select", "save"} <= set(stages)
@@ -106,6 +107,19 @@ def test_round_trains_scores_selects_and_persists(project: Project) -> None:
         assert project.heat_map(key) is not None
     np.testing.assert_array_equal(project.prediction(pool[0]), session.predict(pool[0]))
     assert project.prediction(val_keys[0]) is None  # validation frames are not in the pool
+
+
+def test_the_default_round_asks_for_random_frames_and_still_predicts_the_pool(
+    project: Project,
+) -> None:
+    # The experiment found no strategy better than random (README), so random is the default;
+    # the surgeon still corrects predictions, so every pool frame gets one and its heat map.
+    assert RoundConfig().strategy == "random"
+    result = run_to_end(ActiveLearningSession(project, "cpu").run_round(RoundConfig(query_size=2)))
+    assert [e.score for e in result.queue] == [None, None]
+    pool = project.unlabelled_keys()
+    assert all(project.prediction(k) is not None and project.heat_map(k) is not None for k in pool)
+    assert {e.key for e in result.queue} <= set(pool)
 
 
 def test_no_validation_frames_gives_nan_not_a_number(project: Project) -> None:
@@ -204,7 +218,9 @@ def test_rank_rescores_with_the_latest_model_without_training(project: Project) 
     result = run_to_end(ActiveLearningSession(project, "cpu").rank(cfg), stages.append)
     assert not result.stopped and "train" not in {p.stage for p in stages}
     assert [e.key for e in project.queue] == [e.key for e in result.queue]
-    assert len(result.queue) == 4 and all(project.status(e.key) == "unlabelled" for e in result.queue)
+    assert len(result.queue) == 4 and all(
+        project.status(e.key) == "unlabelled" for e in result.queue
+    )
     assert [r.round for r in project.rounds] == [1]  # ranking records no round
     assert sorted(p.name for p in project.checkpoint_path(1).parent.iterdir()) == checkpoints
     stop = StopFlag()
