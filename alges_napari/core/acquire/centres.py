@@ -131,6 +131,10 @@ def kmeans_pp_ranked(
     With ``groups`` (an int per frame), a pick removes its whole group from the draw: its
     frames get D^2 = 0, as if they were centres, so no two picks share a group while an
     unused group is left.
+
+    The first pick is a uniform draw with no centre before it; its score is its squared
+    distance to the pool's mean embedding, the one centre k-means would place before any pick,
+    so it is in the same units as the later picks' D^2 and a queue shows a score on every row.
     """
     n = emb.shape[0]
     picks, pick_d2 = np.empty(k, dtype=np.int64), np.full(k, np.nan)
@@ -145,6 +149,7 @@ def kmeans_pp_ranked(
     picks[0] = rng.choice(n, p=np.full(n, 1.0 / n))
     closest = _sq_dists(emb, x_sq, emb[picks[:1]])[:, 0]
     closest[picks[0]] = 0.0
+    pick_d2[0] = float(((emb[picks[0]] - emb.mean(axis=0)) ** 2).sum())
     if groups is not None:
         closest[groups == groups[picks[0]]] = 0.0
     for c in range(1, k):
@@ -238,7 +243,11 @@ def kmeans_pp_centres(
 def k_center_ranked(
     features: np.ndarray, labeled: np.ndarray | None, k: int, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Greedy farthest-first; returns (indices, distance of each pick at pick time)."""
+    """Greedy farthest-first; returns (indices, distance of each pick at pick time).
+
+    Without a labelled set the first pick is a seeded draw; its score is its distance to the
+    pool's mean feature vector (the centre before any pick), in the units of the others.
+    """
     n = features.shape[0]
     picks, pick_d = np.empty(k, dtype=np.int64), np.full(k, np.nan)
     x_sq = _row_sq_norms(features)
@@ -250,6 +259,7 @@ def k_center_ranked(
     for c in range(k):
         if labeled is None and c == 0:
             best = first
+            pick_d[c] = float(np.sqrt(((features[best] - features.mean(axis=0)) ** 2).sum()))
         else:
             best = int(np.argmax(min_d2))  # picked frames sit at -1, ties go to the lower index
             pick_d[c] = np.sqrt(min_d2[best])

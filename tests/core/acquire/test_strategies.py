@@ -234,7 +234,8 @@ def test_kmeans_rank_scores_are_d2_at_pick_time() -> None:
     scores = ScoreResult(n=40, emb_img=emb)
     idx, values = strategy.rank(scores, 6, seed=9)
     np.testing.assert_array_equal(idx, strategy.select(scores, 6, seed=9))
-    assert np.isnan(values[idx[0]])  # the random first centre had nothing before it
+    # The random first centre had no centre before it: its D^2 is to the pool's mean.
+    assert values[idx[0]] == pytest.approx(((emb[idx[0]] - emb.mean(axis=0)) ** 2).sum(), rel=1e-9)
     for j in range(1, 6):
         expect = min(((emb[idx[j]] - emb[idx[i]]) ** 2).sum() for i in range(j))
         assert values[idx[j]] == pytest.approx(expect, rel=1e-9)
@@ -442,3 +443,11 @@ def test_video_aware_alges_never_picks_two_frames_of_one_window() -> None:
     assert len(set(more.tolist())) == 6 and len({clip_of[i] for i in more[:4]}) == 4
     with pytest.raises(AlgesError, match="keys"):
         get_strategy("alges-seg-video").select(ScoreResult(n=3, emb_seg=np.ones((3, 2))), 1)
+
+
+def test_coreset_first_pick_without_labels_is_scored_against_the_pool_mean() -> None:
+    feats = np.random.default_rng(4).random((25, 3))
+    idx, values = get_strategy("coreset").rank(ScoreResult(n=25, features=feats), 4, seed=1)
+    expect = np.sqrt(((feats[idx[0]] - feats.mean(axis=0)) ** 2).sum())
+    assert values[idx[0]] == pytest.approx(expect, rel=1e-9)
+    assert np.isfinite(values[idx]).all()
