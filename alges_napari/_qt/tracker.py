@@ -143,6 +143,7 @@ class ProjectTracker:
         elif event.kind == "round":
             self.has_model = True  # a recorded round's checkpoint is the latest
             self._show_rounds()
+            self._table.set_strategy(self.project.rounds[-1].strategy)
         self._on_change(event.kind, event.keys)
 
     def _frames_changed(self, keys: tuple[str, ...], read_labels: bool) -> None:
@@ -169,7 +170,9 @@ class ProjectTracker:
         self.order = [e.key for e in queue]
         self.ranks = {e.key: e.rank for e in queue}
         self.pending = [k for k in self.order if project.status(k) == "unlabelled"]
-        self._table.set_entries(queue, project.status)
+        rounds = project.rounds
+        strategy = rounds[-1].strategy if rounds else None
+        self._table.set_entries(queue, project.status, strategy)
         self._show_counts()
 
     def _show_counts(self) -> None:
