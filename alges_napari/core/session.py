@@ -230,13 +230,17 @@ class ActiveLearningSession:
         return samples
 
     def rank(
-        self, config: RoundConfig | None = None, stop: SupportsIsSet | None = None
+        self,
+        config: RoundConfig | None = None,
+        stop: SupportsIsSet | None = None,
+        scorer: Any = None,
     ) -> Generator[Progress, None, RoundResult]:
         """Score the pool with the latest checkpoint and write the queue, without training.
 
         The scoring and selection steps of :meth:`run_round` (``alges rank`` on a GPU server).
         Yields "score" and "select" progress dicts; a stop request ends it within one batch and
         leaves the previous queue in place. No round is recorded and no checkpoint is written.
+        A ``scorer`` (``step.Scorer``, e.g. a ``DaskScorer``) scores in place of the model.
 
         Raises
         ------
@@ -248,9 +252,8 @@ class ActiveLearningSession:
         if self.model is None:
             raise AlgesError(f"project {project.root} has no trained model yet: train a round first")
         result = RoundResult(round=len(project.rounds))
-        if not (yield from self._queue_next(result, cfg, project.labelled_keys(), stop)):
+        if not (yield from self._queue_next(result, cfg, project.labelled_keys(), stop, scorer)):
             result.stopped, result.message = True, "stopped while scoring; the previous queue stays"
-            return result
         return result
 
     def _queue_next(
@@ -259,6 +262,7 @@ class ActiveLearningSession:
         cfg: RoundConfig,
         train_keys: list[str],
         stop: SupportsIsSet | None,
+        scorer: Any = None,
     ) -> Generator[Progress, None, bool]:
         """Run THE acquisition step with the current model; False when stopped."""
         project = self.project
@@ -276,6 +280,7 @@ class ActiveLearningSession:
             sink=project,
             device=self.device,
             stop=stop,
+            scorer=scorer,
         )
         if step is None:
             return False

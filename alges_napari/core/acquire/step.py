@@ -5,6 +5,10 @@ The widget's round, ``alges train``, ``alges rank`` and ``alges simulate`` all c
 persisted goes through an :class:`AcquisitionSink` (a :class:`~alges_napari.core.project.project.
 Project` is one; the simulator keeps predictions in memory), so this module never writes files.
 
+Scoring is a :data:`Scorer`: by default the model scores the frames in this process
+(:func:`local_scorer`); :mod:`.distributed` gives one that spreads the same pass over the workers
+of a dask cluster. Either way selection runs here, once, on the driver.
+
 Seeds: one ``seed`` per call. The candidate subset (``candidates``) is drawn with
 ``numpy.random.default_rng([seed, 1])`` and the strategy runs with ``seed``; callers derive the
 seed from their round (``session``: ``RoundConfig.seed + round``), so rounds differ but repeat.
@@ -22,9 +26,48 @@ import numpy as np
 
 from alges_napari.core.acquire.queue import QueueEntry
 from alges_napari.core.acquire.scores import UNCERTAINTY_FIELDS, ScoreResult
-from alges_napari.core.acquire.scoring import iter_score
+from alges_napari.core.acquire.scoring import OnFrame, iter_score
 from alges_napari.core.acquire.strategies import get_strategy
 from alges_napari.core.progress import Cancelled, Progress, SupportsIsSet, is_stopped
+
+#: ``scorer(keys, want, on_frame, stop)`` scores the frames of ``keys`` and returns a generator
+#: of "score" progress whose value is their :class:`ScoreResult` (in ``keys``' order, no keys
+#: set). ``on_frame(i, prediction, heat)``, when given, is called per frame, or (a remote
+#: scorer) the predictions are written where the sink reads them. A stop raises ``Cancelled``.
+Scorer = Callable[
+    [Sequence[str], frozenset[str], OnFrame | None, SupportsIsSet | None],
+    Generator[Progress, None, ScoreResult],
+]
+
+
+def local_scorer(
+    model: Any,
+    spec: Any,
+    frame_of: Callable[[str], np.ndarray],
+    *,
+    device: Any = None,
+    batch_size: int = 8,
+) -> Scorer:
+    """The scoring pass in this process: ``model`` scores the frames ``frame_of`` returns."""
+
+    def score(
+        keys: Sequence[str],
+        want: frozenset[str],
+        on_frame: OnFrame | None,
+        stop: SupportsIsSet | None,
+    ) -> Generator[Progress, None, ScoreResult]:
+        return iter_score(
+            model,
+            KeyedFrames(frame_of, keys),
+            spec,
+            batch_size=batch_size,
+            device=device,
+            want=want,
+            on_frame=on_frame,
+            stop=stop,
+        )
+
+    return score
 
 
 class AcquisitionSink(Protocol):
@@ -105,6 +148,7 @@ def iter_acquire(
     device: Any = None,
     batch_size: int = 8,
     stop: SupportsIsSet | None = None,
+    scorer: Scorer | None = None,
 ) -> Generator[Progress, None, Acquisition | None]:
     """Score the pool with ``model``, select ``k`` frames with ``strategy``, persist both.
 
@@ -133,6 +177,10 @@ def iter_acquire(
         needs no scores (random) runs no pass at all.
     device, batch_size, stop
         Passed to the scoring pass; a stop request ends the step within one batch.
+    scorer : Scorer, optional
+        Scores the frames instead of ``model`` in this process (``model``, ``spec``,
+        ``frame_of``, ``device`` and ``batch_size`` are then unused), e.g. a
+        :class:`~alges_napari.core.acquire.distributed.DaskScorer`. Selection is the same.
 
     Yields
     ------
@@ -157,16 +205,9 @@ def iter_acquire(
         def on_frame(i: int, prediction: np.ndarray, heat: Any) -> None:
             sink.write_cache(keys[i], prediction, heat)  # type: ignore[union-attr]
 
-        gen = iter_score(
-            model,
-            KeyedFrames(frame_of, keys),
-            spec,
-            batch_size=batch_size,
-            device=device,
-            want=want,
-            on_frame=on_frame if sink is not None else None,
-            stop=stop,
-        )
+        if scorer is None:
+            scorer = local_scorer(model, spec, frame_of, device=device, batch_size=batch_size)
+        gen = scorer(keys, frozenset(want), on_frame if sink is not None else None, stop)
         try:
             scores = yield from gen
         except Cancelled:
