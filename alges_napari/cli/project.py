@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import json
 import math
 from typing import Any
 
+from alges_napari.cli.cluster import add_dask_options, dask_client, rank_scorer
 from alges_napari.cli.common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -74,6 +76,12 @@ def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
         "project. Meant for a GPU server; the widget picks the queue up when it reopens.",
     )
     _round_options(p, training=False)
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print the queue as JSON on stdout: [{key, rank, score}, ...]",
+    )
+    add_dask_options(p, "the scoring pass")
     p.set_defaults(func=run_rank)
 
     p = sub.add_parser(
@@ -213,11 +221,20 @@ def run_train(args: argparse.Namespace) -> int:
 def run_rank(args: argparse.Namespace) -> int:
     """``alges rank``."""
     cfg = _round_config(args)
-    result = _run_with_session(args, lambda session, stop: session.rank(cfg, stop))
+    with dask_client(args) as client:
+        result = _run_with_session(
+            args,
+            lambda session, stop: session.rank(
+                cfg, stop, rank_scorer(session.project, client, args)
+            ),
+        )
     if result.stopped:
         say(args, result.message or "stopped; the previous queue stays")
         return EXIT_INTERRUPTED
     say(args, _queue_message(result))
+    if args.json:
+        entries = [{"key": e.key, "rank": e.rank, "score": e.score} for e in result.queue]
+        print(json.dumps(entries, indent=1))
     return EXIT_OK
 
 
