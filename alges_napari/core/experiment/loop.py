@@ -72,47 +72,20 @@ class SimulationStep(Progress):
     skipped: bool = False
 
 
-class _Experiment:
-    """The resumable loop over repeats, rounds and strategies (see :func:`iter_simulate`)."""
+class Work:
+    """The computing half of the experiment's steps: train, query, test and save the model.
+
+    Writes checkpoints only, never a state file or a row, so a step may run on a dask worker
+    (:mod:`.distributed`) while the driver's :class:`_Experiment` stays the one writer of the
+    store. Each method returns what the driver records.
+    """
 
     def __init__(self, config: SimulationConfig, runner: Runner, store: ExperimentStore):
         self.config, self.runner, self.store = config, runner, store
-        self.done = store.done_rows()
-        self.result = SimulationResult(store.root, columns=store.columns)
-        self.step = 0
-        full = 1 if config.full_pool else 0
-        self.steps = config.repeats * (1 + full + config.rounds * len(config.strategies))
-
-    def _tick(self, **info: Any) -> SimulationStep:
-        self.step += 1
-        return SimulationStep("step", self.step, self.steps, **info)
-
-    def _record(self, strategy: str, repeat: int, state: dict[str, Any]) -> None:
-        """Persist a (strategy, repeat) state, then its newest row (the crash-safe order)."""
-        self.store.save_state(strategy, repeat, state)
-        row = state["rows"][-1]
-        key = (strategy, repeat, int(row["round"]))
-        if key not in self.done:
-            self.store.append_row(row)
-            self.done.add(key)
-            self.result.rows_written += 1
 
     def _save_model(self, model: Any, path: Path, extra: dict[str, Any]) -> str:
         save_checkpoint(model, path, self.runner.spec, extra=extra)
         return path.relative_to(self.store.root).as_posix()
-
-    def _split(self, repeat: int) -> dict[str, list[str]]:
-        split = self.store.load_split(repeat)
-        if split is None:
-            split = split_repeat(self.runner.pool, self.config, repeat)
-            self.store.save_split(repeat, split)
-        missing = [k for k in split["test"] + split["init"] if k not in self.runner.index]
-        if missing:
-            raise AlgesError(
-                f"{self.store.root}: the stored split of repeat {repeat} names frames the data "
-                f"no longer has (e.g. {missing[0]!r}); use another --out"
-            )
-        return split
 
     def _train_and_test(
         self, labeled: list[str], seed: int, start: Path | None, test: list[str], stop: Any
@@ -129,39 +102,31 @@ class _Experiment:
 
     def round0(
         self, repeat: int, split: dict[str, list[str]], stop: SupportsIsSet | None
-    ) -> Generator[Progress, None, None]:
-        """Train and evaluate the shared round-0 model of a repeat, then start every strategy."""
-        rec = self.store.load_round0(repeat)
-        if rec is None:
-            seed = _seed(self.config, repeat, 0)
-            model, cols = yield from self._train_and_test(
-                split["init"], seed, None, split["test"], stop
-            )
-            path = self.store.checkpoint_path(None, repeat, 0)
-            ckpt = self._save_model(model, path, {"repeat": repeat, "round": 0})
-            # Nothing predicts the first frames: the surgeon paints them from scratch.
-            px, regions = total_effort((self.runner.truth_of(k), None) for k in split["init"])
-            row = {"repeat": repeat, "round": 0, "n_labeled": len(split["init"]), **cols}
-            row.update(select_s=0.0, corrected_px=px, corrected_regions=regions)
-            row.update(corrected_px_total=px, corrected_regions_total=regions)
-            rec = {"checkpoint": ckpt, "labeled": split["init"], "row": row}
-            self.store.save_round0(repeat, rec)
-        for strategy in self.config.strategies:
-            if self.store.load_state(strategy, repeat) is None:
-                row = {**rec["row"], "strategy": strategy}
-                state = {"round": 0, "labeled": rec["labeled"], "checkpoint": rec["checkpoint"]}
-                self._record(strategy, repeat, {**state, "rows": [row]})
-        yield self._tick(repeat=repeat, round=0)
+    ) -> Generator[Progress, None, dict[str, Any]]:
+        """Train and test the shared round-0 model of a repeat: its record."""
+        seed = _seed(self.config, repeat, 0)
+        model, cols = yield from self._train_and_test(
+            split["init"], seed, None, split["test"], stop
+        )
+        path = self.store.checkpoint_path(None, repeat, 0)
+        ckpt = self._save_model(model, path, {"repeat": repeat, "round": 0})
+        # Nothing predicts the first frames: the surgeon paints them from scratch.
+        px, regions = total_effort((self.runner.truth_of(k), None) for k in split["init"])
+        row = {"repeat": repeat, "round": 0, "n_labeled": len(split["init"]), **cols}
+        row.update(select_s=0.0, corrected_px=px, corrected_regions=regions)
+        row.update(corrected_px_total=px, corrected_regions_total=regions)
+        return {"checkpoint": ckpt, "labeled": split["init"], "row": row}
 
-    def step_round(
-        self, strategy: str, repeat: int, t: int, split: dict[str, list[str]], stop: Any
-    ) -> Generator[Progress, None, None]:
-        """One acquisition round of one strategy: query with the previous model, train, test."""
-        state = self.store.load_state(strategy, repeat)
-        if state is None or state["round"] >= t:
-            self.result.rows_skipped += 1
-            yield self._tick(repeat=repeat, round=t, strategy=strategy, skipped=True)
-            return
+    def step(
+        self,
+        strategy: str,
+        repeat: int,
+        t: int,
+        split: dict[str, list[str]],
+        state: dict[str, Any],
+        stop: Any,
+    ) -> Generator[Progress, None, dict[str, Any]]:
+        """Round ``t`` of a strategy from its round ``t - 1`` state: the new state."""
         prev = self.store.root / state["checkpoint"]
         model, _, _ = load_checkpoint(prev, device=str(self.runner.device))
         seed = _seed(self.config, repeat, t)
@@ -178,39 +143,110 @@ class _Experiment:
         row["corrected_regions_total"] = (
             int(last.get("corrected_regions_total", 0)) + query.corrected_regions
         )
-        new = {"round": t, "labeled": labeled, "checkpoint": ckpt, "rows": state["rows"] + [row]}
-        self._record(strategy, repeat, new)
-        yield self._tick(repeat=repeat, round=t, strategy=strategy, row=row)
+        return {"round": t, "labeled": labeled, "checkpoint": ckpt, "rows": state["rows"] + [row]}
 
     def full_pool(
         self, repeat: int, split: dict[str, list[str]], stop: SupportsIsSet | None
-    ) -> Generator[Progress, None, None]:
-        """Train one model on every pool frame of the repeat: the Dice a strategy aims at."""
-        if self.store.load_state(FULL_POOL, repeat) is not None:
-            yield self._tick(repeat=repeat, round=0, strategy=FULL_POOL, skipped=True)
-            return
+    ) -> Generator[Progress, None, dict[str, Any]]:
+        """Train one model on every pool frame of the repeat: the full-pool state."""
         test = set(split["test"])
         labeled = [k for k in self.runner.pool.keys if k not in test]
         seed = _seed(self.config, repeat, 0)
         _, cols = yield from self._train_and_test(labeled, seed, None, split["test"], stop)
         row = {"strategy": FULL_POOL, "repeat": repeat, "round": 0, "n_labeled": len(labeled)}
         row.update(cols, select_s=0.0)
-        state = {"round": 0, "labeled": [], "checkpoint": None, "rows": [row]}
-        self._record(FULL_POOL, repeat, state)
-        yield self._tick(repeat=repeat, round=0, strategy=FULL_POOL, row=row)
+        return {"round": 0, "labeled": [], "checkpoint": None, "rows": [row]}
+
+
+class _Experiment:
+    """The resumable loop over repeats, rounds and strategies (see :func:`iter_simulate`): the
+    one writer of the store; :class:`Work` computes each step."""
+
+    def __init__(self, config: SimulationConfig, runner: Runner, store: ExperimentStore):
+        self.config, self.runner, self.store = config, runner, store
+        self.work = Work(config, runner, store)
+        self.done = store.done_rows()
+        self.result = SimulationResult(store.root, columns=store.columns)
+        self.step = 0
+        full = 1 if config.full_pool else 0
+        self.steps = config.repeats * (1 + full + config.rounds * len(config.strategies))
+
+    def tick(self, **info: Any) -> SimulationStep:
+        """The progress record of a finished (or skipped) step."""
+        self.step += 1
+        return SimulationStep("step", self.step, self.steps, **info)
+
+    def record(self, strategy: str, repeat: int, state: dict[str, Any]) -> None:
+        """Persist a (strategy, repeat) state, then its newest row (the crash-safe order)."""
+        self.store.save_state(strategy, repeat, state)
+        row = state["rows"][-1]
+        key = (strategy, repeat, int(row["round"]))
+        if key not in self.done:
+            self.store.append_row(row)
+            self.done.add(key)
+            self.result.rows_written += 1
+
+    def split(self, repeat: int) -> dict[str, list[str]]:
+        """The repeat's split: the stored one, else drawn and stored."""
+        split = self.store.load_split(repeat)
+        if split is None:
+            split = split_repeat(self.runner.pool, self.config, repeat)
+            self.store.save_split(repeat, split)
+        missing = [k for k in split["test"] + split["init"] if k not in self.runner.index]
+        if missing:
+            raise AlgesError(
+                f"{self.store.root}: the stored split of repeat {repeat} names frames the data "
+                f"no longer has (e.g. {missing[0]!r}); use another --out"
+            )
+        return split
+
+    def start_strategies(self, repeat: int, rec: dict[str, Any]) -> SimulationStep:
+        """Give every strategy the round-0 state of the repeat's (stored) round-0 record."""
+        for strategy in self.config.strategies:
+            if self.store.load_state(strategy, repeat) is None:
+                row = {**rec["row"], "strategy": strategy}
+                state = {"round": 0, "labeled": rec["labeled"], "checkpoint": rec["checkpoint"]}
+                self.record(strategy, repeat, {**state, "rows": [row]})
+        return self.tick(repeat=repeat, round=0)
+
+    def pending(self, strategy: str, repeat: int, t: int) -> dict[str, Any] | None:
+        """The state round ``t`` of a strategy starts from, or None when it is done."""
+        state = self.store.load_state(strategy, repeat)
+        return None if state is None or state["round"] >= t else state
+
+    def skip(self, **info: Any) -> SimulationStep:
+        """The progress record of an acquisition round found done."""
+        self.result.rows_skipped += 1
+        return self.tick(skipped=True, **info)
 
     def run(self, stop: SupportsIsSet | None) -> Generator[Progress, None, None]:
         """Every repeat, round and strategy, skipping the steps already on disk."""
         for repeat in range(self.config.repeats):
-            split = self._split(repeat)
-            yield from self.round0(repeat, split, stop)
+            split = self.split(repeat)
+            rec = self.store.load_round0(repeat)
+            if rec is None:
+                rec = yield from self.work.round0(repeat, split, stop)
+                self.store.save_round0(repeat, rec)
+            yield self.start_strategies(repeat, rec)
             for t in range(1, self.config.rounds + 1):
                 for strategy in self.config.strategies:
                     if is_stopped(stop):
                         raise Cancelled()
-                    yield from self.step_round(strategy, repeat, t, split, stop)
+                    state = self.pending(strategy, repeat, t)
+                    if state is None:
+                        yield self.skip(repeat=repeat, round=t, strategy=strategy)
+                        continue
+                    new = yield from self.work.step(strategy, repeat, t, split, state, stop)
+                    self.record(strategy, repeat, new)
+                    row = new["rows"][-1]
+                    yield self.tick(repeat=repeat, round=t, strategy=strategy, row=row)
             if self.config.full_pool:
-                yield from self.full_pool(repeat, split, stop)
+                if self.store.load_state(FULL_POOL, repeat) is not None:
+                    yield self.tick(repeat=repeat, round=0, strategy=FULL_POOL, skipped=True)
+                    continue
+                state = yield from self.work.full_pool(repeat, split, stop)
+                self.record(FULL_POOL, repeat, state)
+                yield self.tick(repeat=repeat, round=0, strategy=FULL_POOL, row=state["rows"][0])
 
 
 def _last_loss(result: Any) -> float:
@@ -222,6 +258,7 @@ def iter_simulate(
     out: str | os.PathLike[str],
     stop: SupportsIsSet | None = None,
     device: torch.device | str | None = None,
+    client: Any = None,
 ) -> Generator[Progress, None, SimulationResult]:
     """Run (or resume) a simulated active-learning experiment, writing ``out/results.csv``.
 
@@ -234,7 +271,10 @@ def iter_simulate(
     stop : object with ``is_set()``, optional
         Checked within every batch; a stopped step leaves no trace, finished ones stay.
     device : torch.device or str, optional
-        Default ``model.pick_device()``.
+        Default ``model.pick_device()`` (on each worker, with ``client``).
+    client : distributed.Client, optional
+        Run the steps as tasks on this dask cluster (:mod:`.distributed`); this process
+        still draws the splits and writes every state file and row.
 
     Yields
     ------
@@ -247,6 +287,7 @@ def iter_simulate(
     -------
     SimulationResult
     """
+    on_workers = None if device is None else str(device)
     device = device if isinstance(device, torch.device) else pick_device(device)
     result = SimulationResult(Path(out))
     try:
@@ -256,7 +297,12 @@ def iter_simulate(
         store.reconcile()
         experiment = _Experiment(config, Runner(pool, config, device), store)
         result = experiment.result
-        yield from experiment.run(stop)
+        if client is None:
+            yield from experiment.run(stop)
+        else:
+            from alges_napari.core.experiment.distributed import run_on_cluster
+
+            yield from run_on_cluster(experiment, client, on_workers, stop)
     except Cancelled:
         result.stopped = True
     return result
