@@ -14,4 +14,4 @@ if ! .venv/bin/python -c "import torch, torchvision" 2>/dev/null; then
     .venv/bin/pip install -q torch==2.14.1 torchvision==0.29.1
 fi
 .venv/bin/pip install -q -e ".[pyqt5,pyqt6,testing]"
-.venv/bin/python -c "import alges_napari, torch, napari; print('alges-napari ready: torch', torch.__version__, '| napari', napari.__version__)"
+.venv/bin/python -c "import alges_napari, cv2, torch, napari; print('alges-napari ready: torch', torch.__version__, '| napari', napari.__version__)"
