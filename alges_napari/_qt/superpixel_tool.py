@@ -1,0 +1,269 @@
+"""Edge-aware painting: a click (or drag) paints the superpixel under the cursor.
+
+The tool is a mode of the annotation layer that the user switches on and off with a button; it
+never replaces napari's own tools. While it is on, the layer is in napari's pan/zoom mode with
+mouse panning off (``Layer.mouse_pan``, public), and the tool's callback in the layer's public
+``mouse_drag_callbacks`` paints:
+
+- a click paints the whole superpixel under the cursor with the selected class; a drag paints
+  every superpixel it crosses;
+- with **Shift** held, the same gesture is napari's plain brush (``Labels.paint``, the layer's
+  brush size) for the places where a superpixel straddles a boundary. Shift is free in napari's
+  pan/zoom mode of a Labels layer (napari binds Shift only to keys: Shift-V, Shift-A, ...).
+
+A whole gesture is one undo step and one ``layer.events.paint``: its writes go through the
+public ``Labels.data_setitem`` / ``Labels.paint`` inside the public ``Labels.block_history()``
+context, which commits them as one history item (napari 0.9.2). Picking another napari tool
+(paint, fill, erase ...) turns the superpixel mode off.
+
+Superpixels are computed per frame in a napari thread worker, never in the GUI thread, and kept
+in a :class:`~alges_napari.core.data.superpixels.SuperpixelCache` per (frame key, coarseness).
+A click before the current frame's superpixels are ready paints nothing and says so.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Generator
+from typing import Any
+
+import numpy as np
+from napari.qt.threading import create_worker
+from napari.utils.notifications import show_info
+from qtpy.QtCore import QObject, Signal
+
+from alges_napari.core.data.superpixels import SuperpixelCache, check_coarseness, region_at
+
+#: Modifier that turns a superpixel gesture into a plain brush stroke.
+BRUSH_MODIFIER = "Shift"
+#: ``current()`` returns (frame key, frame reader) for the frame on screen, or None.
+CurrentFrame = Callable[[], "tuple[str, Callable[[], np.ndarray]] | None"]
+
+
+class SuperpixelTool(QObject):
+    """The superpixel painting mode of one annotation Labels layer.
+
+    Parameters
+    ----------
+    layer : napari.layers.Labels
+        The annotation layer (2-D, the frame on screen).
+    current : callable
+        ``current()`` -> ``(key, read)`` for the frame on screen, where ``read()`` returns its
+        image (called in a worker thread), or None when no frame is shown.
+    cache : SuperpixelCache, optional
+        Where superpixels are kept (a new one of 16 maps by default).
+
+    Attributes
+    ----------
+    toggled : Signal(bool)
+        The mode was switched on or off (also when napari's tool buttons switched it off).
+    ready : Signal(str)
+        The superpixels of the frame with this key are ready.
+    """
+
+    toggled = Signal(bool)
+    ready = Signal(str)
+
+    def __init__(self, layer: Any, current: CurrentFrame, cache: SuperpixelCache | None = None):
+        super().__init__()
+        self.layer = layer
+        self._current = current
+        self.cache = cache if cache is not None else SuperpixelCache()
+        self.coarseness = "fine"
+        self.enabled = False
+        self._pending: set[tuple[str, str]] = set()
+        self._workers: list[Any] = []
+        self._panel_links: list[tuple[Any, Callable[..., Any]]] = []
+        self._callback = self._weak_drag_callback()
+
+    # ------------------------------------------------------------ mode
+
+    def set_enabled(self, on: bool) -> None:
+        """Switch the superpixel mode on (napari's pan/zoom without panning) or off."""
+        on = bool(on)
+        if on == self.enabled:
+            return
+        layer = self.layer
+        self.enabled = on
+        if on:
+            layer.mode = "pan_zoom"
+            layer.mouse_pan = False  # a drag paints; the wheel still zooms
+            layer.cursor = "cross"
+            layer.mouse_drag_callbacks.append(self._callback)
+            layer.events.mode.connect(self._on_mode)
+            self.frame_changed()
+        else:
+            layer.events.mode.disconnect(self._on_mode)
+            if self._callback in layer.mouse_drag_callbacks:
+                layer.mouse_drag_callbacks.remove(self._callback)
+            if layer.mode == "pan_zoom":
+                layer.mouse_pan, layer.cursor = True, "standard"
+        self.toggled.emit(on)
+
+    def _on_mode(self, *_: Any) -> None:
+        # The user picked one of napari's own tools: theirs wins.
+        self.set_enabled(False)
+
+    def set_coarseness(self, coarseness: str) -> None:
+        """Paint ``"fine"`` or ``"coarse"`` superpixels from now on."""
+        self.coarseness = check_coarseness(coarseness)
+        if self.enabled:
+            self.frame_changed()
+
+    # ------------------------------------------------------------ superpixels
+
+    def labels(self) -> np.ndarray | None:
+        """Superpixels of the frame on screen at the current coarseness, if computed."""
+        current = self._current()
+        return None if current is None else self.cache.get(current[0], self.coarseness)
+
+    def frame_changed(self) -> None:
+        """Compute the on-screen frame's superpixels in a worker, unless cached or under way."""
+        current = self._current()
+        if current is None or not self.enabled:
+            return
+        key, read = current
+        item = (key, self.coarseness)
+        if item in self._pending or self.cache.get(*item) is not None:
+            return
+        self._pending.add(item)
+        cache, coarseness = self.cache, self.coarseness
+        worker = create_worker(lambda: (key, cache.compute(key, read(), coarseness)))
+        ref = weakref.ref(self)
+
+        def finished(*_: Any) -> None:
+            tool = ref()
+            if tool is not None:
+                tool._pending.discard(item)
+                if worker in tool._workers:
+                    tool._workers.remove(worker)
+
+        worker.returned.connect(lambda result: (ref() is not None) and ref().ready.emit(result[0]))
+        worker.finished.connect(finished)
+        self._workers.append(worker)
+        worker.start()
+
+    def wait(self, timeout_ms: int = 30000) -> None:
+        """Block until the running superpixel workers are done (tests and scripts)."""
+        from qtpy.QtCore import QCoreApplication, QElapsedTimer
+
+        timer = QElapsedTimer()
+        timer.start()
+        while self._pending and timer.elapsed() < timeout_ms:
+            QCoreApplication.processEvents()
+
+    # ------------------------------------------------------------ painting
+
+    def paint_at(self, position: Any) -> bool:
+        """Paint the superpixel at world ``position`` with the selected class (one undo step).
+
+        Returns False (nothing painted) outside the frame or before its superpixels are ready.
+        """
+        seen: set[int] = set()
+        with self.layer.block_history():
+            return self._paint_region(position, seen)
+
+    def _paint_region(self, position: Any, seen: set[int]) -> bool:
+        labels = self.labels()
+        if labels is None:
+            return False
+        row, col = (int(np.floor(v + 0.5)) for v in self.layer.world_to_data(position)[-2:])
+        h, w = labels.shape
+        if not (0 <= row < h and 0 <= col < w):
+            return False
+        region = int(labels[row, col])
+        if region in seen:
+            return False
+        seen.add(region)
+        self.layer.data_setitem(region_at(labels, row, col), int(self.layer.selected_label))
+        return True
+
+    def _brush(self, start: Any, end: Any) -> None:
+        # Napari's brush at points along the segment, one brush radius apart, so a fast drag
+        # leaves no gaps between mouse events.
+        layer = self.layer
+        a = np.asarray(layer.world_to_data(start), float)
+        b = np.asarray(layer.world_to_data(end), float)
+        steps = max(1, int(np.ceil(np.linalg.norm(b - a) / max(1.0, layer.brush_size / 2))))
+        for t in np.linspace(0.0, 1.0, steps + 1):
+            layer.paint(tuple(a + t * (b - a)), int(layer.selected_label), refresh=False)
+        layer.refresh()
+
+    def on_drag(self, layer: Any, event: Any) -> Generator[None, None, None]:
+        """The layer's mouse-drag callback: paint superpixels (or brush, with Shift)."""
+        if getattr(event, "button", 1) != 1 or layer is not self.layer:
+            return
+        brush = BRUSH_MODIFIER in event.modifiers
+        if not brush and self.labels() is None:
+            show_info("ALGES: superpixels of this frame are still being computed; try again")
+            return
+        seen: set[int] = set()
+        last = event.position
+        with layer.block_history():  # the whole gesture is one undo step
+            if brush:
+                self._brush(last, last)
+            else:
+                self._paint_region(last, seen)
+            yield
+            while event.type == "mouse_move":
+                if brush:
+                    self._brush(last, event.position)
+                else:
+                    self._paint_region(event.position, seen)
+                last = event.position
+                yield
+
+    def _weak_drag_callback(self) -> Callable[..., Any]:
+        ref = weakref.ref(self)
+
+        def alges_superpixel_paint(layer: Any, event: Any) -> Generator[None, None, None]:
+            tool = ref()
+            if tool is not None:
+                yield from tool.on_drag(layer, event)
+
+        return alges_superpixel_paint
+
+    def connect_panel(self, signal: Any, slot: Callable[..., Any]) -> None:
+        """Connect a panel ``signal`` to ``slot`` until :meth:`shutdown` (the panel outlives us)."""
+        signal.connect(slot)
+        self._panel_links.append((signal, slot))
+
+    def shutdown(self) -> None:
+        """Switch the mode off, leave the panel, stop waiting for running workers."""
+        for signal, slot in self._panel_links:
+            signal.disconnect(slot)
+        self._panel_links = []
+        if self.enabled:
+            try:
+                self.set_enabled(False)
+            except (RuntimeError, ValueError):  # the layer is already gone
+                self.enabled = False
+        self._pending.clear()
+
+
+def attach_tool(layer: Any, frames: Any, annotation: Any, panel: Any) -> SuperpixelTool:
+    """A :class:`SuperpixelTool` on ``layer`` for the frame ``annotation`` shows, wired to ``panel``.
+
+    ``frames`` is the project's frame source (``frames[i]`` reads frame ``i``); ``annotation``
+    the :class:`~._qt.annotation.AnnotationController` (its ``key`` and layers' current index);
+    ``panel`` the :class:`~._qt.annotate_panel.AnnotatePanel` (its superpixel button and
+    coarseness list).
+    """
+
+    def current() -> tuple[str, Callable[[], np.ndarray]] | None:
+        key = annotation.key
+        if key is None:
+            return None
+        index = frames.index_of(key)
+        return key, lambda: np.asarray(frames[index])
+
+    tool = SuperpixelTool(layer, current)
+    tool.set_coarseness(panel.coarseness.currentData())
+    tool.toggled.connect(panel.superpixels.setChecked)
+
+    def coarseness(*_: Any) -> None:
+        tool.set_coarseness(panel.coarseness.currentData())
+
+    tool.connect_panel(panel.superpixels.toggled, tool.set_enabled)
+    tool.connect_panel(panel.coarseness.currentIndexChanged, coarseness)
+    return tool
