@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         widget.go_to_key(project.pending_queue()[0].key)
         widget.start_from_prediction()
         layer = widget.layers.annotation
-        widget.annotate.paint_class.setCurrentIndex(5)  # Grasper
+        widget.choose_class(5)  # Grasper
         layer.brush_size = 6
         h, w = args.size
         for x in np.linspace(w * 0.55, w * 0.75, 12):

@@ -1,10 +1,9 @@
-"""Annotation controls: the queue, Next / Accept / Skip, start from prediction, paint class."""
+"""Annotation controls: the queue, Next / Accept / Skip, the class palette, superpixel painting."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from qtpy.QtGui import QColor, QIcon, QPixmap
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -16,7 +15,10 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from alges_napari._qt.palette import ClassPalette
 from alges_napari._qt.queue_view import QueueTable
+from alges_napari._qt.superpixel_tool import BRUSH_MODIFIER
+from alges_napari.core.data.superpixels import AREAS
 
 #: napari key names; all free in napari's default keymaps (viewer and layers).
 KEYS = {"next": "N", "accept": "Control-Enter", "skip": "Shift-N"}
@@ -60,33 +62,42 @@ class AnnotatePanel(QWidget):
             "Accept this frame as a validation frame: held out of training, it gives the Dice "
             "per round"
         )
-        self.paint_class = QComboBox()
-        self.paint_class.setToolTip("Class painted by napari's brush and fill")
+        self.palette = ClassPalette()
+        self.superpixels = QPushButton("Superpixel paint")
+        self.superpixels.setCheckable(True)
+        self.superpixels.setToolTip(
+            "Click or drag on the frame to paint whole superpixels (regions that follow the "
+            f"image's edges) with the selected class; hold {BRUSH_MODIFIER} for napari's plain "
+            "brush. One undo step per click or drag. Picking a napari tool turns it off."
+        )
+        self.coarseness = QComboBox()
+        for name, area in AREAS.items():
+            side = round(area**0.5)
+            self.coarseness.addItem(f"{name} (~{side}x{side} px)", name)
+        self.coarseness.setToolTip("Size of the superpixels a click paints")
         self.heat = QCheckBox("Heat map")
         self.heat.setToolTip("Show where the model's last-layer gradient is largest (ALGES-seg)")
 
         buttons = QHBoxLayout()
         for b in (self.next, self.accept, self.skip):
             buttons.addWidget(b)
+        tools = QHBoxLayout()
+        tools.addWidget(self.superpixels, 1)
+        tools.addWidget(self.coarseness, 1)
         grid = QGridLayout()
         grid.addWidget(self.from_prediction, 0, 0)
-        grid.addWidget(self.paint_class, 0, 1)
+        grid.addWidget(self.heat, 0, 1)
         grid.addWidget(self.auto_prediction, 1, 0)
-        grid.addWidget(self.heat, 1, 1)
-        grid.addWidget(self.validation, 2, 0)
+        grid.addWidget(self.validation, 1, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.frame_info)
         layout.addWidget(self.queue)
         layout.addLayout(buttons)
+        layout.addWidget(self.palette)
+        layout.addLayout(tools)
         layout.addLayout(grid)
 
     def set_classes(self, names: tuple[str, ...], colors: tuple[tuple[int, int, int], ...]) -> None:
-        """Fill the paint-class list with coloured entries."""
-        self.paint_class.blockSignals(True)
-        self.paint_class.clear()
-        for i, (name, rgb) in enumerate(zip(names, colors, strict=True)):
-            pix = QPixmap(12, 12)
-            pix.fill(QColor(*rgb))
-            self.paint_class.addItem(QIcon(pix), f"{i}: {name}")
-        self.paint_class.blockSignals(False)
+        """Show the schema's classes in the palette."""
+        self.palette.set_classes(names, colors)

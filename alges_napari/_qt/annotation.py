@@ -202,15 +202,13 @@ class AnnotationController:
         self.next_frame()
 
     def set_paint_class(self, index: int) -> None:
-        """Paint with class ``index`` (the panel's list changed)."""
+        """Paint with class ``index`` (chosen in the panel's palette)."""
         if index >= 0:
             self.layers.annotation.selected_label = index
 
     def sync_paint_class(self, *_: Any) -> None:
-        """Show the annotation layer's selected class in the panel's list."""
-        label = int(self.layers.annotation.selected_label)
-        if 0 <= label < self.panel.paint_class.count():
-            self.panel.paint_class.setCurrentIndex(label)
+        """Show the annotation layer's selected class in the panel's palette."""
+        self.panel.palette.select(int(self.layers.annotation.selected_label))
 
     # ------------------------------------------------------------ display
 

@@ -32,9 +32,11 @@ from alges_napari._qt.learn_panel import LearnPanel
 from alges_napari._qt.project_form import ProjectForm
 from alges_napari._qt.rounds import RoundRunner
 from alges_napari._qt.status_view import StatusPanel
+from alges_napari._qt.superpixel_tool import SuperpixelTool, attach_tool
 from alges_napari._qt.torch_guard import prepare_model_stack
 from alges_napari._qt.tracker import EventBridge, ProjectTracker
 from alges_napari._qt.viewer_hooks import hook_viewer
+from alges_napari._qt.window_fit import fit_frame, grow_window
 from alges_napari.core.acquire.queue import initial_queue
 from alges_napari.core.errors import AlgesError
 from alges_napari.core.learn.config import TrainConfig
@@ -60,6 +62,7 @@ class AlgesWidget(QWidget):
         self._tracker: ProjectTracker | None = None
         self._annotation: AnnotationController | None = None
         self._bridge: EventBridge | None = None
+        self.superpixels: SuperpixelTool | None = None
         self._accepted_since_round = 0
         self._build()
         self._start_job = partial(start_job, self._res, on_finished=self._update_buttons)
@@ -110,9 +113,7 @@ class AlgesWidget(QWidget):
         a.accept.clicked.connect(self.accept)
         a.skip.clicked.connect(self.skip)
         a.from_prediction.clicked.connect(self.start_from_prediction)
-        a.paint_class.currentIndexChanged.connect(
-            lambda i: self._annotation and self._annotation.set_paint_class(i)
-        )
+        a.palette.class_chosen.connect(self.choose_class)
         a.heat.toggled.connect(lambda on: self.layers and self.layers.set_heat_visible(on))
         self.learn.retrain.clicked.connect(lambda: self.retrain())
         self.learn.cancel.clicked.connect(self.cancel)
@@ -131,9 +132,11 @@ class AlgesWidget(QWidget):
         self.setMinimumWidth(max(400, self._body.minimumSizeHint().width() + bar + 6))
 
     def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
-        """Fit the width to the styled content when first shown."""
+        """Fit the width to the styled content when first shown (and the window, the frame)."""
         super().showEvent(event)
         self._fit_width()
+        if grow_window(self.viewer):
+            fit_frame(self.viewer)
 
     @staticmethod
     def _group(title: str, panel: QWidget) -> QGroupBox:
@@ -220,7 +223,7 @@ class AlgesWidget(QWidget):
         self.session = ActiveLearningSession(project)
         self.layers = ProjectLayers(self.viewer, project.frames, project.schema, project.root.name)
         self.annotate.set_classes(project.schema.names, project.schema.colors)
-        self.annotate.paint_class.setCurrentIndex(self.layers.annotation.selected_label)
+        self.annotate.palette.select(self.layers.annotation.selected_label)
         self.learn.set_preset_epochs(TrainConfig.from_json(project.config["train"]).epochs)
         tracker = ProjectTracker(project, self.annotate.queue, self.status, self._on_project_event)
         annotation = AnnotationController(
@@ -228,6 +231,10 @@ class AlgesWidget(QWidget):
         )
         self._tracker, self._annotation = tracker, annotation
         self.layers.annotation.events.selected_label.connect(annotation.sync_paint_class)
+        self.superpixels = attach_tool(
+            self.layers.annotation, project.frames, annotation, self.annotate
+        )
+        self._res.bound_keys.extend(self.annotate.palette.bind_keys(self.viewer))
         self._bridge = EventBridge(project, tracker.apply, self)
         self._res.unsubscribe = self._bridge.unsubscribe
         if not project.queue and not project.rounds:  # a project made before Project.create did
@@ -244,7 +251,13 @@ class AlgesWidget(QWidget):
         if tracker.pending:
             self.go_to_key(tracker.pending[0])
         self._on_step()
+        fit_frame(self.viewer)
         return project
+
+    def choose_class(self, index: int) -> None:
+        """Paint with class ``index`` from now on (palette button or its shortcut)."""
+        if self._annotation is not None:
+            self._annotation.set_paint_class(index)
 
     def close_project(self) -> None:
         """Stop running work, remove the layers and release the project's lock."""
@@ -253,10 +266,15 @@ class AlgesWidget(QWidget):
         if self._annotation is not None and self._annotation.drafts:
             show_warning(f"ALGES: {len(self._annotation.drafts)} edited frames were not accepted")
         release_project(self._res)  # stops the jobs (a round within one batch), unsubscribes
+        if self.superpixels is not None:
+            self.superpixels.shutdown()
+        for key in self.annotate.palette.unbind_keys(self.viewer):
+            self._res.bound_keys.remove(key)
         self.rounds.forget()
         if self._bridge is not None:
             self._bridge.deleteLater()
         self.session, self._tracker, self._annotation, self._bridge = None, None, None, None
+        self.superpixels = None
         layers, self.layers = self.layers, None
         if layers is not None:
             layers.remove()  # moves the viewer's frame slider: nothing may answer it any more
@@ -296,6 +314,8 @@ class AlgesWidget(QWidget):
     def _on_step(self) -> None:
         if self._annotation is not None:
             self._annotation.on_step()
+        if self.superpixels is not None:
+            self.superpixels.frame_changed()
 
     def next_frame(self) -> None:
         """Go to the next unlabelled frame of the queue (after the current one, wrapping)."""
@@ -363,7 +383,7 @@ class AlgesWidget(QWidget):
         a.accept.setEnabled(key is not None)
         a.skip.setEnabled(key is not None and annotation.project.status(key) == "unlabelled")
         a.from_prediction.setEnabled(key is not None and annotation.has_prediction)
-        for w in (a.paint_class, a.validation, a.heat, a.auto_prediction):
+        for w in (a.palette, a.superpixels, a.coarseness, a.validation, a.heat, a.auto_prediction):
             w.setEnabled(tracker is not None)
         labelled = 0 if tracker is None else tracker.labelled
         self.learn.retrain.setEnabled(not running and labelled > 0)

@@ -82,7 +82,7 @@ def test_end_to_end_label_retrain_rank_correct_accept(
     np.testing.assert_array_equal(layer.data, prediction)
 
     # Paint a stroke with napari's brush (Labels.paint, as a mouse drag does), class Grasper.
-    widget.annotate.paint_class.setCurrentIndex(5)
+    qtbot.mouseClick(widget.annotate.palette.buttons[5], Qt.MouseButton.LeftButton)
     assert layer.selected_label == 5
     layer.brush_size = 5
     stroke = [(20, x) for x in range(30, 60, 2)]

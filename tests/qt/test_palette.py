@@ -1,0 +1,78 @@
+"""The class palette, its shortcuts, and readable queue scores, in a real napari viewer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from napari.utils.shortcuts import default_shortcuts
+from qtpy.QtCore import Qt
+
+from alges_napari._qt.palette import class_key
+from alges_napari._qt.queue_view import NO_SCORE, QueueTable, relative_scores
+from alges_napari.core.acquire.queue import QueueEntry
+from alges_napari.core.acquire.scores import ScoreResult
+from alges_napari.core.acquire.step import rank_queue
+
+
+def test_the_palette_shows_the_schema_and_sets_the_selected_class(project_widget, qtbot) -> None:
+    widget, viewer = project_widget
+    schema, palette = widget.project.schema, widget.annotate.palette
+    layer = widget.layers.annotation
+    assert [b.text() for b in palette.buttons] == [f"{i} {n}" for i, n in enumerate(schema.names)]
+    for button, rgb in zip(palette.buttons, schema.colors, strict=True):
+        assert f"background-color: #{rgb[0]:02x}{rgb[1]:02x}{rgb[2]:02x}" in button.styleSheet()
+    qtbot.mouseClick(palette.buttons[3], Qt.MouseButton.LeftButton)
+    assert layer.selected_label == 3 and palette.selected == 3
+    assert f"3 {schema.names[3]}" in palette.current.text()  # the selected class on show
+    layer.selected_label = 7  # napari's own label spin box: the palette follows
+    assert palette.selected == 7 and schema.names[7] in palette.current.text()
+    canvas = viewer.window._qt_viewer.canvas.native
+    canvas.setFocus()
+    qtbot.keyClick(canvas, Qt.Key.Key_4, Qt.KeyboardModifier.AltModifier)
+    assert layer.selected_label == 4 and palette.selected == 4
+    qtbot.keyClick(
+        canvas, Qt.Key.Key_2, Qt.KeyboardModifier.AltModifier | Qt.KeyboardModifier.ControlModifier
+    )
+    assert layer.selected_label == 12 and palette.selected == 12
+    assert "[Alt+4]" in palette.buttons[4].toolTip()
+    widget.close_project()  # the class keys go with the project
+    assert viewer.bind_key("Alt-4", None) is None
+
+
+def test_class_keys_do_not_collide_with_napari() -> None:
+    napari_keys = {str(kb) for kbs in default_shortcuts.values() for kb in kbs}
+    ours = [class_key(i) for i in range(20)]
+    assert len(set(ours)) == 20 and class_key(20) is None
+    for key in ours:
+        assert key.replace("-", "+").replace("Control", "Ctrl") not in napari_keys
+    assert not any(k.startswith("Alt+") and k[-1].isdigit() for k in napari_keys)
+    assert "1" in napari_keys  # what this test reads: napari's bare digit tool keys are there
+
+
+def test_queue_scores_are_0_to_100_of_the_best_with_the_raw_value_in_the_tooltip(qtbot) -> None:
+    # An ALGES queue as the acquisition step builds it: its first pick now has a score too.
+    emb = np.random.default_rng(3).random((30, 5)) * 1e5  # raw D^2 values in the billions
+    keys = [f"v/frame_{i}" for i in range(30)]
+    entries = rank_queue("alges-seg", ScoreResult(n=30, emb_seg=emb), keys, 5, seed=0)
+    assert all(e.score is not None for e in entries)
+    table = QueueTable()
+    qtbot.addWidget(table)
+    table.set_entries(entries, lambda k: "unlabelled", "alges-seg")
+    best = max(e.score for e in entries)
+    for row, entry in enumerate(entries):
+        item = table.item(row, 2)
+        assert item.text() == f"{100 * entry.score / best:.0f}"
+        assert f"{entry.score:,.6g}" in item.toolTip() and "alges-seg" in item.toolTip()
+    assert table.item(0, 2).text() != ""  # the first pick is scored
+
+    table.set_entries([QueueEntry("a", 0, None), QueueEntry("b", 1, None)], lambda k: "", "random")
+    assert [table.item(r, 2).text() for r in range(2)] == [NO_SCORE, NO_SCORE]
+    assert (
+        "random" in table.item(0, 2).toolTip() and "without scoring" in table.item(0, 2).toolTip()
+    )
+
+
+def test_relative_scores_put_the_best_at_100() -> None:
+    assert relative_scores([2.0, 1.0, None, 0.5]) == [100.0, 50.0, None, 25.0]
+    assert relative_scores([0.2, 0.4, 0.1], lower=True) == pytest.approx([50.0, 25.0, 100.0])
+    assert relative_scores([None, None]) == [None, None]
