@@ -21,6 +21,7 @@ EVENT_KINDS = (
     "queue",  # the queue was replaced: keys = ()
     "round",  # a round was recorded (and its checkpoint is the latest): keys = ()
     "cache",  # a frame's prediction was cached: keys = (the frame,); the cache was cleared: ()
+    "draft",  # propagated drafts were written or dropped: keys = those frames
 )
 
 
@@ -31,7 +32,7 @@ class ProjectEvent:
     Attributes
     ----------
     kind : str
-        One of :data:`EVENT_KINDS`: "label", "status", "queue", "round" or "cache".
+        One of :data:`EVENT_KINDS`: "label", "status", "queue", "round", "cache" or "draft".
     keys : tuple of str
         The frames concerned; empty for "queue", "round" and a cleared cache.
     """

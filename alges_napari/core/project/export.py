@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from alges_napari.core.errors import AlgesError, MaskError
+from alges_napari.core.project.effort import EFFORT_CSV, effort_csv, effort_records
 from alges_napari.core.project.files import atomic_write_bytes, atomic_write_json, fsync_folder
 from alges_napari.core.project.project import Project, encode_index_png, key_to_relpath
 
@@ -153,6 +154,8 @@ def export_labels(project: Project, out: str | os.PathLike[str], fmt: str = "ind
         Keys not already shaped like CholecSeg8k's go to ``video01/video01_00000/frame_<i>_endo``
         (``i`` = the frame's index in the source; labels of frames the source does not list
         are numbered after its last frame) and ``keymap.json`` maps them back.
+        Both write ``effort.csv`` beside the labels, one row per label by frame key
+        (:func:`~.effort.effort_csv`).
 
     Returns
     -------
@@ -176,8 +179,13 @@ def export_labels(project: Project, out: str | os.PathLike[str], fmt: str = "ind
             f"project {project.root} has no accepted labels: nothing to export (accept a label "
             "first)"
         )
+    effort = effort_csv(effort_records(project, keys)).encode("utf-8")
     if fmt == "index":
-        write_index_pngs(out, ((key_to_relpath(k).as_posix(), project.load_label(k)) for k in keys))
+        with staged_dir(out) as stage:
+            for key in keys:
+                rel = key_to_relpath(key).as_posix()
+                _write_png(stage / f"{rel}.png", as_index_masks(project.load_label(key), rel))
+            atomic_write_bytes(stage / EFFORT_CSV, effort)
         return Path(out)
     schema = project.schema
     if schema.watershed is None:
@@ -191,6 +199,7 @@ def export_labels(project: Project, out: str | os.PathLike[str], fmt: str = "ind
             if problem is not None:
                 unread[key] = problem
         atomic_write_json(stage / "keymap.json", {names[k]: k for k in keys})
+        atomic_write_bytes(stage / EFFORT_CSV, effort)
     if unread:
         _warn_unread(Path(out), unread, len(keys), why_not)
     return Path(out)

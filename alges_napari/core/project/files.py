@@ -32,12 +32,14 @@ LOCK_FILE = ".alges.lock"
 LABELS_DIR = "labels"
 MODELS_DIR = "models"
 CACHE_DIR = "cache"
+DRAFTS_DIR = "drafts"  # propagated labels waiting to be accepted: never read as labels
 
 __all__ = [
     "atomic_write_bytes",
     "atomic_write_json",
     "CACHE_DIR",
     "CONFIG_FILE",
+    "DRAFTS_DIR",
     "LABELS_DIR",
     "LOCK_FILE",
     "MODELS_DIR",
@@ -85,7 +87,7 @@ def now_iso() -> str:
 
 def remove_stale_temporaries(root: Path) -> None:
     # A process killed inside atomic_write_bytes leaves ".<name>.<random>.tmp" behind.
-    for sub in (LABELS_DIR, MODELS_DIR, CACHE_DIR, "."):
+    for sub in (LABELS_DIR, MODELS_DIR, CACHE_DIR, DRAFTS_DIR, "."):
         base = root / sub
         pattern = ".*.tmp" if sub == "." else "**/.*.tmp"
         for tmp in base.glob(pattern) if base.is_dir() else ():

@@ -7,6 +7,7 @@ Layout of a project folder::
     labels/              one index PNG per accepted frame -- the source of truth
     models/              round_0001.safetensors (+ metadata JSON) per training round
     cache/               predictions and heat maps of the last scoring pass; may be deleted any time
+    drafts/              labels propagated to nearby frames, never read as labels (:mod:`.drafts`)
     .alges.lock          the writer's pid; the write lock is an flock of the folder itself (and of
                          this file, for older versions): see :mod:`.lock`
 
@@ -51,6 +52,8 @@ from alges_napari.core.data.classes import IGNORE_INDEX
 from alges_napari.core.errors import ProjectError
 from alges_napari.core.project.checkpoints import rounds_from_checkpoints
 from alges_napari.core.project.config import FORMAT_VERSION, new_config, read_config
+from alges_napari.core.project.drafts import DraftStore
+from alges_napari.core.project.effort import Effort
 from alges_napari.core.project.events import ProjectEvent, Subscribers
 from alges_napari.core.project.files import (
     CACHE_DIR,
@@ -101,6 +104,7 @@ class Project(ProjectView):
         self._lock = lock
         self._gate = threading.RLock()  # THE write gate: change + snapshot + write, together
         self._events = Subscribers()
+        self.drafts = DraftStore(self, self._events.emit)  # propagated labels, never labels
 
     # ------------------------------------------------------------ create / open / close
 
@@ -237,7 +241,9 @@ class Project(ProjectView):
 
     # ------------------------------------------------------------ labels
 
-    def accept_label(self, key: str, mask: np.ndarray, seconds: float | None = None) -> Path:
+    def accept_label(
+        self, key: str, mask: np.ndarray, seconds: float | None = None, effort: Effort | None = None
+    ) -> Path:
         """Store ``mask`` as the accepted label of ``key``; durable on disk before returning.
 
         Parameters
@@ -248,6 +254,9 @@ class Project(ProjectView):
             Class indices, 255 = ignore; the frame's size.
         seconds : float, optional
             Time spent annotating, added to the frame's total.
+        effort : Effort, optional
+            Pixels changed and edit actions, added to the frame's totals with the round (see
+            :mod:`.effort`). The frame's draft, if any, is dropped: it is a label now.
 
         Returns
         -------
@@ -276,8 +285,12 @@ class Project(ProjectView):
         with self._write_gate():
             makedirs(path.parent)
             atomic_write_bytes(path, data)
-            self._statuses.accept(key, now_iso(), seconds)
+            # The effort goes with the round whose model made the frame's prediction.
+            last = max((r.round for r in self._rounds), default=0)
+            kept = {} if effort is None else {"effort": effort.to_json(), "round_": last}
+            self._statuses.accept(key, now_iso(), seconds, **kept)
             self._save_state()
+        self.drafts.discard(key, announce=False)  # after the label: see drafts.py
         self._events.emit(ProjectEvent("label", (key,)))
         return path
 

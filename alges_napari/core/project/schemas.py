@@ -103,6 +103,10 @@ class FrameEntry(_Part):
     status: Literal[STATUSES] = "unlabelled"  # type: ignore[valid-type]
     seconds: FiniteFloat = 0.0
     accepted: StrictStr = ""
+    # The effort of its accepts (see effort.py); absent in files written before it was kept.
+    pixels_changed: StrictInt | None = Field(default=None, ge=0)
+    edit_actions: StrictInt | None = Field(default=None, ge=0)
+    round: StrictInt | None = Field(default=None, ge=0)
 
 
 class QueueItem(_Part):

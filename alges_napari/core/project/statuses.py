@@ -15,7 +15,8 @@ from typing import Any
 
 STATUSES = ("unlabelled", "labelled", "skipped", "validation")
 MARKS = ("skipped", "validation")
-_KEPT = ("seconds", "accepted")  # what state.json stores of a frame besides its status
+# What state.json stores of a frame besides its status (the effort: see effort.py).
+_KEPT = ("seconds", "accepted", "pixels_changed", "edit_actions", "round")
 
 
 class FrameStatuses:
@@ -90,6 +91,11 @@ class FrameStatuses:
         with self._lock:
             return float(self._meta.get(key, {}).get("seconds", 0.0))
 
+    def kept(self, key: str) -> dict[str, Any]:
+        """What is kept of ``key`` besides its status (seconds, accepted, effort), a copy."""
+        with self._lock:
+            return {k: v for k, v in self._meta.get(key, {}).items() if k in _KEPT}
+
     def select(self, keys: Iterable[str], status: str, labelled_only: bool = False) -> list[str]:
         """The ``keys`` (in their order) whose status is ``status`` (and that have a label)."""
         with self._lock:
@@ -115,14 +121,29 @@ class FrameStatuses:
 
     # ------------------------------------------------------------ changing (inside the gate)
 
-    def accept(self, key: str, accepted: str, seconds: float | None) -> None:
-        """Record an accepted label of ``key`` (clears a skip mark, adds ``seconds``)."""
+    def accept(
+        self,
+        key: str,
+        accepted: str,
+        seconds: float | None,
+        effort: dict[str, int] | None = None,
+        round_: int | None = None,
+    ) -> None:
+        """Record an accepted label of ``key`` (clears a skip mark, adds ``seconds``).
+
+        ``effort`` (pixels changed, edit actions) adds up like the seconds; ``round_`` is kept
+        from the frame's first accept that gives one.
+        """
 
         def edit(meta: dict[str, Any]) -> None:
             meta.pop("skipped", None)
             meta["accepted"] = accepted
             if seconds is not None:
                 meta["seconds"] = float(meta.get("seconds", 0.0)) + float(seconds)
+            for name, value in (effort or {}).items():
+                meta[name] = int(meta.get(name, 0)) + int(value)
+            if round_ is not None:
+                meta.setdefault("round", int(round_))
 
         self._change(key, edit, label=True)
 

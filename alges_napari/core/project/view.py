@@ -17,6 +17,7 @@ from alges_napari.core.acquire.queue import QueueEntry
 from alges_napari.core.errors import AlgesError, MaskError, ProjectError
 from alges_napari.core.project.cache import FrameCache
 from alges_napari.core.project.checkpoints import CheckpointFolder
+from alges_napari.core.project.effort import EffortRecord
 from alges_napari.core.project.files import (
     CACHE_DIR,
     LABELS_DIR,
@@ -140,6 +141,10 @@ class ProjectView:
     def annotation_seconds(self, key: str) -> float:
         """Total time spent annotating ``key`` over all its accepts (0 when unknown)."""
         return self._statuses.seconds(key)
+
+    def effort(self, key: str) -> EffortRecord:
+        """What annotating ``key`` cost, over all its accepts (see :mod:`.effort`)."""
+        return EffortRecord.from_meta(key, self._statuses.kept(key))
 
     # ------------------------------------------------------------ labels
 

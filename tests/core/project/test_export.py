@@ -48,7 +48,7 @@ def listing(folder: Path) -> list[str]:
 def test_index_export_is_the_label_tree(project: Project, tmp_path: Path) -> None:
     out = export_labels(project, tmp_path / "out", fmt="index")
     keys = [project.keys[1], project.keys[4]]
-    assert listing(out) == sorted(f"{key_to_relpath(k)}.png" for k in keys)
+    assert listing(out) == sorted([f"{key_to_relpath(k)}.png" for k in keys] + ["effort.csv"])
     for k in keys:
         assert (out / f"{key_to_relpath(k)}.png").read_bytes() == project.label_path(k).read_bytes()
 
@@ -77,7 +77,9 @@ def test_folder_keys_get_cholecseg8k_names(tmp_path: Path) -> None:
         base = "video01/video01_00000/frame_2_endo"
         assert json.loads((out / "keymap.json").read_text()) == {base: proj.keys[2]}
         suffixes = ["", "_color_mask", "_mask", "_watershed_mask"]
-        assert listing(out) == sorted([f"{base}{s}.png" for s in suffixes] + ["keymap.json"])
+        assert listing(out) == sorted(
+            [f"{base}{s}.png" for s in suffixes] + ["effort.csv", "keymap.json"]
+        )
         colour = np.asarray(Image.open(out / f"{base}_color_mask.png"))
         assert (colour == np.array(proj.schema.colors[2], np.uint8)).all()
 
@@ -251,7 +253,7 @@ def test_labels_are_exported_whatever_happened_to_the_frames(tmp_path: Path, dam
     with Project.open(tmp_path / "p", readonly=True) as ro, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the frame source's own warning about f1.png
         out = export_labels(ro, tmp_path / "index")
-        assert listing(out) == [f"{k}.png" for k in keys]
+        assert listing(out) == ["effort.csv", *(f"{k}.png" for k in keys)]
         for k, m in masks.items():
             np.testing.assert_array_equal(np.asarray(Image.open(out / f"{k}.png")), m)
 
