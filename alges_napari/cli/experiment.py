@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from alges_napari.cli.cluster import add_dask_options, dask_client
 from alges_napari.cli.common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -135,6 +136,7 @@ def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     p.add_argument("--stride", type=int, default=1, help="use every N-th frame of --data (1)")
     p.add_argument("--out", default="alges_simulation", help="experiment folder (%(default)s)")
     add_device(p)
+    add_dask_options(p, "the experiment's steps (each strategy and repeat a chain of tasks)")
     p.set_defaults(func=run_simulate)
 
     p = sub.add_parser(
@@ -222,9 +224,10 @@ def run_simulate(args: argparse.Namespace) -> int:
             )
 
     created = not Path(args.out).exists()
-    with graceful_interrupt(StopFlag(), args.quiet) as stop:
+    with dask_client(args) as client, graceful_interrupt(StopFlag(), args.quiet) as stop:
         try:
-            result = run_to_end(iter_simulate(config, args.out, stop, args.device), on_progress)
+            work = iter_simulate(config, args.out, stop, args.device, client)
+            result = run_to_end(work, on_progress)
         except Exception:
             if created:  # failed before its first step: leave no folder behind
                 discard_unfinished(args.out, remove_root=True)
