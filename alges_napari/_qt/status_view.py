@@ -1,4 +1,4 @@
-"""Status: labelled / total, per-class labelled pixel counts, and the round history plot."""
+"""Status: labelled / total, per-class labelled pixels, effort per round, the round history."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from qtpy.QtWidgets import QLabel, QVBoxLayout, QWidget
 from alges_napari._qt.history_plot import HistoryPlot
 from alges_napari.core.errors import AlgesError
 from alges_napari.core.progress import Progress, SupportsIsSet, is_stopped
+from alges_napari.core.project.effort import RoundEffort
 from alges_napari.core.project.records import RoundRecord
 
 
@@ -63,9 +64,16 @@ class StatusPanel(QWidget):
         self.plot = HistoryPlot()
         self.last_round = QLabel()
         self.last_round.setWordWrap(True)
+        self.effort = QLabel()
+        self.effort.setTextFormat(Qt.TextFormat.RichText)
+        self.effort.setToolTip(
+            "Annotation effort per frame, median over the frames first accepted in each round "
+            "(round 0: before any model): seconds on the frame, pixels changed from what it "
+            "opened with (prediction or draft), edits (strokes, fills, superpixel clicks)"
+        )
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        for w in (self.counts, self.pixels, self.plot, self.last_round):
+        for w in (self.counts, self.pixels, self.effort, self.plot, self.last_round):
             layout.addWidget(w)
 
     def show_counts(self, counts: dict[str, int], total: int, pending: int) -> None:
@@ -94,6 +102,19 @@ class StatusPanel(QWidget):
         table = "<table cellspacing='0' cellpadding='1' style='font-size:small'>"
         self.pixels.setText(table + "".join(rows) + "</table>")
 
+    def show_effort(self, rounds: Sequence[RoundEffort]) -> None:
+        """Median seconds, pixels changed and edits per frame, one row per round."""
+        if not rounds:
+            self.effort.setText("")
+            return
+        head = ("Round", "Frames", "s/frame", "px changed", "edits")
+        rows = ["<tr>" + "".join(f"<th align='right'>{h}</th>" for h in head) + "</tr>"]
+        for r in rounds:
+            cells = ("?" if r.round is None else r.round, r.frames, *_medians(r))
+            rows.append("<tr>" + "".join(f"<td align='right'>{c}</td>" for c in cells) + "</tr>")
+        table = "<table cellspacing='0' cellpadding='1' style='font-size:small'>"
+        self.effort.setText("Effort (median per frame)" + table + "".join(rows) + "</table>")
+
     def show_rounds(self, rounds: Sequence[RoundRecord]) -> None:
         """The history plot and a line about the last round."""
         self.plot.set_rounds(rounds)
@@ -111,7 +132,21 @@ class StatusPanel(QWidget):
         """Back to "no project"."""
         self.counts.setText("No project open")
         self.pixels.setText("")
+        self.effort.setText("")
         self.show_rounds([])
+
+
+def _medians(r: RoundEffort) -> tuple[str, str, str]:
+    """The medians of one round as table cells ("-" where nothing was measured)."""
+
+    def cell(value: float | None, fmt: str) -> str:
+        return "-" if value is None else fmt.format(value)
+
+    return (
+        cell(r.seconds, "{:.1f}"),
+        "-" if r.pixels_changed is None else _human(int(round(r.pixels_changed))),
+        cell(r.edit_actions, "{:g}"),
+    )
 
 
 def _human(n: int) -> str:

@@ -25,6 +25,7 @@ from alges_napari._qt.jobs import BackgroundJob, JobStarter
 from alges_napari._qt.queue_view import QueueTable
 from alges_napari._qt.status_view import StatusPanel, class_pixels, iter_label_pixels
 from alges_napari.core.errors import AlgesError
+from alges_napari.core.project.effort import effort_by_round, effort_records
 from alges_napari.core.project.events import ProjectEvent
 
 
@@ -113,6 +114,7 @@ class ProjectTracker:
         self._show_queue()
         self._show_rounds()
         self._show_pixels()
+        self._show_effort()
 
     @property
     def labelled(self) -> int:
@@ -163,6 +165,7 @@ class ProjectTracker:
         self._show_counts()
         if read_labels:
             self._show_pixels()
+            self._show_effort()
 
     def _show_queue(self) -> None:
         project = self.project
@@ -187,3 +190,7 @@ class ProjectTracker:
 
     def _show_rounds(self) -> None:
         self._status.show_rounds(self.project.rounds)
+
+    def _show_effort(self) -> None:
+        # From the statuses in memory: no file is read.
+        self._status.show_effort(effort_by_round(effort_records(self.project)))

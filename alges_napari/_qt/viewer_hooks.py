@@ -56,3 +56,12 @@ def hook_viewer(widget: Any, res: Resources, events: dict[str, Any]) -> None:
         callback = weak_call(widget, method, method)
         emitter.connect(callback)
         res.callbacks.append((emitter, callback))
+
+
+def source_in_viewer(viewer: Any) -> str | None:
+    """The path of frames opened in ``viewer`` with the plugin's reader, if any."""
+    for layer in viewer.layers:
+        path = (layer.metadata.get("alges_source") or {}).get("path")
+        if path:
+            return path
+    return None
