@@ -2,7 +2,9 @@
 
 Only the frame on screen is in the annotation layer. Edits of a frame the user leaves without
 accepting are kept as drafts (one array per edited frame, dropped on accept or skip), so moving
-around the video never loses work; accepted labels live on disk only.
+around the video never loses work; accepted labels live on disk only. A frame with neither
+opens with its propagated draft (``drafts/``, see ``_qt/propagate_actions.py``), marked as
+such, before the model's prediction. Each accept carries its effort (``_qt/effort_meter.py``).
 
 :class:`AnnotationController` is handed everything it uses: the project, its layers, the
 annotate panel, the :class:`~._qt.tracker.ProjectTracker` (queue order and pending frames, no
@@ -21,7 +23,9 @@ import numpy as np
 from napari.utils.notifications import show_error, show_warning
 
 from alges_napari._qt.annotate_panel import AnnotatePanel
+from alges_napari._qt.effort_meter import EffortMeter
 from alges_napari._qt.layers import IGNORE, ProjectLayers
+from alges_napari._qt.propagate_actions import marked, propagated_note, read_propagated
 from alges_napari._qt.queue_view import short_key
 from alges_napari._qt.tracker import ProjectTracker
 from alges_napari.core.errors import AlgesError
@@ -67,6 +71,8 @@ class AnnotationController:
         self.key: str | None = None  # the frame on screen
         self.drafts: dict[str, np.ndarray] = {}
         self.has_prediction = False  # whether the frame on screen has a cached prediction
+        self.propagated: Any = None  # the propagated draft on screen (a core Draft), if any
+        self.effort = EffortMeter(layers.annotation)
         self._shown_at = time.monotonic()
 
     # ------------------------------------------------------------ moving between frames
@@ -83,15 +89,20 @@ class AnnotationController:
             return
         if self.key is not None and self.layers.edited:
             self.drafts[self.key] = self.layers.annotation_mask()  # keep unaccepted edits
+        self.effort.leave(self.key is not None and self.layers.edited)
         self.key = key
         project = self.project
         prediction, heat = project.prediction(key), project.heat_map(key)
         annotation = self.drafts.get(key)
         if annotation is None:
             annotation = self._read_label(key)
+        self.propagated = None if annotation is not None else read_propagated(project, key)
+        if self.propagated is not None:
+            annotation = self.propagated.mask  # a draft, shown instead of the prediction
         if annotation is None and self.panel.auto_prediction.isChecked():
             annotation = prediction
         self.layers.show(index, annotation, prediction, heat)
+        self.effort.open(key, self.layers.annotation_mask())
         self.has_prediction = prediction is not None
         self.panel.validation.setChecked(project.status(key) == "validation")
         self._shown_at = time.monotonic()
@@ -120,6 +131,12 @@ class AnnotationController:
         """A project event (see ``ProjectEvent``): update what it means for the frame on screen."""
         if kind == "cache":
             self.reload_prediction(keys)
+        elif kind == "draft" and self.key in keys and self._untouched():
+            self.propagated = read_propagated(self.project, self.key)
+            if self.propagated is not None:  # made while the frame was on screen, untouched
+                self.layers.set_annotation(self.propagated.mask)
+                self.effort.restart(self.propagated.mask)
+            self.refresh()
         elif kind == "queue" or self.key in keys:  # its queue rank, or its status, changed
             if kind == "status":
                 self.panel.validation.setChecked(self.project.status(self.key) == "validation")
@@ -137,15 +154,20 @@ class AnnotationController:
         prediction = self.project.prediction(key)
         self.layers.set_prediction(prediction, self.project.heat_map(key))
         self.has_prediction = prediction is not None
-        fresh = not self.layers.edited and key not in self.drafts
-        if (
-            prediction is not None
-            and fresh
-            and self.panel.auto_prediction.isChecked()
-            and not self.project.has_label(key)
-        ):
+        if prediction is not None and self._untouched() and self.panel.auto_prediction.isChecked():
             self.layers.set_annotation(prediction)
+            self.effort.restart(prediction)
         self._on_change()
+
+    def _untouched(self) -> bool:
+        """The frame on screen has no edit, no kept draft, no label and no propagated draft."""
+        key = self.key
+        return not (
+            self.layers.edited
+            or key in self.drafts
+            or self.project.has_label(key)
+            or self.propagated is not None
+        )
 
     # ------------------------------------------------------------ actions
 
@@ -158,6 +180,7 @@ class AnnotationController:
             show_warning("ALGES: no prediction for this frame yet: run Retrain and rank")
             return
         self.layers.set_annotation(prediction, baseline=False)
+        self.effort.restart(prediction)  # the correction starts from the model's prediction
 
     def accept(self) -> Path | None:
         """Save the annotation as the current frame's label (durable before this returns).
@@ -174,8 +197,9 @@ class AnnotationController:
             show_warning(f"ALGES: {NOTHING_PAINTED}")
             return None
         validation = self.panel.validation.isChecked()
+        seconds, effort = time.monotonic() - self._shown_at, self.effort.measure(mask)
         try:
-            path = project.accept_label(key, mask, seconds=time.monotonic() - self._shown_at)
+            path = project.accept_label(key, mask, seconds=seconds, effort=effort)
             if validation != (project.status(key) == "validation"):
                 project.set_validation(key, validation)
         except AlgesError as exc:
@@ -183,6 +207,8 @@ class AnnotationController:
             return None
         self.drafts.pop(key, None)
         self.layers.mark_saved()
+        self.effort.accepted(mask)
+        self.propagated = None  # a label now
         self._shown_at = time.monotonic()
         self.refresh()
         self._on_accepted(key)
@@ -198,6 +224,7 @@ class AnnotationController:
             show_error(f"ALGES: {exc}")
             return
         self.drafts.pop(self.key, None)
+        self.effort.forget(self.key)
         self.refresh()
         self.next_frame()
 
@@ -221,10 +248,11 @@ class AnnotationController:
                 notes.append("edited, not accepted")
             if key in self.tracker.ranks:
                 notes.append(f"queue #{self.tracker.ranks[key] + 1}")
+            if self.propagated is not None:
+                notes.append(propagated_note(self.propagated))
             index = self.layers.current_index()
-            self.panel.frame_info.setText(
-                f"Frame {index + 1}/{len(self._keys)}: {short_key(key)} ({', '.join(notes)})"
-            )
+            line = f"Frame {index + 1}/{len(self._keys)}: {short_key(key)} ({', '.join(notes)})"
+            self.panel.frame_info.setText(marked(line) if self.propagated is not None else line)
             self.panel.frame_info.setToolTip(key)
         self.panel.queue.highlight(key)
         self._on_change()
