@@ -30,12 +30,13 @@ from alges_napari._qt.jobs import BackgroundJob, Resources, release, release_pro
 from alges_napari._qt.layers import ProjectLayers
 from alges_napari._qt.learn_panel import LearnPanel
 from alges_napari._qt.project_form import ProjectForm
+from alges_napari._qt.propagate_actions import PropagateController
 from alges_napari._qt.rounds import RoundRunner
 from alges_napari._qt.status_view import StatusPanel
 from alges_napari._qt.superpixel_tool import SuperpixelTool, attach_tool
 from alges_napari._qt.torch_guard import prepare_model_stack
 from alges_napari._qt.tracker import EventBridge, ProjectTracker
-from alges_napari._qt.viewer_hooks import hook_viewer
+from alges_napari._qt.viewer_hooks import hook_viewer, source_in_viewer
 from alges_napari._qt.window_fit import fit_frame, grow_window
 from alges_napari.core.acquire.queue import initial_queue
 from alges_napari.core.errors import AlgesError
@@ -64,8 +65,9 @@ class AlgesWidget(QWidget):
         self._bridge: EventBridge | None = None
         self.superpixels: SuperpixelTool | None = None
         self._accepted_since_round = 0
-        self._build()
         self._start_job = partial(start_job, self._res, on_finished=self._update_buttons)
+        self.propagator = PropagateController(lambda: self._annotation, self._start_job)
+        self._build()
         self.rounds = RoundRunner(self.learn, self._start_job, self._update_buttons)
         self.exports = ExportController(lambda: self.project, self._start_job, self)
         self._wire()
@@ -89,6 +91,7 @@ class AlgesWidget(QWidget):
         column = QVBoxLayout(body)
         column.addWidget(self._group("Project", self.form))
         column.addWidget(self._group("Annotate", self.annotate))
+        column.addWidget(self._group("Propagate", self.propagator.panel))
         column.addWidget(self._group("Learn", self.learn))
         column.addWidget(self._group("Status", self.status))
         column.addWidget(self._group("Export", self.export))
@@ -162,13 +165,9 @@ class AlgesWidget(QWidget):
     def _suggest_source(self) -> None:
         # Frames the user already opened with the plugin's reader are the likely project source
         # (`napari -w alges-napari ... -- sample_data/cholecseg8k`): pre-fill the form with them.
-        if self.project is not None:
-            return
-        for layer in self.viewer.layers:
-            path = (layer.metadata.get("alges_source") or {}).get("path")
-            if path:
-                self.form.suggest_source(path)
-                return
+        path = None if self.project is not None else source_in_viewer(self.viewer)
+        if path:
+            self.form.suggest_source(path)
 
     # ------------------------------------------------------------ project
 
@@ -392,6 +391,7 @@ class AlgesWidget(QWidget):
         done = 0 if tracker is None else labelled + tracker.counts.get("validation", 0)
         self.export_labels_button.setEnabled(done > 0)
         self.export_model_button.setEnabled(tracker is not None and tracker.has_model)
+        self.propagator.update()
 
     def shutdown(self) -> None:
         """Stop all work and release the project and key bindings (also done on destruction)."""
