@@ -12,6 +12,7 @@ from alges_napari._qt.queue_view import NO_SCORE, QueueTable, relative_scores
 from alges_napari.core.acquire.queue import QueueEntry
 from alges_napari.core.acquire.scores import ScoreResult
 from alges_napari.core.acquire.step import rank_queue
+from tests.qt.conftest import TINY
 
 
 def test_the_palette_shows_the_schema_and_sets_the_selected_class(project_widget, qtbot) -> None:
@@ -76,3 +77,31 @@ def test_relative_scores_put_the_best_at_100() -> None:
     assert relative_scores([2.0, 1.0, None, 0.5]) == [100.0, 50.0, None, 25.0]
     assert relative_scores([0.2, 0.4, 0.1], lower=True) == pytest.approx([50.0, 25.0, 100.0])
     assert relative_scores([None, None]) == [None, None]
+
+
+def test_the_window_grows_to_a_usable_size_and_the_frame_is_fitted(
+    make_napari_viewer, sample_tree, tmp_path, qtbot
+) -> None:
+    from qtpy.QtGui import QGuiApplication
+
+    from alges_napari._qt.widget import AlgesWidget
+    from alges_napari._qt.window_fit import MARGIN, USABLE_SIZE, grow_window
+
+    viewer = make_napari_viewer()
+    viewer.window.resize(640, 480)
+    assert grow_window(viewer)
+    avail = QGuiApplication.primaryScreen().availableGeometry()
+    width, height = viewer.window.geometry()[2:]
+    assert (width, height) == (
+        min(USABLE_SIZE[0], avail.width()),
+        min(USABLE_SIZE[1], avail.height()),
+    )
+    assert not grow_window(viewer)  # never shrinks, never resizes twice
+    widget = AlgesWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="ALGES Active Learning")
+    assert widget.create_project(str(sample_tree), str(tmp_path / "p"), **TINY) is not None
+    qtbot.wait(120)  # the second fit, after Qt has laid the window out
+    zoom, center = viewer.camera.zoom, tuple(viewer.camera.center)
+    viewer.reset_view(margin=MARGIN)
+    assert viewer.camera.zoom == pytest.approx(zoom) and tuple(viewer.camera.center) == center
+    widget.shutdown()
