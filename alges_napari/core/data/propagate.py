@@ -3,8 +3,13 @@
 A label is warped backwards: for each pixel ``p`` of a target frame, dense optical flow (OpenCV's
 DIS, or Farneback) says where ``p`` was in the previous frame of the chain, so the target takes
 the class found there. Labels are class ids, never blended: the warp samples the nearest pixel,
-and a pixel whose trace leaves the frame becomes 255 (ignore, "not labelled"), as do the
-source's own 255 pixels.
+so the source's 255 pixels (ignore, "not labelled") stay 255 wherever they go.
+
+A pixel whose trace leaves the frame (content entering the view) takes by default the class at
+the edge where it left (``outside="edge"``), or 255 (``outside="ignore"``). Edge is the
+default because it measured better on the synthetic clips (``benchmarks/bench_propagation.py``):
+an endoscope's black rim is fixed to the lens while the flow in its textureless black follows
+the tissue around it, so most traces that "leave" are rim pixels that stayed rim.
 
 Flows between consecutive frames are composed into one map from the target back to the source
 frame (the map is interpolated linearly, it holds coordinates), and the label is sampled once
@@ -28,6 +33,8 @@ from alges_napari.core.progress import SupportsIsSet, is_stopped
 
 #: Flow methods :func:`dense_flow` knows.
 FLOW_METHODS = ("dis", "farneback")
+#: What a pixel whose trace left the frame becomes: the class at the edge, or 255.
+OUTSIDE = ("edge", "ignore")
 
 
 def clip_of(key: str) -> str:
@@ -124,8 +131,8 @@ def _grid(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     return np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
 
 
-def warp_label(label: np.ndarray, flow: np.ndarray) -> np.ndarray:
-    """Warp a class-id mask backwards along ``flow``, nearest neighbour; outside -> 255.
+def warp_label(label: np.ndarray, flow: np.ndarray, outside: str = "edge") -> np.ndarray:
+    """Warp a class-id mask backwards along ``flow``, nearest neighbour.
 
     Parameters
     ----------
@@ -133,6 +140,9 @@ def warp_label(label: np.ndarray, flow: np.ndarray) -> np.ndarray:
         Class ids of the source frame, 255 = ignore.
     flow : ndarray float32 (H, W, 2)
         Backward flow of the target frame (:func:`dense_flow` of target, source).
+    outside : {"edge", "ignore"}
+        What a pixel whose source lies outside the frame gets: the nearest edge pixel's class,
+        or 255.
 
     Returns
     -------
@@ -143,18 +153,27 @@ def warp_label(label: np.ndarray, flow: np.ndarray) -> np.ndarray:
     if label.ndim != 2 or flow.shape != (*label.shape, 2):
         raise AlgesError(f"flow of shape {flow.shape} does not fit a label of shape {label.shape}")
     gx, gy = _grid(label.shape)
-    return _sample(label, gx + flow[..., 0], gy + flow[..., 1])
+    return _sample(label, gx + flow[..., 0], gy + flow[..., 1], _check_outside(outside))
 
 
-def _sample(label: np.ndarray, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:
+def _check_outside(outside: str) -> str:
+    if outside not in OUTSIDE:
+        raise AlgesError(f"outside must be one of {OUTSIDE}, got {outside!r}")
+    return outside
+
+
+def _sample(
+    label: np.ndarray, map_x: np.ndarray, map_y: np.ndarray, outside: str = "ignore"
+) -> np.ndarray:
     import cv2
 
+    border = cv2.BORDER_REPLICATE if outside == "edge" else cv2.BORDER_CONSTANT
     return cv2.remap(
         np.ascontiguousarray(label, dtype=np.uint8),
         map_x.astype(np.float32, copy=False),
         map_y.astype(np.float32, copy=False),
         cv2.INTER_NEAREST,
-        borderMode=cv2.BORDER_CONSTANT,
+        borderMode=border,
         borderValue=IGNORE_INDEX,
     )
 
@@ -190,10 +209,15 @@ class FlowChain:
         )
         self.inside = landed & before
 
-    def warp(self, label: np.ndarray) -> np.ndarray:
-        """The source frame's ``label`` carried to the chain's latest frame (255 outside)."""
-        out = _sample(label, self.map_x, self.map_y)
-        out[~self.inside] = IGNORE_INDEX
+    def warp(self, label: np.ndarray, outside: str = "edge") -> np.ndarray:
+        """The source frame's ``label`` carried to the chain's latest frame.
+
+        Where a trace left the frame: the class at the edge it left by (its coordinates were
+        replicated from there), or 255 for ``outside="ignore"``.
+        """
+        out = _sample(label, self.map_x, self.map_y, _check_outside(outside))
+        if outside == "ignore":
+            out[~self.inside] = IGNORE_INDEX
         return out
 
 
@@ -204,6 +228,7 @@ def iter_warped(
     targets: Sequence[int],
     method: str = "dis",
     stop: SupportsIsSet | None = None,
+    outside: str = "edge",
 ) -> Iterator[tuple[int, int, np.ndarray]]:
     """Carry ``label`` of frame ``index`` along a run of consecutive frames, one at a time.
 
@@ -222,6 +247,8 @@ def iter_warped(
         The optical flow (:func:`flow_function`).
     stop : object with ``is_set()``, optional
         Checked before each frame: when set, the run ends.
+    outside : {"edge", "ignore"}
+        What pixels whose trace left the frame get (see :meth:`FlowChain.warp`).
 
     Yields
     ------
@@ -229,6 +256,7 @@ def iter_warped(
         Target index, its distance from ``index`` in frames of the run, its warped label.
     """
     label = np.asarray(label, dtype=np.uint8)
+    _check_outside(outside)
     flow = flow_function(method)
     chain = FlowChain(label.shape)
     previous = np.asarray(frames[index])
@@ -243,4 +271,4 @@ def iter_warped(
             )
         chain.step(flow(frame, previous))
         previous = frame
-        yield target, distance, chain.warp(label)
+        yield target, distance, chain.warp(label, outside)

@@ -40,19 +40,32 @@ def _view(array: np.ndarray, t: int) -> np.ndarray:
     return array[20 - dy : 20 - dy + H, 20 - dx : 20 - dx + W]
 
 
-@pytest.mark.parametrize("method", ["dis", "farneback"])
-def test_a_known_translation_carries_the_label_to_the_shifted_label(method: str) -> None:
-    canvas, label = _scene()
-    frames = [_view(canvas, t) for t in range(4)]
-    warped = list(iter_warped(frames, 0, _view(label, 0), [1, 2, 3], method=method))
-    assert [(t, d) for t, d, _ in warped] == [(1, 1), (2, 2), (3, 3)]
-    for t, _, out in warped:
-        expected = _view(label, t).copy()
-        # What enters from outside frame 0 (top rows, left columns) is not known: 255.
+def _entering(label0: np.ndarray, t: int, outside: str) -> np.ndarray:
+    """Frame ``t``'s expected label: frame 0's label shifted by ``t * STEP``; what enters from
+    outside frame 0 (top rows, left columns) takes frame 0's edge class, or 255."""
+    ys = np.clip(np.arange(H) - STEP[0] * t, 0, H - 1)
+    xs = np.clip(np.arange(W) - STEP[1] * t, 0, W - 1)
+    expected = label0[np.ix_(ys, xs)].copy()
+    if outside == "ignore":
         expected[: STEP[0] * t] = 255
         expected[:, : STEP[1] * t] = 255
-        wrong = np.count_nonzero(out != expected)
-        assert wrong <= 0.002 * out.size, (method, t, wrong)
+    return expected
+
+
+@pytest.mark.parametrize("outside", ["edge", "ignore"])
+@pytest.mark.parametrize("method", ["dis", "farneback"])
+def test_a_known_translation_carries_the_label_to_the_shifted_label(method, outside) -> None:
+    canvas, label = _scene()
+    frames = [_view(canvas, t) for t in range(4)]
+    label0 = _view(label, 0)
+    warped = list(iter_warped(frames, 0, label0, [1, 2, 3], method=method, outside=outside))
+    assert [(t, d) for t, d, _ in warped] == [(1, 1), (2, 2), (3, 3)]
+    for t, _, out in warped:
+        # Inside the view both agree with the truly shifted label (255 strip included).
+        inner = (slice(STEP[0] * t, None), slice(STEP[1] * t, None))
+        np.testing.assert_array_equal(_entering(label0, t, outside)[inner], _view(label, t)[inner])
+        wrong = np.count_nonzero(out != _entering(label0, t, outside))
+        assert wrong <= 0.002 * out.size, (method, outside, t, wrong)
         assert out.dtype == np.uint8 and set(np.unique(out)) <= {1, 2, 3, 255}
 
 
@@ -69,9 +82,12 @@ def test_warp_label_samples_the_nearest_pixel_and_leaves_the_outside_ignored() -
     flow = np.zeros((3, 4, 2), np.float32)
     np.testing.assert_array_equal(warp_label(label, flow), label)
     flow[..., 0] = 1.4  # one pixel to the right, rounded
-    out = warp_label(label, flow)
+    out = warp_label(label, flow, outside="ignore")
     np.testing.assert_array_equal(out[:, :3], label[:, 1:])
     assert (out[:, 3] == 255).all()
+    out = warp_label(label, flow)  # edge: what enters takes the class at the edge
+    np.testing.assert_array_equal(out[:, :3], label[:, 1:])
+    np.testing.assert_array_equal(out[:, 3], label[:, 3])
     with pytest.raises(AlgesError, match="does not fit"):
         warp_label(label, np.zeros((2, 4, 2), np.float32))
 
@@ -82,7 +98,11 @@ def test_a_trace_that_left_the_frame_stays_outside() -> None:
     chain.step(zero + [3, 0])  # each pixel came from 3 to the right: columns 2-4 from outside
     chain.step(zero + [-1, 0])  # then from 1 to the left: columns 3-4 from those outside ones
     label = np.array([[0, 10, 20, 30, 40]] * 2, np.uint8)
-    np.testing.assert_array_equal(chain.warp(label), [[255, 30, 40, 255, 255]] * 2)
+    np.testing.assert_array_equal(chain.warp(label, "ignore"), [[255, 30, 40, 255, 255]] * 2)
+    # At the edge: the class where the trace left (column 4 of frame 0 for the right side).
+    np.testing.assert_array_equal(chain.warp(label), [[30, 30, 40, 40, 40]] * 2)
+    with pytest.raises(AlgesError, match="outside"):
+        chain.warp(label, "wrap")
 
 
 def test_neighbours_stay_in_the_clip_nearest_first() -> None:
