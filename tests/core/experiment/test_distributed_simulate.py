@@ -11,7 +11,6 @@ import torch
 
 pytest.importorskip("distributed", reason="dask.distributed is not installed (extra 'distributed')")
 
-from alges_napari.core.acquire.distributed import open_client  # noqa: E402
 from alges_napari.core.experiment.config import SimulationConfig  # noqa: E402
 from alges_napari.core.experiment.loop import iter_simulate, simulate  # noqa: E402
 from alges_napari.core.progress import StopFlag, run_to_end  # noqa: E402
@@ -19,10 +18,9 @@ from alges_napari.core.progress import StopFlag, run_to_end  # noqa: E402
 TIMING = {"train_s", "select_s"}
 
 
-@pytest.fixture(scope="module")
-def client() -> Any:
-    with open_client("local", workers=2) as c:
-        yield c
+@pytest.fixture
+def client(dask_client: Any) -> Any:
+    return dask_client  # the suite's local cluster of 2 worker processes (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +40,7 @@ def config(tmp_path_factory: pytest.TempPathFactory) -> SimulationConfig:
         epochs=1,
         batch_size=4,
         lr=1e-3,
-        size=(64, 64),
+        size=(32, 32),
         test_size=0.25,
         full_pool=True,
     )
