@@ -93,7 +93,11 @@ def test_propagate_makes_drafts_not_labels_and_accepting_one_makes_it_a_label(
     assert (effort.pixels_changed, effort.edit_actions) == (0, 0)  # accepted as propagated
 
 
-def test_effort_of_an_accept_lands_in_the_project(project_widget, qtbot, tmp_path) -> None:
+def test_effort_of_an_accept_lands_in_the_project(
+    project_widget, qtbot, tmp_path, monkeypatch
+) -> None:
+    now = [1000.0]
+    monkeypatch.setattr("alges_napari._qt.effort_meter._clock", lambda: now[0])
     widget, viewer = project_widget
     project, layer = widget.project, widget.layers.annotation
     key, other = project.queue[0].key, project.queue[1].key
@@ -112,9 +116,12 @@ def test_effort_of_an_accept_lands_in_the_project(project_widget, qtbot, tmp_pat
     # Stroke 2: overlapping the first by 2x2 pixels.
     rows2, cols2 = np.mgrid[13:17, 24:28]
     layer.data_setitem((rows2.ravel(), cols2.ravel()), 3)
-    # Leaving the frame with edits and coming back keeps them and their count.
+    # Leaving the frame with edits and coming back keeps them, their count and their time.
+    now[0] += 10.0  # 10 s on the frame
     widget.go_to_key(other)
+    now[0] += 100.0  # elsewhere: not this frame's time
     widget.go_to_key(key)
+    now[0] += 5.0
     # Stroke 3: napari's own brush (one click), 4: a fill of the class-3 patch.
     layer.brush_size = 1
     layer.paint((40, 60), 4)
@@ -130,21 +137,23 @@ def test_effort_of_an_accept_lands_in_the_project(project_widget, qtbot, tmp_pat
     qtbot.mouseClick(widget.annotate.accept, Qt.MouseButton.LeftButton)
     effort = project.effort(key)
     assert (effort.pixels_changed, effort.edit_actions, effort.round) == (43, 4, 0)
-    assert effort.seconds is not None and effort.seconds > 0
+    assert effort.seconds == 15.0
     state = json.loads((project.root / "state.json").read_text())["frames"][key]
     assert (state["pixels_changed"], state["edit_actions"], state["round"]) == (43, 4, 0)
+    assert state["seconds"] == 15.0
     effort_text = widget.status.effort.text()
     assert "px changed" in effort_text and "<td align='right'>43</td>" in effort_text
 
-    # Re-opened and corrected again: one more stroke of 2 pixels adds to the totals.
+    # Corrected again: one more stroke of 2 pixels, 3 s, adds to the totals.
     layer.data_setitem((np.array([0, 0]), np.array([0, 1])), 6)
+    now[0] += 3.0
     assert widget.accept() is not None
-    assert (project.effort(key).pixels_changed, project.effort(key).edit_actions) == (45, 5)
+    again = project.effort(key)
+    assert (again.pixels_changed, again.edit_actions, again.seconds) == (45, 5, 18.0)
 
     out = export_labels(project, tmp_path / "out")
     with open(out / "effort.csv", newline="") as f:
         rows_out = list(csv.DictReader(f))
-    assert [(r["key"], r["round"], r["pixels_changed"], r["edit_actions"]) for r in rows_out] == [
-        (key, "0", "45", "5")
+    assert rows_out == [
+        {"key": key, "round": "0", "seconds": "18.00", "pixels_changed": "45", "edit_actions": "5"}
     ]
-    assert float(rows_out[0]["seconds"]) > 0
