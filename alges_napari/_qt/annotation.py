@@ -14,7 +14,6 @@ project's own methods; what the change means for the dock arrives as a project e
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -72,8 +71,7 @@ class AnnotationController:
         self.drafts: dict[str, np.ndarray] = {}
         self.has_prediction = False  # whether the frame on screen has a cached prediction
         self.propagated: Any = None  # the propagated draft on screen (a core Draft), if any
-        self.effort = EffortMeter(layers.annotation)
-        self._shown_at = time.monotonic()
+        self.effort = EffortMeter(layers.annotation)  # also the time spent on each frame
 
     # ------------------------------------------------------------ moving between frames
 
@@ -105,7 +103,6 @@ class AnnotationController:
         self.effort.open(key, self.layers.annotation_mask())
         self.has_prediction = prediction is not None
         self.panel.validation.setChecked(project.status(key) == "validation")
-        self._shown_at = time.monotonic()
         self.refresh()
 
     def _read_label(self, key: str) -> Any:
@@ -197,7 +194,7 @@ class AnnotationController:
             show_warning(f"ALGES: {NOTHING_PAINTED}")
             return None
         validation = self.panel.validation.isChecked()
-        seconds, effort = time.monotonic() - self._shown_at, self.effort.measure(mask)
+        seconds, effort = self.effort.seconds(), self.effort.measure(mask)
         try:
             path = project.accept_label(key, mask, seconds=seconds, effort=effort)
             if validation != (project.status(key) == "validation"):
@@ -209,7 +206,6 @@ class AnnotationController:
         self.layers.mark_saved()
         self.effort.accepted(mask)
         self.propagated = None  # a label now
-        self._shown_at = time.monotonic()
         self.refresh()
         self._on_accepted(key)
         return path
