@@ -14,7 +14,7 @@ def dask_client() -> Any:
     pytest.importorskip(
         "distributed", reason="dask.distributed is not installed (extra 'distributed')"
     )
-    from alges_napari.core.acquire.distributed import open_client
+    from alges_napari.core.acquire.cluster import open_client
 
     with open_client("local", workers=2) as client:
         yield client

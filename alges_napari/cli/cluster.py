@@ -53,7 +53,7 @@ def dask_client(args: argparse.Namespace) -> Iterator[Any]:
             raise AlgesError("--workers and --tls-* need --dask")
         yield None
         return
-    from alges_napari.core.acquire.distributed import open_client, tls_security
+    from alges_napari.core.acquire.cluster import open_client, tls_security
 
     security = None
     if args.dask.startswith("tls://"):
@@ -83,4 +83,5 @@ def rank_scorer(project: Any, client: Any, args: argparse.Namespace) -> Any:
         project.config["source"],
         cache=FrameCache(project.root.resolve() / CACHE_DIR),
         device=args.device,
+        engine=getattr(args, "engine", None),  # the command's --engine, where it has one
     )

@@ -14,20 +14,18 @@ A worker that dies mid-shard loses nothing: the scheduler gives its shard to ano
 (``distributed.scheduler.allowed-failures``), cache writes are atomic and idempotent, and a
 shard's scores depend only on its keys, so the queue is the same.
 
-``distributed`` is an optional dependency (``pip install "alges-napari[distributed]"``); it is
-imported only when a cluster is used.
+Clients come from :mod:`.cluster`; ``distributed`` is an optional dependency, imported only
+when a cluster is used.
 """
 
 from __future__ import annotations
 
-import contextlib
-import ipaddress
 import json
 import math
 import os
 import threading
 import warnings
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,130 +36,6 @@ from alges_napari.core.acquire.scoring import OnFrame, iter_score
 from alges_napari.core.acquire.step import KeyedFrames
 from alges_napari.core.errors import AlgesError
 from alges_napari.core.progress import Cancelled, Progress, SupportsIsSet, is_stopped, run_to_end
-
-#: Loopback address a local cluster's scheduler, nanny and workers listen on.
-LOCALHOST = "127.0.0.1"
-
-
-class SecurityWarning(UserWarning):
-    """A connection to a scheduler on another host is not encrypted."""
-
-
-def require_distributed() -> Any:
-    """Import and return ``distributed``, or raise AlgesError saying how to install it."""
-    try:
-        import distributed
-    except ImportError as exc:
-        raise AlgesError(
-            'dask.distributed is not installed: pip install "alges-napari[distributed]"'
-        ) from exc
-    return distributed
-
-
-# ------------------------------------------------------------------ clusters
-
-
-def tls_security(
-    ca_file: str | None = None, cert: str | None = None, key: str | None = None
-) -> Any:
-    """dask ``Security`` for a TLS scheduler: the given files, else dask's config.
-
-    Parameters
-    ----------
-    ca_file, cert, key : str, optional
-        The certificate authority, this client's certificate and its private key (PEM). Any
-        not given comes from dask's config (``distributed.comm.tls.ca-file``,
-        ``distributed.comm.tls.client.cert``, ``distributed.comm.tls.client.key``).
-
-    Returns
-    -------
-    distributed.Security
-        With ``require_encryption=True``.
-    """
-    distributed = require_distributed()
-    for name, path in (("CA", ca_file), ("certificate", cert), ("key", key)):
-        if path is not None and not Path(path).is_file():
-            raise AlgesError(f"TLS {name} file {path} does not exist")
-    given = {
-        "tls_ca_file": ca_file,
-        "tls_client_cert": cert,
-        "tls_client_key": key,
-    }
-    return distributed.Security(
-        require_encryption=True, **{k: v for k, v in given.items() if v is not None}
-    )
-
-
-def torch_threads_per_worker(workers: int, cores: int | None = None) -> int:
-    """CPU threads each of ``workers`` local worker processes gives torch: the cores shared."""
-    cores = cores or os.cpu_count() or 1
-    return max(1, cores // max(1, workers))
-
-
-@contextlib.contextmanager
-def open_client(address: str, workers: int | None = None, security: Any = None) -> Iterator[Any]:
-    """A dask ``Client``: over a new local cluster, or connected to a running scheduler.
-
-    Parameters
-    ----------
-    address : str
-        ``"local"``: start a cluster of ``workers`` processes (one task thread each, torch
-        threads = cores / workers) listening on 127.0.0.1 only, closed on exit. Otherwise a
-        scheduler address, ``tcp://HOST:PORT`` or ``tls://HOST:PORT``.
-    workers : int, optional
-        Worker processes of a local cluster (default 1); with a scheduler address, wait until
-        that many workers are connected.
-    security : distributed.Security, optional
-        TLS settings for a ``tls://`` scheduler (see :func:`tls_security`); default: dask's
-        config. Refused for a local cluster, which never leaves this machine.
-    """
-    distributed = require_distributed()
-    if workers is not None and workers < 1:
-        raise AlgesError(f"--workers must be at least 1, got {workers}")
-    if address == "local":
-        if security is not None:
-            raise AlgesError("a local cluster listens on 127.0.0.1 only: TLS is for --dask tls://")
-        n = workers or 1
-        threads = str(torch_threads_per_worker(n))
-        with (
-            distributed.LocalCluster(
-                n_workers=n,
-                threads_per_worker=1,
-                processes=True,
-                host=LOCALHOST,
-                dashboard_address=None,
-                # dask gives each worker OMP_NUM_THREADS=1; the cores are shared out instead
-                env={"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads},
-            ) as cluster,
-            distributed.Client(cluster) as client,
-        ):
-            yield client
-        return
-    scheme, sep, rest = address.partition("://")
-    if not sep or scheme not in ("tcp", "tls") or not rest:
-        raise AlgesError(f"--dask {address!r}: give 'local', tcp://HOST:PORT or tls://HOST:PORT")
-    if scheme == "tcp" and not _is_loopback(rest.rsplit(":", 1)[0]):
-        warnings.warn(
-            f"{address}: the connection is not encrypted and anyone who reaches the scheduler "
-            "can run code on its workers; use tls:// (see docs/distributed.md)",
-            SecurityWarning,
-            stacklevel=3,
-        )
-    kwargs = {} if security is None else {"security": security}
-    with distributed.Client(address, **kwargs) as client:
-        if workers:
-            client.wait_for_workers(workers)
-        yield client
-
-
-def _is_loopback(host: str) -> bool:
-    host = host.strip("[]")
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def worker_count(client: Any) -> int:
@@ -213,6 +87,7 @@ def score_shard(
     cache: Any = None,
     device: str | None = None,
     batch_size: int = 8,
+    engine: str | None = None,
 ) -> ScoreResult:
     """Score one shard on a worker: what a :class:`DaskScorer` task runs.
 
@@ -232,6 +107,8 @@ def score_shard(
         Default: the worker's best (CUDA, else MPS, else CPU).
     batch_size : int
         Frames per forward pass.
+    engine : str, optional
+        What runs the forward (the scoring pass's ``engine``); default the worker's choice.
 
     Returns
     -------
@@ -258,6 +135,7 @@ def score_shard(
                 device=dev,
                 want=frozenset(want),
                 on_frame=on_frame,
+                **({} if engine is None else {"engine": engine}),
             )
         )
 
@@ -304,6 +182,9 @@ class DaskScorer:
         Frames per task; default: about four tasks per worker, at most 1024 frames.
     retries : int
         Times a shard that raised is run again (a dead worker's shard is rescheduled anyway).
+    engine : str, optional
+        What runs the workers' forward passes; give the driver's own choice, so every worker
+        scores as this process would (default: each worker's choice).
     """
 
     def __init__(
@@ -317,6 +198,7 @@ class DaskScorer:
         batch_size: int = 8,
         shard_size: int | None = None,
         retries: int = 2,
+        engine: str | None = None,
     ):
         if batch_size < 1 or (shard_size is not None and shard_size < 1):
             raise AlgesError(
@@ -325,7 +207,7 @@ class DaskScorer:
         self.client, self.source, self.cache = client, source, cache
         self.checkpoint = str(Path(checkpoint).resolve())
         self.device, self.batch_size = device, batch_size
-        self.shard_size, self.retries = shard_size, retries
+        self.shard_size, self.retries, self.engine = shard_size, retries, engine
 
     def _shard_size(self, n: int) -> int:
         if self.shard_size is not None:
@@ -364,6 +246,7 @@ class DaskScorer:
                 self.cache if write else None,
                 self.device,
                 self.batch_size,
+                self.engine,
                 pure=False,  # the cache was cleared: a result remembered from before won't do
                 retries=self.retries,
                 key=f"alges-score-{a}-{b}-{os.urandom(4).hex()}",

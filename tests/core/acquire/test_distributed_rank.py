@@ -15,13 +15,12 @@ import torch
 
 pytest.importorskip("distributed", reason="dask.distributed is not installed (extra 'distributed')")
 
+from alges_napari.core.acquire.cluster import open_client, tls_security  # noqa: E402
 from alges_napari.core.acquire.distributed import (  # noqa: E402
     DaskScorer,
     concat_scores,
-    open_client,
     score_shard,
     shard_bounds,
-    tls_security,
 )
 from alges_napari.core.acquire.scores import ScoreResult  # noqa: E402
 from alges_napari.core.errors import AlgesError  # noqa: E402
@@ -188,11 +187,11 @@ def test_a_worker_receives_paths_and_keys_only(
     for blob in fake.sent:
         fn, args = pickle.loads(blob)
         assert fn is score_shard
-        checkpoint, source, shard, want, cache, device, batch = args
+        checkpoint, source, shard, want, cache, device, batch, engine = args
         assert checkpoint == str(proj.latest_checkpoint().resolve())
         assert source == proj.config["source"] and set(source) >= {"type", "path"}
         assert len(shard) == 8 and set(shard) <= set(keys) and want == ["emb_seg"]
-        assert cache is None and (device, batch) == ("cpu", 8)
+        assert cache is None and (device, batch, engine) == ("cpu", 8, None)
         assert len(blob) < 4096  # no pixels, no weights
 
 
@@ -267,7 +266,7 @@ def test_a_tls_scheduler_takes_tls_clients_only(certificate: tuple[str, str]) ->
 
 
 def test_an_unencrypted_scheduler_elsewhere_is_warned_about() -> None:
-    from alges_napari.core.acquire.distributed import SecurityWarning, _is_loopback
+    from alges_napari.core.acquire.cluster import SecurityWarning, _is_loopback
 
     assert _is_loopback("127.0.0.1") and _is_loopback("localhost") and _is_loopback("[::1]")
     assert not _is_loopback("10.0.0.5") and not _is_loopback("node17.cluster")
