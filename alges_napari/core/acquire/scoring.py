@@ -16,7 +16,6 @@ forward hook captures both during the ordinary batched forward that produces the
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Generator, Iterable, Sequence
 from typing import Any
 
@@ -27,40 +26,12 @@ from torch import nn
 
 from alges_napari.core.acquire.scores import SCORE_FIELDS, UNCERTAINTY_FIELDS, ScoreResult
 from alges_napari.core.errors import AlgesError
+from alges_napari.core.learn.engine import pick_engine
+from alges_napari.core.learn.engines import Engine
 from alges_napari.core.learn.model import ModelSpec, head_parts, pick_device, preprocess
 from alges_napari.core.progress import Cancelled, Progress, SupportsIsSet, is_stopped, run_to_end
 
 OnFrame = Callable[[int, np.ndarray, np.ndarray], None]
-
-
-def _forward(model: nn.Module, conv: nn.Conv2d, x: torch.Tensor, features: bool) -> dict[str, Any]:
-    """One no-grad forward pass; returns logits, the head conv's input/output, encoder features."""
-    store: dict[str, Any] = {}
-
-    def on_conv(_m: nn.Module, inp: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
-        store["z"], store["o"] = inp[0], out
-
-    def on_encoder(_m: nn.Module, _inp: Any, out: Any) -> None:
-        store["features"] = (out[-1] if isinstance(out, (list, tuple)) else out).mean(dim=(-2, -1))
-
-    hooks = [conv.register_forward_hook(on_conv)]
-    if features:
-        hooks.append(model.encoder.register_forward_hook(on_encoder))
-    amp = (
-        torch.autocast("cuda", dtype=torch.float16)
-        if x.device.type == "cuda"
-        else contextlib.nullcontext()
-    )
-    try:
-        with torch.no_grad(), amp:
-            store["logits"] = model(x)
-    finally:
-        for h in hooks:
-            h.remove()
-    # Embeddings are computed in float32 (at least) whatever precision the forward ran in.
-    return {
-        k: v.float() if v.dtype in (torch.float16, torch.bfloat16) else v for k, v in store.items()
-    }
 
 
 def _per_image_weight_grad(conv: nn.Conv2d, z: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
@@ -135,15 +106,15 @@ def _is_identity(post: nn.Module) -> bool:
 
 
 def _batch_scores(
-    model: nn.Module, x: torch.Tensor, want: frozenset[str], heat: bool
+    model: nn.Module, engine: Engine, x: torch.Tensor, want: frozenset[str], heat: bool
 ) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
-    """Scores of one batch.
+    """Scores of one batch, its forward run by ``engine``.
 
     Returns the fields in ``want``, the final logits, the per-pixel ``g`` (or None) and, when
     the head's tail is the identity, the argmax of the logits already found on the way (or None).
     """
     conv, post = head_parts(model)
-    fw = _forward(model, conv, x, "features" in want)
+    fw = engine.run(x, "features" in want)
     logits, z, o = fw["logits"], fw["z"], fw["o"]
     out: dict[str, torch.Tensor] = {}
     if want & {"emb_img", "badge"}:
@@ -162,7 +133,7 @@ def _batch_scores(
     if want & set(UNCERTAINTY_FIELDS):
         # From log-probabilities: 1 - p_max of a confident pixel cancels catastrophically in
         # float32, -expm1(log p_max) does not; p log p needs no clamp either.
-        logp = logits.log_softmax(dim=1)  # _forward already made half precision float32
+        logp = logits.log_softmax(dim=1)  # the engine already made half precision float32
         p = logp.exp()
         top2 = p.topk(2, dim=1).values if p.shape[1] > 1 else torch.cat([p, 0 * p], 1)
         out["entropy"] = -(p * logp).sum(1).mean(dim=(1, 2))
@@ -207,9 +178,9 @@ def alges_embeddings(
     device = param.device
     parts = []
     for s in range(0, len(x_all), batch_size):
-        out, _, _, _ = _batch_scores(
-            model, x_all[s : s + batch_size].to(device), frozenset({field}), False
-        )
+        x = x_all[s : s + batch_size].to(device)
+        engine = pick_engine(model, x, len(x_all), "torch-contiguous")
+        out, _, _, _ = _batch_scores(model, engine, x, frozenset({field}), False)
         parts.append(out[field].double().cpu())
     c = last_layer_classes(model)
     return torch.cat(parts).numpy() if parts else np.zeros((0, c))
@@ -267,6 +238,7 @@ def iter_score(
     want: Iterable[str] = frozenset({"emb_seg"}),
     on_frame: OnFrame | None = None,
     stop: SupportsIsSet | None = None,
+    engine: str | None = None,
 ) -> Generator[Progress, None, ScoreResult]:
     """Score a pool of frames in one batched pass.
 
@@ -290,6 +262,11 @@ def iter_score(
     stop : object with ``is_set()``, optional
         Checked before each batch; when set, :class:`~alges_napari.core.progress.Cancelled`
         is raised, so a stop ends the pass within one batch and no partial result escapes.
+    engine : str, optional
+        What runs the forward: ``"auto"`` (the fastest measured here), ``"torch"``, ``"onnx"``
+        or a variant of :data:`~alges_napari.core.learn.engine.VARIANTS`; default the process's
+        choice (:func:`~alges_napari.core.learn.engine.get_engine`). The ALGES maths, heat maps
+        and predictions are computed from its outputs alike.
 
     Yields
     ------
@@ -306,6 +283,7 @@ def iter_score(
     model.to(dev).eval()
     n = len(frames)
     parts: dict[str, list[np.ndarray]] = {f: [] for f in want}
+    runner: Engine | None = None
     yield Progress("score", 0, n)
     for start in range(0, n, batch_size):
         if is_stopped(stop):
@@ -313,7 +291,9 @@ def iter_score(
         batch = [np.asarray(frames[i]) for i in range(start, min(start + batch_size, n))]
         size = batch[0].shape[:2]
         x = preprocess(np.stack(batch), spec, device=dev)
-        out, logits, g, label = _batch_scores(model, x, want, on_frame is not None)
+        if runner is None:  # chosen once, on the pass's first frames
+            runner = pick_engine(model, x, n, engine)
+        out, logits, g, label = _batch_scores(model, runner, x, want, on_frame is not None)
         for name in want:  # the batch may hold more (uncertainty scores come together)
             parts[name].append(out[name].double().cpu().numpy())
         if on_frame is not None:

@@ -1,0 +1,301 @@
+"""Which engine the scoring pass runs on: chosen by the user or measured on this machine.
+
+Choices (:data:`ENGINES`): ``auto`` times every engine available here on the pass's first
+frames, once per process and model shape, and keeps the fastest, counting the seconds an ONNX
+export of the round's weights costs against the frames left to score; ``torch`` runs PyTorch in
+whichever memory format measured faster; ``onnx`` runs ONNX Runtime. The engines themselves are
+in :mod:`alges_napari.core.learn.engines`. The process-wide choice is :func:`set_engine` (the
+command's ``--engine``, the widget's setting); it starts from ``$ALGES_ENGINE``, which
+:func:`set_engine` also sets so that worker processes started later follow it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import threading
+import time
+import warnings
+import weakref
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from alges_napari.core.errors import AlgesError
+from alges_napari.core.learn.engines import Engine, OnnxEngine, TorchEngine
+
+#: The choices offered to users.
+ENGINES = ("auto", "torch", "onnx")
+#: The concrete engines (also accepted wherever a choice is).
+VARIANTS = ("torch-contiguous", "torch-channels-last", "onnx")
+ENV_VAR = "ALGES_ENGINE"
+#: Frames of the pass's first batch timed on each engine.
+MEASURE_FRAMES = 2
+#: Below this many frame-pixels (frames x input height x width) a pass runs eager torch unmeasured:
+#: the measurement and an export (seconds each) cannot pay for themselves on so little work.
+MIN_MEASURED_WORK = 2_000_000
+
+_lock = threading.RLock()
+_choice: str | None = None
+
+
+def check_choice(choice: str) -> str:
+    """Return ``choice`` if it names an engine, else raise :class:`AlgesError` naming them."""
+    if choice not in ENGINES + VARIANTS:
+        raise AlgesError(f"unknown engine {choice!r}; choose one of {', '.join(ENGINES)}")
+    return choice
+
+
+def onnx_available() -> bool:
+    """True when ONNX Runtime and the ``onnx`` package (the exporter needs it) are installed."""
+    return all(importlib.util.find_spec(m) is not None for m in ("onnxruntime", "onnx"))
+
+
+def get_engine() -> str:
+    """The process-wide engine choice: :func:`set_engine`'s, else ``$ALGES_ENGINE``, else auto."""
+    with _lock:
+        if _choice is not None:
+            return _choice
+    return check_choice(os.environ.get(ENV_VAR) or "auto")
+
+
+def set_engine(choice: str | None) -> None:
+    """Set the process-wide engine choice (None: back to ``$ALGES_ENGINE`` or auto).
+
+    The choice is also written to ``$ALGES_ENGINE`` so that processes started afterwards (e.g.
+    local dask workers) use it too.
+    """
+    global _choice
+    with _lock:
+        _choice = None if choice is None else check_choice(choice)
+        if choice is None:
+            os.environ.pop(ENV_VAR, None)
+        else:
+            os.environ[ENV_VAR] = choice
+
+
+@contextlib.contextmanager
+def use_engine(choice: str | None) -> Iterator[None]:
+    """Run a block with ``choice`` as the process-wide engine (None: leave it as it is)."""
+    if choice is None:
+        yield
+        return
+    global _choice
+    with _lock:
+        old, old_env = _choice, os.environ.get(ENV_VAR)
+    set_engine(choice)
+    try:
+        yield
+    finally:
+        with _lock:
+            _choice = old
+            if old_env is None:
+                os.environ.pop(ENV_VAR, None)
+            else:
+                os.environ[ENV_VAR] = old_env
+
+
+# ---------------------------------------------------------------- the choice
+
+
+@dataclass
+class Timings:
+    """Seconds per frame of each engine measured for one model shape, and the export's cost."""
+
+    per_frame: dict[str, float] = field(default_factory=dict)
+    export_s: float = 0.0
+
+
+_timings: dict[tuple[Any, ...], Timings] = {}
+#: The latest ONNX export: (model weakref, weights fingerprint, input shape) -> engine.
+_onnx_cache: dict[str, Any] = {}
+_warned: set[str] = set()
+
+
+def _shape_key(model: nn.Module, x: torch.Tensor) -> tuple[Any, ...]:
+    n_params = sum(p.numel() for p in model.parameters())
+    return (type(model).__name__, n_params, tuple(x.shape[1:]), str(x.device),
+            torch.get_num_threads())  # fmt: skip
+
+
+def _fingerprint(model: nn.Module) -> torch.Tensor:
+    """Sum and norm of every weight and buffer in float64: they change with any value.
+
+    Version counters would be cheaper but miss BatchNorm's running statistics, which its kernel
+    updates in place without counting. Summed in contiguous order, so that a change of memory
+    format (values unchanged) leaves them as they are.
+    """
+    parts = []
+    with torch.no_grad():
+        for t in (*model.parameters(), *model.buffers()):
+            t = t.detach().contiguous().double()
+            parts.append(torch.stack([t.sum(), t.norm()]).cpu())
+    return torch.cat(parts)
+
+
+def _cached_onnx(model: nn.Module) -> OnnxEngine | None:
+    c = _onnx_cache
+    if not c or c["model"]() is not model:
+        return None
+    return c["engine"] if torch.equal(c["fp"], _fingerprint(model)) else None
+
+
+def _onnx_engine(model: nn.Module) -> OnnxEngine:
+    """This model's export: the cached one while its weights are unchanged, else a new one."""
+    engine = _cached_onnx(model)
+    if engine is None:
+        _onnx_cache.clear()  # one export at a time: the previous round's weights are stale
+        engine = OnnxEngine(model)
+        _onnx_cache.update(model=weakref.ref(model), fp=_fingerprint(model), engine=engine)
+    return engine
+
+
+def _onnx_usable(model: nn.Module, x: torch.Tensor) -> str | None:
+    """Why ONNX Runtime cannot run this model here (None: it can)."""
+    if not onnx_available():
+        return "the onnxruntime and onnx packages are not installed"
+    if x.device.type != "cpu":
+        return f"ONNX Runtime runs on the CPU here; the model is on {x.device}"
+    if next(model.parameters()).dtype != torch.float32:
+        return "ONNX Runtime runs float32 models only"
+    return None
+
+
+def _warn_once(message: str) -> None:
+    if message not in _warned:
+        _warned.add(message)
+        warnings.warn(message, RuntimeWarning, stacklevel=5)
+
+
+def _sync(x: torch.Tensor) -> None:
+    if x.device.type == "cuda":
+        torch.cuda.synchronize(x.device)
+
+
+def measure(
+    engines: list[Engine], x: torch.Tensor, rounds: int = 3
+) -> tuple[dict[str, float], dict[str, torch.Tensor]]:
+    """Seconds per frame of each engine on ``x`` and its logits.
+
+    Interleaved rounds (a load burst on a shared machine hits every engine alike); the first is
+    a warm-up; each engine's fastest round counts.
+    """
+    best = {e.name: float("inf") for e in engines}
+    logits: dict[str, torch.Tensor] = {}
+    for r in range(rounds):
+        for e in engines:
+            e.prepare()
+            _sync(x)
+            t0 = time.perf_counter()
+            out = e.run(x, False)
+            _sync(x)
+            if r:
+                best[e.name] = min(best[e.name], (time.perf_counter() - t0) / len(x))
+            else:
+                logits[e.name] = out["logits"]
+    return best, logits
+
+
+def pick_engine(
+    model: nn.Module, x: torch.Tensor, frames: int, choice: str | None = None
+) -> Engine:
+    """The engine a pass of ``frames`` frames shaped like ``x`` runs on.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The model (eval mode, on ``x``'s device).
+    x : torch.Tensor (B, 3, h, w)
+        The pass's first normalised batch; its first :data:`MEASURE_FRAMES` frames are timed.
+    frames : int
+        Frames the pass scores (weighs an export against what it saves).
+    choice : str, optional
+        One of :data:`ENGINES` or :data:`VARIANTS`; default :func:`get_engine`.
+
+    Returns
+    -------
+    Engine
+        Prepared (:meth:`Engine.prepare`) for the pass.
+
+    Raises
+    ------
+    AlgesError
+        ``choice`` is unknown, or ``"onnx"`` without onnxruntime installed.
+    """
+    choice = check_choice(choice or get_engine())
+    with _lock:
+        engine = _pick(model, x, frames, choice)
+    engine.prepare()
+    return engine
+
+
+def _pick(model: nn.Module, x: torch.Tensor, frames: int, choice: str) -> Engine:
+    if choice in ("torch-contiguous", "torch-channels-last"):
+        return TorchEngine(model, channels_last=choice == "torch-channels-last")
+    why_not = _onnx_usable(model, x)
+    if choice == "onnx":
+        if why_not is None:
+            return _onnx_engine(model)
+        if not onnx_available():
+            raise AlgesError(
+                f"the onnx engine cannot run: {why_not} (pip install onnxruntime onnx)"
+            )
+        _warn_once(f"engine onnx: {why_not}; using torch")
+        choice = "torch"
+    if x.device.type == "mps" or frames * x.shape[-2] * x.shape[-1] < MIN_MEASURED_WORK:
+        return TorchEngine(model)
+    return _measured(model, x, frames, choice == "auto" and why_not is None)
+
+
+def _measured(model: nn.Module, x: torch.Tensor, frames: int, with_onnx: bool) -> Engine:
+    """The engine of least expected cost for ``frames`` frames, measuring what is not yet known.
+
+    An export costs seconds for each round's weights: it is made only when the frames to score
+    save more than that (the first measurement has made one anyway). An export whose logits
+    disagree with eager torch's is never used.
+    """
+    t = _timings.setdefault(_shape_key(model, x), Timings())
+    engines: list[Any] = [TorchEngine(model, False), TorchEngine(model, True)]
+    onnx = _cached_onnx(model) if with_onnx else None
+    todo = [e for e in engines if e.name not in t.per_frame]
+    if with_onnx and "onnx" not in t.per_frame:
+        onnx = _onnx_engine(model)
+        t.export_s = onnx.export_s
+        todo = [*engines, onnx]
+    if todo:
+        per_frame, logits = measure(todo, x[:MEASURE_FRAMES])
+        t.per_frame.update(per_frame)
+        if "onnx" in logits and not _agree(logits["onnx"], logits["torch-contiguous"]):
+            t.per_frame["onnx"] = float("inf")
+            _warn_once("the ONNX export of this model disagrees with PyTorch; using torch")
+    cost = {e.name: frames * t.per_frame[e.name] for e in engines}
+    if with_onnx:
+        cost["onnx"] = frames * t.per_frame["onnx"] + (0.0 if onnx else t.export_s)
+    best = min(cost, key=cost.__getitem__)
+    if best == "onnx":
+        return onnx or _onnx_engine(model)
+    return next(e for e in engines if e.name == best)
+
+
+def _agree(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Logits equal up to float32 rounding of a differently ordered computation."""
+    scale = float(b.abs().max()) or 1.0
+    return a.shape == b.shape and float((a - b).abs().max()) <= 1e-3 * scale
+
+
+def measured_timings() -> dict[tuple[Any, ...], Timings]:
+    """What :func:`pick_engine` measured in this process (for reports and tests)."""
+    with _lock:
+        return {k: Timings(dict(v.per_frame), v.export_s) for k, v in _timings.items()}
+
+
+def forget_measurements() -> None:
+    """Drop measured timings and the cached export (tests; a changed machine load)."""
+    with _lock:
+        _timings.clear()
+        _onnx_cache.clear()
+        _warned.clear()

@@ -1,0 +1,279 @@
+"""The inference engines the scoring pass can run its forward on.
+
+The scoring pass needs, per batch, the last convolution's input ``z`` and output ``o`` (ALGES,
+heat maps, predictions), the logits and, for core-set, the mean of the encoder's deepest
+features. Any engine that yields them can run the forward; the ALGES maths stays in torch.
+
+- :class:`TorchEngine` ``torch-contiguous``: eager PyTorch, the reference (float16 autocast on
+  CUDA); ``torch-channels-last``: the same with model and input in channels-last memory format.
+- :class:`OnnxEngine` ``onnx``: the round's model exported once to ONNX (outputs ``z``, ``o``
+  and the features; dynamic batch axis) and run by ONNX Runtime on the CPU in float32.
+
+:mod:`alges_napari.core.learn.engine` measures them and picks one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import time
+import warnings
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+import torch
+from torch import nn
+
+from alges_napari.core.learn.model import head_parts
+
+
+class Engine(Protocol):
+    """Runs the model's forward for the scoring pass."""
+
+    name: str
+
+    def prepare(self) -> None:
+        """Get the model ready for :meth:`run` (called before a pass and before timing)."""
+
+    def run(self, x: torch.Tensor, features: bool) -> dict[str, torch.Tensor]:
+        """``{"logits", "z", "o"}`` (+ ``"features"``) of a normalised batch, float32 at least."""
+
+
+def set_memory_format(model: nn.Module, channels_last: bool) -> bool:
+    """Put ``model``'s 4-d weights in channels-last (or contiguous) format, in place.
+
+    Values do not change. Returns True when anything was converted (nothing is when the model
+    already has that format).
+    """
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    probe = next((p for p in model.parameters() if p.dim() == 4), None)
+    if probe is None or probe.is_contiguous(memory_format=fmt):
+        return False
+    model.to(memory_format=fmt)
+    return True
+
+
+@contextlib.contextmanager
+def _capture(model: nn.Module, features: bool) -> Iterator[dict[str, torch.Tensor]]:
+    """Hooks that put ``z``, ``o`` (and ``features``) of the next forward into a dict."""
+    store: dict[str, torch.Tensor] = {}
+
+    def on_conv(_m: nn.Module, inp: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
+        store["z"], store["o"] = inp[0], out
+
+    def on_encoder(_m: nn.Module, _inp: Any, out: Any) -> None:
+        deepest = out[-1] if isinstance(out, (list, tuple)) else out
+        store["features"] = deepest.mean(dim=(-2, -1))
+
+    hooks = [head_parts(model)[0].register_forward_hook(on_conv)]
+    if features:
+        hooks.append(model.encoder.register_forward_hook(on_encoder))
+    try:
+        yield store
+    finally:
+        for h in hooks:
+            h.remove()
+
+
+class TorchEngine:
+    """Eager PyTorch, contiguous or channels-last; float16 autocast on CUDA."""
+
+    def __init__(self, model: nn.Module, channels_last: bool = False):
+        self.model, self.channels_last = model, channels_last
+        self.name = "torch-channels-last" if channels_last else "torch-contiguous"
+
+    def prepare(self) -> None:
+        """Put the model in this engine's memory format (in place; values unchanged)."""
+        set_memory_format(self.model, self.channels_last)
+
+    def run(self, x: torch.Tensor, features: bool) -> dict[str, torch.Tensor]:
+        """One no-grad forward (after :meth:`prepare`); see :class:`Engine`."""
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        amp = (
+            torch.autocast("cuda", dtype=torch.float16)
+            if x.device.type == "cuda"
+            else contextlib.nullcontext()
+        )
+        with _capture(self.model, features) as store, torch.no_grad(), amp:
+            store["logits"] = self.model(x)
+        # The ALGES maths and the predictions run in float32 (at least) on contiguous tensors
+        # whatever the forward used: channels-last reductions over the classes are slower.
+        return {
+            k: (v.float() if v.dtype in (torch.float16, torch.bfloat16) else v).contiguous()
+            for k, v in store.items()
+        }
+
+
+class _Outputs(nn.Module):
+    """What the ONNX graph computes: ``z``, ``o`` and the encoder's mean deepest features."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        with _capture(self.model, True) as store:
+            self.model(x)
+        return store["z"], store["o"], store["features"]
+
+
+#: Frame size the export traces at: tracing costs time in proportion to the pixels, and the
+#: graph's height and width axes are dynamic, so the smallest size every encoder takes will do.
+TRACE_SIZE = (64, 64)
+
+
+def export_onnx(model: nn.Module) -> bytes:
+    """The model as an ONNX graph: input ``x``, outputs ``z``, ``o``, ``features``.
+
+    Batch, height and width are dynamic axes. Uses the TorchScript exporter (it needs no
+    onnxscript and exported 3x faster than the dynamo one here); the dynamo exporter where a
+    later torch has dropped it.
+    """
+    wrapper = _Outputs(model).eval()  # eval() too: the exporter restores the wrapper's mode
+    sample = torch.zeros((1, 3, *TRACE_SIZE), dtype=torch.float32)
+    names = ["z", "o", "features"]
+    image_axes = {0: "batch", 2: "height", 3: "width"}
+    axes = {"x": image_axes, "z": image_axes, "o": image_axes, "features": {0: "batch"}}
+    buf = io.BytesIO()
+    with warnings.catch_warnings(), torch.no_grad():
+        # The exporter and smp's shape checks warn about tracing; nothing a user can act on.
+        warnings.simplefilter("ignore")
+        try:
+            torch.onnx.export(
+                wrapper, (sample,), buf, input_names=["x"], output_names=names,
+                dynamic_axes=axes, opset_version=17, dynamo=False,
+            )  # fmt: skip
+            return buf.getvalue()
+        except TypeError:  # a torch without the TorchScript exporter
+            dims = {0: torch.export.Dim("batch"), 2: torch.export.Dim("height"),
+                    3: torch.export.Dim("width")}  # fmt: skip
+            program = torch.onnx.export(
+                wrapper, (sample,), None, input_names=["x"], output_names=names,
+                dynamic_shapes={"x": dims}, dynamo=True,
+            )  # fmt: skip
+            return program.model_proto.SerializeToString()
+
+
+class OnnxEngine:
+    """The model exported to ONNX and run by ONNX Runtime on the CPU (float32).
+
+    Attributes
+    ----------
+    export_s : float
+        Seconds the export and the session's creation took.
+    """
+
+    name = "onnx"
+
+    def __init__(self, model: nn.Module):
+        import onnxruntime as ort
+
+        t0 = time.perf_counter()
+        options = ort.SessionOptions()
+        # As many threads as torch may use, so `--threads` and the benchmarks mean one thing.
+        options.intra_op_num_threads = torch.get_num_threads()
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3  # errors only: no per-node optimiser chatter
+        # Idle threads sleep rather than spin: the ALGES maths runs in torch between batches,
+        # on the same cores.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.session = ort.InferenceSession(
+            export_onnx(model), options, providers=["CPUExecutionProvider"]
+        )
+        self.export_s = time.perf_counter() - t0
+        _, self.post = head_parts(model)
+
+    def prepare(self) -> None:
+        """Nothing to do: the session holds its own copy of the weights."""
+
+    def run(self, x: torch.Tensor, features: bool) -> dict[str, torch.Tensor]:
+        """One forward through ONNX Runtime; see :class:`Engine`."""
+        arrays = self.session.run(None, {"x": x.detach().float().contiguous().numpy()})
+        z, o, feats = (torch.from_numpy(a) for a in arrays)
+        # The head's tail is parameter-free (upsampling, activation): torch applies it as the
+        # model would, so these are the model's own logits.
+        with torch.no_grad():
+            out = {"logits": self.post(o), "z": z, "o": o}
+        if features:
+            out["features"] = feats
+        return out
+
+
+# ---------------------------------------------------------------- training's memory format
+
+#: A training batch smaller than this many pixels (images x height x width) trains contiguous,
+#: untimed: too little work per step for the memory format to matter or to time reliably.
+MIN_TRIAL_PIXELS = 100_000
+#: Timed steps of each memory format before training settles on the faster.
+TRIAL_STEPS = 2
+_trials: dict[tuple[Any, ...], dict[bool, list[float]]] = {}
+
+
+class FormatTrial:
+    """Which memory format each training step uses: channels-last where it measures faster.
+
+    The first steps of a process's training alternate between the two formats (in each round,
+    each one's first step is a warm-up; :data:`TRIAL_STEPS` timed steps each in all); every
+    later step, this round's and later rounds' alike, uses the faster. The steps are real training steps: a
+    trial costs nothing but the slower format's few steps. Per process, model and frame size.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    size : (int, int)
+        Training input height and width.
+    batch : int
+        Images per batch.
+    device : torch.device
+    channels_last : bool, optional
+        Force a format (None: measure).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        size: tuple[int, int],
+        batch: int,
+        device: torch.device,
+        channels_last: bool | None = None,
+    ):
+        if channels_last is None and batch * size[0] * size[1] < MIN_TRIAL_PIXELS:
+            channels_last = False
+        self.forced = channels_last
+        n_params = sum(p.numel() for p in model.parameters())
+        key = (type(model).__name__, n_params, tuple(size), str(device), torch.get_num_threads())
+        self.times = _trials.setdefault(key, {False: [], True: []})
+        self.steps = {False: 0, True: 0}
+
+    def decided(self) -> bool | None:
+        """The format training settled on (True: channels-last), None while still trying."""
+        if self.forced is not None:
+            return self.forced
+        if all(len(v) >= TRIAL_STEPS for v in self.times.values()):
+            return min(self.times[True]) < min(self.times[False])
+        return None
+
+    def next_format(self) -> bool:
+        """True when the next step runs channels-last."""
+        decided = self.decided()
+        if decided is not None:
+            return decided
+        return self.steps[True] < self.steps[False]  # they alternate, contiguous first
+
+    def record(self, channels_last: bool, seconds: float, images: int) -> None:
+        """Count a finished step of ``images`` images that took ``seconds``."""
+        if self.decided() is not None:
+            return
+        self.steps[channels_last] += 1
+        if self.steps[channels_last] > 1:  # each format's first step of a round warms it up
+            self.times[channels_last].append(seconds / images)
+
+
+def optimizer_to_format(optimizer: torch.optim.Optimizer, channels_last: bool) -> None:
+    """Give the optimiser's 4-d state tensors (Adam's moments) the weights' memory format."""
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    for state in optimizer.state.values():
+        for k, v in state.items():
+            if isinstance(v, torch.Tensor) and v.dim() == 4:
+                state[k] = v.contiguous(memory_format=fmt)

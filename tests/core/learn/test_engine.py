@@ -1,0 +1,177 @@
+"""The engine choice: the process setting, the measured pick, the export cache, training's format."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from alges_napari.core.errors import AlgesError
+from alges_napari.core.learn import engine, engines
+from alges_napari.core.learn.config import TrainConfig
+from alges_napari.core.learn.model import build_model
+from alges_napari.core.learn.train import train
+
+FRAMES = 2000  # 2000 x 64 x 64 pixels: enough work for auto to measure
+
+
+def tiny() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return build_model("Unet", "resnet18", num_classes=3, decoder_channels=(8, 8, 8, 8, 8))
+
+
+@pytest.fixture(autouse=True)
+def fresh(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    monkeypatch.delenv(engine.ENV_VAR, raising=False)
+    engine.set_engine(None)
+    engine.forget_measurements()
+    yield
+    engine.set_engine(None)
+    engine.forget_measurements()
+
+
+class FakeOnnx:
+    """Stands for an export: costs ``export_s``, returns the eager logits (+ ``shift``)."""
+
+    name = "onnx"
+    export_s = 30.0
+    made = 0
+    shift = 0.0
+
+    def __init__(self, model: torch.nn.Module):
+        FakeOnnx.made += 1
+        self.torch = engines.TorchEngine(model)
+
+    def prepare(self) -> None:
+        pass
+
+    def run(self, x: torch.Tensor, features: bool) -> dict[str, torch.Tensor]:
+        out = self.torch.run(x, features)
+        return {**out, "logits": out["logits"] + FakeOnnx.shift}
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> dict:
+    """Per-frame seconds the fake measurement reports, and how often it was asked."""
+    seen: dict = {"calls": 0, "per_frame": {}}
+    real = engine.measure
+
+    def measure(todo, x, rounds=3):  # type: ignore[no-untyped-def]
+        seen["calls"] += 1
+        _, logits = real(todo, x, rounds=1)  # the engines really run once: their logits
+        return {e.name: seen["per_frame"][e.name] for e in todo}, logits
+
+    FakeOnnx.made, FakeOnnx.shift = 0, 0.0
+    monkeypatch.setattr(engine, "measure", measure)
+    monkeypatch.setattr(engine, "OnnxEngine", FakeOnnx)
+    monkeypatch.setattr(engine, "onnx_available", lambda: True)
+    return seen
+
+
+def test_choices_and_the_process_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert engine.get_engine() == "auto"
+    with pytest.raises(AlgesError, match="unknown engine 'fast'.*auto, torch, onnx"):
+        engine.set_engine("fast")
+    with engine.use_engine("onnx"):
+        assert engine.get_engine() == "onnx"
+        assert engine.ENV_VAR in __import__("os").environ  # workers started now follow it
+        with engine.use_engine(None):
+            assert engine.get_engine() == "onnx"
+    assert engine.get_engine() == "auto"
+    monkeypatch.setenv(engine.ENV_VAR, "torch")
+    assert engine.get_engine() == "torch"
+
+
+def test_auto_runs_torch_without_onnxruntime_and_says_nothing(
+    monkeypatch: pytest.MonkeyPatch, fake: dict
+) -> None:
+    fake["per_frame"] = {"torch-contiguous": 0.10, "torch-channels-last": 0.08}
+    monkeypatch.setattr(engine, "onnx_available", lambda: False)
+    model, x = tiny(), torch.randn(2, 3, 64, 64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        picked = engine.pick_engine(model, x, FRAMES, "auto")
+    assert isinstance(picked, engines.TorchEngine)
+    assert set(engine.measured_timings().popitem()[1].per_frame) == {
+        "torch-contiguous",
+        "torch-channels-last",
+    }
+    with pytest.raises(AlgesError, match="pip install onnxruntime onnx"):
+        engine.pick_engine(model, x, FRAMES, "onnx")
+
+
+def test_auto_keeps_the_fastest_and_weighs_each_export(fake: dict) -> None:
+    fake["per_frame"] = {"torch-contiguous": 0.10, "torch-channels-last": 0.08, "onnx": 0.05}
+    model, x = tiny(), torch.randn(2, 3, 64, 64)
+    assert engine.pick_engine(model, x, FRAMES).name == "onnx"  # 100 s against 160 s
+    assert engine.pick_engine(model, x, FRAMES).name == "onnx"
+    assert fake["calls"] == 1 and FakeOnnx.made == 1  # measured and exported once
+    with torch.no_grad():
+        next(model.parameters()).add_(1.0)  # a new round's weights: the export is stale
+    # 600 frames: 30 s + a 30 s export against 48 s on channels-last torch.
+    assert engine.pick_engine(model, x, 600).name == "torch-channels-last"
+    assert engine.pick_engine(model, x, FRAMES).name == "onnx"  # 100 + 30 s against 160 s
+    assert fake["calls"] == 1 and FakeOnnx.made == 2
+    # Too little work to measure anything: eager torch, as before any engine existed.
+    assert engine.pick_engine(model, x, 10).name == "torch-contiguous"
+
+
+def test_an_export_that_disagrees_with_torch_is_never_used(fake: dict) -> None:
+    fake["per_frame"] = {"torch-contiguous": 0.10, "torch-channels-last": 0.12, "onnx": 0.01}
+    FakeOnnx.shift = 1.0
+    model, x = tiny(), torch.randn(2, 3, 64, 64)
+    with pytest.warns(RuntimeWarning, match="disagrees with PyTorch"):
+        assert engine.pick_engine(model, x, FRAMES).name == "torch-contiguous"
+
+
+def test_the_export_follows_the_weights() -> None:
+    pytest.importorskip("onnxruntime")
+    model, x = tiny().eval(), torch.randn(2, 3, 64, 96)
+    first = engine.pick_engine(model, x, 1, "onnx")
+    assert engine.pick_engine(model, x, 1, "onnx") is first
+    model.train()(torch.randn(4, 3, 64, 64))  # BatchNorm's running statistics move
+    model.eval()
+    second = engine.pick_engine(model, x, 1, "onnx")
+    assert second is not first
+    want = engines.TorchEngine(model).run(x, True)
+    got = second.run(x, True)
+    for name in ("logits", "z", "o", "features"):
+        np.testing.assert_allclose(got[name], want[name], rtol=1e-4, atol=1e-4, err_msg=name)
+
+
+def test_training_tries_both_formats_then_keeps_the_faster() -> None:
+    model = tiny()
+    trial = engines.FormatTrial(model, (128, 224), 8, torch.device("cpu"))
+    order = []
+    for _ in range(8):
+        cl = trial.next_format()
+        order.append(cl)
+        trial.record(cl, 4.0 if cl else 8.0, 8)
+    # Warm-ups, then two timed steps each, alternating; then the faster (channels-last).
+    assert order == [False, True, False, True, False, True, True, True]
+    assert trial.decided() is True
+    # A later round of the same model and size starts decided.
+    assert engines.FormatTrial(model, (128, 224), 8, torch.device("cpu")).next_format() is True
+    # Small batches are not worth trying: contiguous.
+    assert engines.FormatTrial(model, (32, 32), 2, torch.device("cpu")).decided() is False
+
+
+def test_a_channels_last_training_step_matches_a_contiguous_one() -> None:
+    rng = np.random.default_rng(0)
+    pairs = [
+        (rng.integers(0, 256, (64, 64, 3), dtype=np.uint8), rng.integers(0, 3, (64, 64), np.uint8))
+        for _ in range(4)
+    ]
+    cfg = TrainConfig(input_size=(64, 64), epochs=1, batch_size=4, augment=False)
+    results, models = [], []
+    for cl in (False, True):
+        model = tiny()
+        results.append(train(model, pairs, cfg, channels_last=cl))
+        models.append(model)
+    assert models[1].encoder.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    assert results[0].history[0]["loss"] == pytest.approx(results[1].history[0]["loss"], rel=1e-5)
+    for a, b in zip(models[0].parameters(), models[1].parameters(), strict=True):
+        # Adam's step on a near-zero gradient follows its rounding: a fraction of one step.
+        torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-4)
