@@ -17,6 +17,9 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+#: ``--engine`` choices: core.learn.engine.ENGINES, written out so that ``alges --help`` needs no
+#: torch (a test checks that they are the same).
+ENGINE_CHOICES = ("auto", "torch", "onnx")
 
 
 def common_options() -> argparse.ArgumentParser:
@@ -58,11 +61,17 @@ class OneStrategy(argparse.Action):
 
 
 def add_device(parser: argparse.ArgumentParser) -> None:
-    """Add ``--device``."""
+    """Add ``--device`` and ``--engine``."""
     parser.add_argument(
         "--device",
         metavar="DEV",
         help="torch device: cpu, cuda, cuda:1, mps (default: CUDA > MPS > CPU)",
+    )
+    parser.add_argument(
+        "--engine",
+        choices=ENGINE_CHOICES,
+        help="what runs the scoring pass's forward: auto (the fastest measured here), torch "
+        "or onnx (ONNX Runtime, CPU) (default: $ALGES_ENGINE, else auto)",
     )
 
 
