@@ -14,6 +14,7 @@ from alges_napari.cli.common import (
     Bars,
     OneStrategy,
     add_device,
+    engine_choice,
     graceful_interrupt,
     say,
 )
@@ -205,7 +206,8 @@ def _queue_message(result: Any) -> str:
 def run_train(args: argparse.Namespace) -> int:
     """``alges train``."""
     cfg = _round_config(args)
-    result = _run_with_session(args, lambda session, stop: session.run_round(cfg, stop))
+    with engine_choice(args):
+        result = _run_with_session(args, lambda session, stop: session.run_round(cfg, stop))
     if result.stopped:
         say(args, f"round {result.round} stopped: {result.message}")
         return EXIT_INTERRUPTED
@@ -221,7 +223,7 @@ def run_train(args: argparse.Namespace) -> int:
 def run_rank(args: argparse.Namespace) -> int:
     """``alges rank``."""
     cfg = _round_config(args)
-    with dask_client(args) as client:
+    with engine_choice(args), dask_client(args) as client:
         result = _run_with_session(
             args,
             lambda session, stop: session.rank(
