@@ -12,6 +12,7 @@ from alges_napari.cli.common import (
     EXIT_OK,
     Bars,
     add_device,
+    engine_choice,
     graceful_interrupt,
     say,
 )
@@ -224,7 +225,11 @@ def run_simulate(args: argparse.Namespace) -> int:
             )
 
     created = not Path(args.out).exists()
-    with dask_client(args) as client, graceful_interrupt(StopFlag(), args.quiet) as stop:
+    with (
+        engine_choice(args),
+        dask_client(args) as client,
+        graceful_interrupt(StopFlag(), args.quiet) as stop,
+    ):
         try:
             work = iter_simulate(config, args.out, stop, args.device, client)
             result = run_to_end(work, on_progress)
