@@ -150,9 +150,10 @@ class PropagateController:
 
     def cancel(self) -> None:
         """Stop after the frame being warped; the drafts made so far stay."""
-        if self.job is not None:
+        if self.running:
             self.job.cancel()
             self.panel.text.setText("Stopping after this frame...")
+            self.update()
 
     def _done(self, result: PropagationResult) -> None:
         n, kept = len(result.written), len(result.kept)
@@ -167,6 +168,9 @@ class PropagateController:
     def update(self) -> None:
         """Enable Propagate for an accepted frame on screen, Cancel while one runs."""
         annotation, running = self._annotation(), self.running
+        if annotation is None and not running:  # no project: nothing of the last one shown
+            self.panel.text.setText("")
+            self.panel.progress.reset()
         key = None if annotation is None else annotation.key
         labelled = key is not None and annotation.project.has_label(key)
         self.panel.propagate.setEnabled(labelled and not running)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -157,3 +158,32 @@ def test_effort_of_an_accept_lands_in_the_project(
     assert rows_out == [
         {"key": key, "round": "0", "seconds": "18.00", "pixels_changed": "45", "edit_actions": "5"}
     ]
+
+
+def test_cancel_stops_a_propagation_and_keeps_its_drafts(project_widget, qtbot, monkeypatch):
+    """Cancel while the worker is between two frames: it stops there, the first draft stays."""
+    from alges_napari.core.project import drafts as drafts_module
+
+    widget, viewer = project_widget
+    project, panel = widget.project, widget.propagator.panel
+    keys = project.keys
+    accept_truth(widget, keys[10])  # clip 2, frames 8-15: 4 after, 2 before
+    release = threading.Event()
+    real = drafts_module.iter_warped
+
+    def held(*args, **kwargs):
+        for item in real(*args, **kwargs):
+            yield item
+            release.wait(10)  # the worker waits here after each frame until the test lets go
+
+    monkeypatch.setattr(drafts_module, "iter_warped", held)
+    assert widget.propagator.start(k=4) is not None
+    assert panel.cancel.isEnabled() and not panel.propagate.isEnabled()
+    qtbot.waitUntil(lambda: panel.text.text().startswith("Propagating: 1/6"), timeout=30_000)
+    qtbot.mouseClick(panel.cancel, Qt.MouseButton.LeftButton)
+    assert panel.text.text() == "Stopping after this frame..." and not panel.cancel.isEnabled()
+    release.set()
+    qtbot.waitUntil(lambda: panel.text.text().startswith("Stopped"), timeout=30_000)
+    assert panel.text.text() == f"Stopped: 1 draft from {short_key(keys[10])}"
+    assert project.drafts.keys() == [keys[11]] and project.labelled_keys() == [keys[10]]
+    qtbot.waitUntil(panel.propagate.isEnabled, timeout=5_000)
