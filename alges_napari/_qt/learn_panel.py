@@ -6,14 +6,18 @@ its numpydoc parameters become the fields' tooltips.
 
 # No `from __future__ import annotations`: magicgui reads the annotations of the form's
 # signature at run time.
+import warnings
 from typing import Annotated, Any
 
 from magicgui import magicgui
+from magicgui.widgets import ComboBox, Container
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from alges_napari.core.acquire.strategies import DEFAULT_STRATEGY, REGISTRY, available_strategies
+from alges_napari.core.errors import AlgesError
 from alges_napari.core.learn.config import PRESETS
+from alges_napari.core.learn.engine import ENGINES, get_engine, set_engine
 from alges_napari.core.progress import Progress
 from alges_napari.core.session import RoundConfig
 
@@ -86,6 +90,9 @@ class LearnPanel(QWidget):
     settings : magicgui.widgets.FunctionGui
         The form of :func:`round_settings`; ``strategy``, ``query_size``, ``epochs`` and
         ``auto_every`` are its magicgui widgets (read and set ``.value``).
+    engine : magicgui.widgets.ComboBox
+        What runs the scoring pass (auto, torch, onnx); a change applies at once, to this
+        process (:func:`~alges_napari.core.learn.engine.set_engine`).
     """
 
     def __init__(self, parent: Any = None):
@@ -96,6 +103,22 @@ class LearnPanel(QWidget):
         s = self.settings
         self.strategy, self.query_size, self.epochs = s.strategy, s.query_size, s.epochs
         self.auto_every = s.auto_every
+        # A machine's setting, not a round's: beside the form, applied as soon as it changes.
+        try:
+            current = get_engine()
+        except AlgesError as exc:  # a mistyped $ALGES_ENGINE: say so, score on auto
+            warnings.warn(f"{exc}; using auto", RuntimeWarning, stacklevel=2)
+            set_engine(current := "auto")
+        self.engine = ComboBox(
+            choices=list(ENGINES),
+            value=current if current in ENGINES else "auto",
+            label="Scoring engine",
+            tooltip="What runs the scoring pass: auto (the fastest measured on this machine), "
+            "torch, or onnx (ONNX Runtime, CPU)",
+        )
+        self.engine.changed.connect(set_engine)
+        engine_row = Container(widgets=[self.engine], labels=True)
+        engine_row.margins = (0, 0, 0, 0)
         combo = self.strategy.native
         for i, name in enumerate(self.strategy.choices):
             combo.setItemData(i, REGISTRY[name].description, Qt.ItemDataRole.ToolTipRole)
@@ -115,6 +138,7 @@ class LearnPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(s.native)
+        layout.addWidget(engine_row.native)
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
         layout.addWidget(self.progress_text)
