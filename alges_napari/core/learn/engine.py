@@ -60,7 +60,12 @@ def get_engine() -> str:
     with _lock:
         if _choice is not None:
             return _choice
-    return check_choice(os.environ.get(ENV_VAR) or "auto")
+    value = os.environ.get(ENV_VAR) or "auto"
+    if value not in ENGINES + VARIANTS:
+        raise AlgesError(
+            f"${ENV_VAR}={value!r} is not an engine; choose one of {', '.join(ENGINES)}"
+        )
+    return value
 
 
 def set_engine(choice: str | None) -> None:
