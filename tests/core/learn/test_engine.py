@@ -175,3 +175,23 @@ def test_a_channels_last_training_step_matches_a_contiguous_one() -> None:
     for a, b in zip(models[0].parameters(), models[1].parameters(), strict=True):
         # Adam's step on a near-zero gradient follows its rounding: a fraction of one step.
         torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-4)
+
+
+def test_the_commands_engine_option_sets_the_choice_for_their_work() -> None:
+    from alges_napari.cli import build_parser
+    from alges_napari.cli.common import ENGINE_CHOICES, engine_choice
+
+    assert ENGINE_CHOICES == engine.ENGINES
+    parser = build_parser()
+    for command in (
+        ["rank", "--project", "p"],
+        ["train", "--project", "p"],
+        ["simulate", "--data", "d"],
+    ):
+        args = parser.parse_args([*command, "--engine", "onnx"])
+        with engine_choice(args):
+            assert engine.get_engine() == "onnx"
+        assert engine.get_engine() == "auto"
+        assert parser.parse_args(command).engine is None  # no option: $ALGES_ENGINE, else auto
+    with pytest.raises(SystemExit):
+        parser.parse_args(["rank", "--project", "p", "--engine", "fast"])
