@@ -1,7 +1,10 @@
 """The scoring pass: ONE forward pass per frame gives predictions, heat maps, embeddings, scores.
 
-ALGES (DESIGN.md section 3) needs only the last convolution's input ``z`` and output ``o``; a
-forward hook captures both during the ordinary batched forward that produces the predictions.
+ALGES (DESIGN.md section 3) needs only the last convolution's input ``z`` and output ``o``; the
+batched forward that produces the predictions yields both. An engine runs that forward (eager
+torch, channels-last torch or ONNX Runtime: :mod:`alges_napari.core.learn.engines`), the fastest
+measured here unless the user chose one (:mod:`alges_napari.core.learn.engine`); everything
+below is computed from its outputs in torch, whichever it was.
 
 - ALGES-img: ``delta = dL/do`` of the mean cross-entropy against the argmax pseudo-label, from
   one ``autograd.grad`` through the head's parameter-free tail only; the per-image weight
