@@ -9,7 +9,8 @@ over ``--runs`` runs measured in one process, the variants interleaved within ea
 - (reference recipe: one image at a time, full-network backward, ``weight.grad`` norms) /
   (ALGES-img pass)
 - the training-step time in channels-last over contiguous memory format (forward, loss,
-  backward, AdamW step at ``--train-batch`` images of ``--train-size``)
+  backward, AdamW step at ``--train-batch`` images of ``--train-size``; ``--train-steps`` steps
+  per timed run)
 - last: (the scoring pass as the product runs it: the ALGES-seg pass, predictions and heat maps
   on the engine ``auto`` picks, an ONNX export of the round's weights included) / (eager fp32
   inference). The weights change before every run, as after a training round, so each run pays
@@ -59,8 +60,8 @@ def timed(fn) -> float:
     return time.perf_counter() - t0
 
 
-def train_step_jobs(spec: ModelSpec, size: tuple[int, int], batch: int) -> dict:
-    """One training step (forward, loss, backward, AdamW) per memory format, on own models."""
+def train_step_jobs(spec: ModelSpec, size: tuple[int, int], batch: int, steps: int) -> dict:
+    """``steps`` training steps (forward, loss, backward, AdamW) per memory format, own models."""
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(batch, 3, *size, generator=gen)
     y = torch.randint(0, spec.num_classes, (batch, *size), generator=gen)
@@ -72,9 +73,10 @@ def train_step_jobs(spec: ModelSpec, size: tuple[int, int], batch: int) -> dict:
         xs = x.contiguous(memory_format=torch.channels_last) if cl else x
 
         def step(model=model, opt=opt, xs=xs) -> None:
-            opt.zero_grad(set_to_none=True)
-            segmentation_loss(model(xs), y).backward()
-            opt.step()
+            for _ in range(steps):
+                opt.zero_grad(set_to_none=True)
+                segmentation_loss(model(xs), y).backward()
+                opt.step()
 
         jobs[name] = step
     return jobs
@@ -92,6 +94,7 @@ def main() -> None:
     ap.add_argument("--no-reference", action="store_true", help="skip the (slow) reference recipe")
     ap.add_argument("--train-size", type=int, nargs=2, default=(128, 224), metavar=("H", "W"))
     ap.add_argument("--train-batch", type=int, default=8)
+    ap.add_argument("--train-steps", type=int, default=3, help="training steps per timed run")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -124,7 +127,7 @@ def main() -> None:
         "alges-seg": eager_pass("emb_seg"),
         "alges-img": eager_pass("emb_img"),
         "scoring": product_pass,
-        **train_step_jobs(spec, tuple(args.train_size), args.train_batch),
+        **train_step_jobs(spec, tuple(args.train_size), args.train_batch, args.train_steps),
     }
     if not args.no_reference:
         jobs["reference"] = lambda: reference_recipe(eager, frames, spec)
@@ -145,8 +148,10 @@ def main() -> None:
         f"torch threads {torch.get_num_threads()}, median of {args.runs} runs"
     )
     for k, v in med.items():
-        per = f"{v / args.frames * 1000:6.1f} ms/frame" if "train" not in k else "per step"
-        print(f"  {k:20s} {v:7.2f} s  ({per})")
+        if "train" in k:
+            print(f"  {k:20s} {v / args.train_steps:7.2f} s  (per step)")
+        else:
+            print(f"  {k:20s} {v:7.2f} s  ({v / args.frames * 1000:6.1f} ms/frame)")
     for key, t in engine.measured_timings().items():
         shown = ", ".join(f"{k} {v * 1000:.0f} ms/frame" for k, v in t.per_frame.items())
         print(f"  auto measured at {key[2]}: {shown}; ONNX export {t.export_s:.2f} s")
