@@ -94,6 +94,8 @@ def open_client(address: str, workers: int | None = None, security: Any = None) 
         config. Refused for a local cluster, which never leaves this machine.
     """
     distributed = require_distributed()
+    import dask
+
     if workers is not None and workers < 1:
         raise AlgesError(f"--workers must be at least 1, got {workers}")
     if address == "local":
@@ -101,7 +103,11 @@ def open_client(address: str, workers: int | None = None, security: Any = None) 
             raise AlgesError("a local cluster listens on 127.0.0.1 only: TLS is for --dask tls://")
         n = workers or 1
         threads = str(torch_threads_per_worker(n))
+        # dask's default (glibc trimming freed memory at 64 KiB) unmaps and faults in torch's
+        # large per-batch buffers again on every batch
+        no_trim = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
         with (
+            dask.config.set(no_trim),
             distributed.LocalCluster(
                 n_workers=n,
                 threads_per_worker=1,
