@@ -23,7 +23,7 @@ from alges_napari.core.acquire.distributed import (  # noqa: E402
     shard_bounds,
 )
 from alges_napari.core.acquire.scores import ScoreResult  # noqa: E402
-from alges_napari.core.errors import AlgesError  # noqa: E402
+from alges_napari.core.errors import AlgesError, FrameSourceError  # noqa: E402
 from alges_napari.core.progress import StopFlag, run_to_end  # noqa: E402
 from alges_napari.core.project.cache import FrameCache  # noqa: E402
 from alges_napari.core.project.files import CACHE_DIR  # noqa: E402
@@ -144,6 +144,18 @@ def test_the_local_cluster_listens_on_localhost_only(client: Any) -> None:
     addresses += [w["nanny"] for w in info["workers"].values()]
     assert len(addresses) == 5
     assert all(a.startswith("tcp://127.0.0.1:") for a in addresses), addresses
+    import psutil  # a dependency of distributed
+
+    # every socket the cluster's processes listen on (comms, HTTP servers): this process holds
+    # the scheduler and the nannies, the others are the workers
+    pids = [os.getpid(), *client.run(os.getpid).values()]
+    listening = [
+        c.laddr
+        for pid in pids
+        for c in psutil.Process(pid).net_connections(kind="inet")
+        if c.status == psutil.CONN_LISTEN
+    ]
+    assert len(listening) >= 5 and all(a.ip == "127.0.0.1" for a in listening), listening
 
 
 class RecordingClient:
@@ -218,6 +230,11 @@ def test_predictions_need_a_cache_and_a_stop_cancels(client: Any, trained: Path)
 
         with pytest.raises(Cancelled):
             run_to_end(no_cache(proj.unlabelled_keys(), frozenset({"entropy"}), None, stop))
+        # a frame folder the workers cannot see: the worker's error, with its message, here
+        source = {**proj.config["source"], "path": str(trained / "moved")}
+        moved = DaskScorer(client, proj.latest_checkpoint(), source, retries=0)
+        with pytest.raises(FrameSourceError, match="moved does not exist"):
+            run_to_end(moved(proj.unlabelled_keys(), frozenset({"entropy"}), None, None))
 
 
 @pytest.fixture
