@@ -54,10 +54,11 @@ def reference_recipe(
     return np.array(out)
 
 
-def timed(fn) -> float:
-    t0 = time.perf_counter()
+def timed(fn) -> tuple[float, float]:
+    """Wall and CPU seconds (all of this process's threads) of ``fn()``."""
+    t0, c0 = time.perf_counter(), time.process_time()
     fn()
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, time.process_time() - c0
 
 
 def train_step_jobs(spec: ModelSpec, size: tuple[int, int], batch: int, steps: int) -> dict:
@@ -135,14 +136,18 @@ def main() -> None:
         job()  # warm-up: first-call allocations, kernel selection, the engines' measurement
     jobs["train channels-last"]()
     times: dict[str, list[float]] = {k: [] for k in jobs}
+    cpu: dict[str, list[float]] = {k: [] for k in jobs}
     for run in range(args.runs):
         for name, job in jobs.items():  # interleaved, so load drifts hit every variant alike
-            times[name].append(timed(job))
+            wall, used = timed(job)
+            times[name].append(wall)
+            cpu[name].append(used)
         print(
             f"run {run + 1}: " + "  ".join(f"{k} {v[-1]:.2f}s" for k, v in times.items()),
             flush=True,
         )
     med = {k: statistics.median(v) for k, v in times.items()}
+    med_cpu = {k: statistics.median(v) for k, v in cpu.items()}
     print(
         f"\nUnet-resnet18, 13 classes, {args.frames} frames {h}x{w}, batch {args.batch}, "
         f"torch threads {torch.get_num_threads()}, median of {args.runs} runs"
@@ -165,6 +170,14 @@ def main() -> None:
         )
     for label, ratio, target in rows:
         print(f"  {label:36s} {ratio:5.2f}   target {target}")
+    # CPU seconds hardly move with other processes' load, wall seconds do: on a shared machine
+    # the CPU-time ratios tell whether a wall-time ratio is the machine's or the load's.
+    print(
+        "  CPU-time ratios (this process's threads): "
+        f"scoring / plain {med_cpu['scoring'] / med_cpu['plain']:.2f}, "
+        f"train channels-last / contiguous "
+        f"{med_cpu['train channels-last'] / med_cpu['train contiguous']:.2f}"
+    )
     th, tw = args.train_size
     print(
         f"training step ({args.train_batch} x {th}x{tw}) channels-last / contiguous: "
