@@ -1,10 +1,12 @@
-"""Render docs/screenshot.png: the ALGES widget after one round on synthetic sample frames.
+"""Render docs/screenshot.png: the ALGES widget after one round on the synthetic sample data.
 
 Run ``.venv/bin/python scripts/screenshot.py`` (it re-runs itself under ``xvfb-run`` when there
-is no display). Steps: write a small SYNTHETIC CholecSeg8k tree, dock the widget, create a
-project (CPU preset, 2 epochs), accept ground-truth masks of the first queued frames (standing
-in for a surgeon's labels), run "Retrain and rank" in its thread worker, go to the first frame of
-the new queue, start from the prediction, paint a short brush stroke, save.
+is no display). Steps: dock the widget, create a project on ``sample_data/cholecseg8k`` (the
+SYNTHETIC sample; CPU preset, 12 epochs), accept the ground
+truth of the first queued frames (standing in for a surgeon's labels), run "Retrain and rank"
+(ALGES-seg) in its thread worker, go to the first frame of the new queue, start from the
+prediction, switch superpixel painting on and click a few superpixels with the palette's
+class, save.
 """
 
 from __future__ import annotations
@@ -53,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     """Build the scene and save the screenshot."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshot.png")
-    parser.add_argument("--size", type=int, nargs=2, default=(240, 427), metavar=("H", "W"))
+    parser.add_argument("--data", type=Path, default=ROOT / "sample_data" / "cholecseg8k")
+    parser.add_argument("--paint-class", type=int, default=5, help="class the clicks paint")
     args = parser.parse_args(argv)
     _ensure_display()
 
@@ -62,13 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     from qtpy.QtWidgets import QApplication
 
     from alges_napari._qt.widget import AlgesWidget
-    from alges_napari.core.data.synthetic import write_cholecseg8k_tree
 
     work = Path(tempfile.mkdtemp(prefix="alges_shot_"))
     try:
-        tree = write_cholecseg8k_tree(work / "cholecseg8k", 3, 12, tuple(args.size), seed=0)
         viewer = napari.Viewer(title="alges-napari")
-        viewer.window.resize(1560, 1150)
         widget = AlgesWidget(viewer)
         viewer.window.add_dock_widget(widget, name="ALGES Active Learning", area="right")
         app = QApplication.instance()
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
             app.processEvents()
             time.sleep(0.02)
         project = widget.create_project(
-            str(tree), str(work / "project"), input_size=(128, 224), epochs=12
+            str(args.data), str(work / "project"), input_size=(128, 224), epochs=12
         )
         frames = project.frames
         for entry in project.queue[:10]:  # ground truth stands in for the surgeon's labels
@@ -85,17 +85,26 @@ def main(argv: list[str] | None = None) -> int:
             widget.annotate.validation.setChecked(entry.rank % 3 == 2)
             widget.accept()
         widget.annotate.validation.setChecked(False)
+        widget.learn.strategy.value = "alges-seg"
         widget.retrain()
         _wait(app, lambda: not widget.round_running, timeout=900)
         widget.annotate.auto_prediction.setChecked(False)
         widget.go_to_key(project.pending_queue()[0].key)
         widget.start_from_prediction()
-        layer = widget.layers.annotation
-        widget.choose_class(5)  # Grasper
-        layer.brush_size = 6
-        h, w = args.size
-        for x in np.linspace(w * 0.55, w * 0.75, 12):
-            layer.paint((h * 0.35, x), layer.selected_label)
+        widget.choose_class(args.paint_class)
+        widget.annotate.superpixels.click()
+        tool = widget.superpixels
+        tool.wait()
+        index = widget.layers.current_index()
+        labels, shown = tool.labels(), widget.layers.annotation.data
+        # Click the largest superpixels the prediction has wrong where the truth is this class,
+        # as a corrector would: the click fills each one up to the image's edges.
+        truth = frames.ground_truth(frames.index_of(widget.current_key))
+        wrong = (truth == args.paint_class) & (shown != args.paint_class)
+        sizes = np.bincount(labels[wrong], minlength=labels.max() + 1)
+        for sp in np.argsort(sizes)[::-1][:12]:
+            rows, cols = np.nonzero(labels == sp)
+            tool.paint_at((index, rows[len(rows) // 2], cols[len(cols) // 2]))
         _dismiss_notifications(viewer)
         for _ in range(20):
             app.processEvents()

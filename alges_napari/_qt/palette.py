@@ -16,7 +16,7 @@ from qtpy.QtGui import QColor
 from qtpy.QtWidgets import QButtonGroup, QGridLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 #: Buttons per row.
-COLUMNS = 3
+COLUMNS = 2
 
 
 def class_key(index: int) -> str | None:

@@ -1,0 +1,270 @@
+"""A simulated corrector: actions to correct round-1 predictions with the brush alone vs the tools.
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_correction.py [--data sample_data/cholecseg8k] [--threads 2]
+
+Round 1, as the widget runs it: a project on the sample data with the "cpu" preset as it is (3
+epochs: 10 labels in batches of 8 are 6 optimiser steps; ``--min-steps`` adds a training floor,
+as the experiment's 200), the ground truth of its first queue (10 frames spread over the clips)
+accepted as labels, one round of "Retrain and rank" with ALGES-seg, whose scoring pass caches a
+prediction for every unlabelled frame. Each unlabelled frame starts from its cached prediction.
+
+The corrector's model, fixed before any measurement and not tuned afterwards. The corrector
+knows the ground truth (an oracle, in both settings alike) and works on a frame until at least
+95 % of its labelled pixels (ground truth not 255) agree with the ground truth, then stops. A
+frame already there costs nothing.
+
+(a) **Brush only.** napari's brush, at its default size (10 px across, radius r = 5). The
+    corrector takes the largest wrong region (a connected region of wrongly labelled pixels of
+    one true class c) and drags the disc along the region's medial axis (its skeleton), which
+    paints c on every pixel within r of it, inside the region or not (napari's brush does not
+    know the boundary, so it also overpaints neighbours; a region wider than 2r keeps its
+    sides, which come back as regions of their own). Strokes per region: the fewest drags that
+    trace its skeleton, half its end points rounded up (side branches shorter than r not
+    counted), at least one. It paints a region only if that fixes more pixels than it spoils,
+    else it tries the next largest (of the 20 largest); when none gains, it shrinks the brush
+    to r = 2, then r = 1 (napari's [ key, not counted as an action), and goes back to r = 5
+    after each region painted. One stroke = one action.
+(b) **Tools: superpixel clicks plus fill**, the widget's own tools. Per frame, the "fine" SLIC
+    superpixels the widget computes. Each action is the single one that fixes the most pixels:
+    a superpixel click (paints the superpixel with its majority true class) or napari's fill (a
+    click on a connected region of one label, 4-connected as napari's ``contiguous`` fill, painted
+    with its majority true class). One click = one action; a drag over several superpixels
+    would be one gesture in the app, but here every superpixel is its own action. When no click
+    or fill gains a pixel and the frame is still below 95 %, the corrector finishes with the
+    brush strokes of (a) (the tool's Shift), counted as actions too.
+
+Prints per-setting totals over all unlabelled frames, the starting agreement, the frames that
+needed the brush in (b), and last ``actions ratio (tools / brush only): X``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy import ndimage
+from skimage.morphology import skeletonize
+
+TARGET = 0.95
+#: Brush radii the corrector uses, largest first: napari's default brush_size is 10 (diameter).
+RADII = (5, 2, 1)
+FIRST_LABELS = 10
+IGNORE = 255
+
+
+def agreement(ann: np.ndarray, truth: np.ndarray) -> float:
+    """Share of labelled pixels (truth != 255) where ``ann`` equals ``truth``."""
+    valid = truth != IGNORE
+    return float((ann[valid] == truth[valid]).mean())
+
+
+_EIGHT = np.ones((3, 3), bool)
+
+
+def _strokes_along(region: np.ndarray, r: int) -> tuple[np.ndarray, int]:
+    """(pixels painted, strokes) to brush ``region`` along its medial axis.
+
+    The disc sweeps the region's skeleton (scikit-image ``skeletonize``), so it paints every
+    pixel within ``r`` of it. The fewest drags that trace a tree-shaped skeleton are half its
+    end points, rounded up (each drag runs between two ends); end points of side branches
+    shorter than ``r`` do not count (the disc of the main branch covers them); a skeleton
+    without ends (a ring) is one drag.
+    """
+    skel = skeletonize(region)
+    if not skel.any():
+        skel = region
+    neighbours = ndimage.convolve(skel.astype(np.int16), _EIGHT.astype(np.int16), mode="constant")
+    neighbours = np.where(skel, neighbours - 1, 0)
+    branches, _ = ndimage.label(skel & (neighbours <= 2), structure=_EIGHT)
+    lengths = np.bincount(branches.ravel())
+    ends = skel & (neighbours <= 1)
+    long_ends = int(np.count_nonzero(lengths[branches[ends]] >= r))
+    painted = ndimage.distance_transform_edt(~skel) <= r
+    return painted, max(1, -(-long_ends // 2))
+
+
+def _wrong_regions(
+    ann: np.ndarray, truth: np.ndarray, top: int = 20
+) -> list[tuple[np.ndarray, int]]:
+    """The ``top`` largest wrong regions (8-connected, one true class each), largest first."""
+    wrong = (ann != truth) & (truth != IGNORE)
+    found = []
+    for c in np.unique(truth[wrong]):
+        comps, n = ndimage.label(wrong & (truth == c), structure=_EIGHT)
+        sizes = np.bincount(comps.ravel())
+        for i in np.argsort(sizes[1:])[::-1][:top] + 1:
+            found.append((int(sizes[i]), comps == i, int(c)))
+    found.sort(key=lambda item: -item[0])
+    return [(region, c) for _, region, c in found[:top]]
+
+
+def brush_correct(ann: np.ndarray, truth: np.ndarray, cap: int = 5000) -> int:
+    """Correct ``ann`` in place with brush strokes (model (a)); returns the strokes used."""
+    valid = truth != IGNORE
+    strokes = 0
+    while agreement(ann, truth) < TARGET and strokes < cap:
+        regions = _wrong_regions(ann, truth)
+        for r in RADII:
+            done = False
+            for region, c in regions:
+                painted, n = _strokes_along(region, r)
+                painted &= valid
+                gain = np.count_nonzero(truth[painted] == c) - np.count_nonzero(
+                    ann[painted] == truth[painted]
+                )
+                if gain > 0:
+                    ann[painted] = c
+                    strokes += n
+                    done = True
+                    break
+            if done:
+                break
+        else:
+            return strokes  # no stroke of any size fixes more than it spoils
+    return strokes
+
+
+def _best_fill(ann: np.ndarray, truth: np.ndarray, k: int) -> tuple[int, np.ndarray | None, int]:
+    """(gain, region, class) of the most useful fill click on ``ann``."""
+    valid = truth != IGNORE
+    best: tuple[int, np.ndarray | None, int] = (0, None, 0)
+    for label in np.unique(ann):
+        comps, n = ndimage.label(ann == label)  # 4-connected, as napari's contiguous fill
+        sel = valid & (comps > 0)
+        counts = np.bincount(comps[sel] * k + truth[sel], minlength=(n + 1) * k).reshape(n + 1, k)
+        now = counts[:, label] if label < k else np.zeros(n + 1, np.int64)
+        gains = counts.max(axis=1) - now
+        gains[0] = 0
+        i = int(np.argmax(gains))
+        if gains[i] > best[0]:
+            best = (int(gains[i]), comps == i, int(np.argmax(counts[i])))
+    return best
+
+
+def tools_correct(
+    ann: np.ndarray, truth: np.ndarray, sp: np.ndarray, k: int
+) -> tuple[int, int, int]:
+    """Correct ``ann`` in place with superpixel clicks and fills (model (b)).
+
+    Returns (superpixel clicks, fills, brush strokes of the fallback).
+    """
+    valid = truth != IGNORE
+    n_sp = int(sp.max()) + 1
+    sp_v, t_v = sp[valid], truth[valid].astype(np.int64)
+    sp_counts = np.bincount(sp_v * k + t_v, minlength=n_sp * k).reshape(n_sp, k)
+    sp_class, sp_best = sp_counts.argmax(axis=1), sp_counts.max(axis=1)
+    clicks = fills = 0
+    while agreement(ann, truth) < TARGET:
+        correct_now = np.bincount(sp_v, weights=ann[valid] == truth[valid], minlength=n_sp)
+        sp_gain = sp_best - correct_now
+        s = int(np.argmax(sp_gain))
+        fill_gain, region, fill_class = _best_fill(ann, truth, k)
+        if max(sp_gain[s], fill_gain) <= 0:
+            return clicks, fills, brush_correct(ann, truth)  # what no click or fill can fix
+        if fill_gain > sp_gain[s]:
+            ann[region] = fill_class
+            fills += 1
+        else:
+            ann[sp == s] = sp_class[s]
+            clicks += 1
+    return clicks, fills, 0
+
+
+def round1(
+    data: Path, work: Path, seed: int, min_steps: int
+) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+    """(key, ground truth, cached prediction, image) of every unlabelled frame after round 1."""
+    from alges_napari.core.project.project import Project
+    from alges_napari.core.session import ActiveLearningSession, RoundConfig
+
+    project = Project.create(
+        work / "project", data, None, "cpu", 1, first_queue=FIRST_LABELS, min_steps=min_steps
+    )
+    frames = project.frames
+    for entry in project.queue:
+        project.accept_label(entry.key, frames.ground_truth(frames.index_of(entry.key)))
+    session = ActiveLearningSession(project)
+    gen = session.run_round(RoundConfig(strategy="alges-seg", query_size=FIRST_LABELS, seed=seed))
+    try:
+        while True:
+            next(gen)
+    except StopIteration:
+        pass
+    out = []
+    for key in project.unlabelled_keys():
+        pred = project.prediction(key)
+        if pred is None:
+            raise SystemExit(f"no cached prediction for {key}: the scoring pass did not run")
+        out.append((key, frames.ground_truth(frames.index_of(key)), np.asarray(pred)))
+    images = {key: np.asarray(frames[frames.index_of(key)]) for key, _, _ in out}
+    project.close()
+    return [(key, gt, pred, images[key]) for key, gt, pred in out]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run round 1, simulate both correctors on every unlabelled frame, print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    root = Path(__file__).resolve().parents[1]
+    parser.add_argument("--data", type=Path, default=root / "sample_data" / "cholecseg8k")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--min-steps", type=int, default=0, help="training floor (0: as the widget)"
+    )
+    parser.add_argument("--coarseness", default="fine", help="superpixels of (b): fine or coarse")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from alges_napari.core.data.classes import CHOLECSEG8K
+    from alges_napari.core.data.superpixels import compute_superpixels
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="alges_bench_correction_") as tmp:
+        frames = round1(args.data, Path(tmp), args.seed, args.min_steps)
+    print(
+        f"round 1: {FIRST_LABELS} labels, min_steps {args.min_steps}, {len(frames)} unlabelled frames predicted "
+        f"({time.perf_counter() - t0:.0f} s)"
+    )
+    k = CHOLECSEG8K.num_classes
+    start = [agreement(pred, gt) for _, gt, pred, _ in frames]
+    print(
+        f"starting pixel agreement: median {np.median(start):.3f}, "
+        f"{sum(a >= TARGET for a in start)}/{len(frames)} frames already >= {TARGET:.0%}"
+    )
+    brush_total, tool_total, fallback_frames, fallback_strokes = 0, 0, 0, 0
+    n_clicks = n_fills = 0
+    for key, gt, pred, image in frames:
+        a = pred.astype(np.uint8).copy()
+        brush = brush_correct(a, gt)
+        assert agreement(a, gt) >= TARGET, f"{key}: brush stopped at {agreement(a, gt):.3f}"
+        b = pred.astype(np.uint8).copy()
+        clicks, fills, strokes = tools_correct(
+            b, gt, compute_superpixels(image, args.coarseness), k
+        )
+        assert agreement(b, gt) >= TARGET, f"{key}: tools stopped at {agreement(b, gt):.3f}"
+        brush_total += brush
+        tool_total += clicks + fills + strokes
+        n_clicks, n_fills = n_clicks + clicks, n_fills + fills
+        fallback_frames += strokes > 0
+        fallback_strokes += strokes
+    n = len(frames)
+    print(f"(a) brush only:            {brush_total} strokes ({brush_total / n:.1f} per frame)")
+    print(
+        f"(b) {args.coarseness} superpixels + fill: {tool_total} actions ({tool_total / n:.1f} per frame; "
+        f"{n_clicks} superpixel clicks, {n_fills} fills, {fallback_strokes} brush strokes in "
+        f"{fallback_frames} frames)"
+    )
+    ratio = tool_total / brush_total if brush_total else float("nan")  # nothing to correct
+    print(f"actions ratio (tools / brush only): {ratio:.3f}")
+
+
+if __name__ == "__main__":
+    main()
