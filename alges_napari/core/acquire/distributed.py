@@ -32,8 +32,8 @@ from typing import Any
 import numpy as np
 
 from alges_napari.core.acquire.scores import SCORE_FIELDS, ScoreResult
-from alges_napari.core.acquire.scoring import OnFrame, iter_score
-from alges_napari.core.acquire.step import KeyedFrames
+from alges_napari.core.acquire.scoring import OnFrame
+from alges_napari.core.acquire.step import local_scorer
 from alges_napari.core.errors import AlgesError
 from alges_napari.core.progress import Cancelled, Progress, SupportsIsSet, is_stopped, run_to_end
 
@@ -125,19 +125,15 @@ def score_shard(
             def on_frame(i: int, prediction: np.ndarray, heat: Any) -> None:
                 cache.write(keys[i], prediction, heat)
 
-        view = KeyedFrames(lambda key: frames[frames.index_of(key)], keys)
-        return run_to_end(
-            iter_score(
-                model,
-                view,
-                spec,
-                batch_size=batch_size,
-                device=dev,
-                want=frozenset(want),
-                on_frame=on_frame,
-                **({} if engine is None else {"engine": engine}),
-            )
+        scorer = local_scorer(
+            model,
+            spec,
+            lambda key: frames[frames.index_of(key)],
+            device=dev,
+            batch_size=batch_size,
+            engine=engine,
         )
+        return run_to_end(scorer(keys, frozenset(want), on_frame, None))
 
 
 # ------------------------------------------------------------------ on the driver

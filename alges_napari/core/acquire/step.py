@@ -47,8 +47,10 @@ def local_scorer(
     *,
     device: Any = None,
     batch_size: int = 8,
+    engine: str | None = None,
 ) -> Scorer:
-    """The scoring pass in this process: ``model`` scores the frames ``frame_of`` returns."""
+    """The scoring pass in this process: ``model`` scores the frames ``frame_of`` returns
+    (``engine``: what runs the forward, see :func:`~.scoring.iter_score`; None: the default)."""
 
     def score(
         keys: Sequence[str],
@@ -65,6 +67,7 @@ def local_scorer(
             want=want,
             on_frame=on_frame,
             stop=stop,
+            engine=engine,
         )
 
     return score
