@@ -61,3 +61,10 @@ def test_a_drag_that_spoils_more_than_it_fixes_is_not_made(bench):
     ann = np.zeros_like(truth)
     assert bench.drags_correct(ann, truth, sp, 2) == (0, 0, strokes)
     assert bench.agreement(ann, truth) >= bench.TARGET
+
+
+def test_ratio_interval_pools_frames_as_a_ratio_of_sums(bench):
+    num, den = np.array([1, 2, 3, 10]), np.array([2, 4, 6, 20])
+    assert bench.ratio_interval(num, den) == (0.5, 0.5, 0.5)  # every frame at 1/2: no spread
+    r, lo, hi = bench.ratio_interval(np.array([0, 10]), np.array([10, 10]))
+    assert r == 0.5 and lo == 0.0 and hi == 1.0
