@@ -68,3 +68,22 @@ def test_ratio_interval_pools_frames_as_a_ratio_of_sums(bench):
     assert bench.ratio_interval(num, den) == (0.5, 0.5, 0.5)  # every frame at 1/2: no spread
     r, lo, hi = bench.ratio_interval(np.array([0, 10]), np.array([10, 10]))
     assert r == 0.5 and lo == 0.0 and hi == 1.0
+
+
+def test_model_d_drags_at_the_coarseness_that_fixes_most_per_stroke(bench):
+    # Class 1 on rows 0-19 of 40 x 40: the skeleton runs along row ~10, where one drag crosses
+    # one row of fine 10 x 10 blocks but both 20 x 20 coarse blocks that make up the band.
+    truth = np.zeros((40, 40), np.uint8)
+    truth[:20] = 1
+    fine = (np.arange(40)[:, None] // 10) * 4 + np.arange(40)[None, :] // 10
+    coarse = (np.arange(40)[:, None] // 20) * 2 + np.arange(40)[None, :] // 20
+    ann = np.zeros_like(truth)
+    assert bench.drags_correct(ann, truth, [fine, coarse], 2) == (1, 0, 0)
+    np.testing.assert_array_equal(ann, truth)
+    fine_only = np.zeros_like(truth)
+    drags, fills, strokes = bench.drags_correct(fine_only, truth, fine, 2)
+    assert drags + fills + strokes > 1  # fine alone needs more than the one coarse drag
+    # On the band of _frame() a coarse drag would spoil as much as it fixes: (d) drags fine.
+    truth, ann, fine = _frame()
+    assert bench.drags_correct(ann, truth, [fine, coarse], 2) == (1, 0, 0)
+    np.testing.assert_array_equal(ann, truth)
