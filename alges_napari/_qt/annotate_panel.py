@@ -68,7 +68,8 @@ class AnnotatePanel(QWidget):
         self.superpixels.setToolTip(
             "Click or drag on the frame to paint whole superpixels (regions that follow the "
             f"image's edges) with the selected class; hold {BRUSH_MODIFIER} for napari's plain "
-            "brush. One undo step per click or drag. Picking a napari tool turns it off."
+            "brush, Space to pan. One undo step per click or drag. The superpixels' boundaries "
+            "are drawn while it is on. Picking a napari tool turns it off."
         )
         self.coarseness = QComboBox()
         for name, area in AREAS.items():

@@ -11,13 +11,21 @@ mouse panning off (``Layer.mouse_pan``, public), and the tool's callback in the 
   brush size) for the places where a superpixel straddles a boundary. Shift is free in napari's
   pan/zoom mode of a Labels layer (napari binds Shift only to keys: Shift-V, Shift-A, ...).
 
+Holding napari's pan key (**Space**, ``napari:hold_for_pan_zoom``) pans while the mode is on,
+as it does with napari's own tools: napari's binding switches the active layer to pan/zoom for
+as long as the key is held, which changes nothing here since the mode already is pan/zoom, so
+the tool binds the same key(s) on the annotation layer's own keymap (``Layer.bind_key``; a
+layer's keymap comes before the viewer's) for as long as the mode is on: held, it turns
+``mouse_pan`` back on and the tool paints nothing; released, painting resumes.
+
 A whole gesture is one undo step and one ``layer.events.paint``: its writes go through the
 public ``Labels.data_setitem`` / ``Labels.paint`` inside the public ``Labels.block_history()``
 context, which commits them as one history item (napari 0.9.2). Picking another napari tool
 (paint, fill, erase ...) turns the superpixel mode off.
 
 Superpixels are computed per frame in a napari thread worker, never in the GUI thread, and kept
-in a :class:`~alges_napari.core.data.superpixels.SuperpixelCache` per (frame key, coarseness).
+in a :class:`~alges_napari.core.data.superpixels.SuperpixelCache` per (frame key, coarseness),
+with their boundaries, which :class:`~._qt.superpixel_overlay.BoundaryOverlay` shows.
 A click before the current frame's superpixels are ready paints nothing and says so.
 """
 
@@ -29,13 +37,17 @@ from typing import Any
 
 import numpy as np
 from napari.qt.threading import create_worker
+from napari.settings import get_settings
 from napari.utils.notifications import show_info
 from qtpy.QtCore import QObject, Signal
 
+from alges_napari._qt.superpixel_overlay import BoundaryOverlay
 from alges_napari.core.data.superpixels import SuperpixelCache, check_coarseness, region_at
 
 #: Modifier that turns a superpixel gesture into a plain brush stroke.
 BRUSH_MODIFIER = "Shift"
+#: napari's "hold to pan/zoom" action; its keys pan while the mode is on, too.
+PAN_ACTION = "napari:hold_for_pan_zoom"
 #: ``current()`` returns (frame key, frame reader) for the frame on screen, or None.
 CurrentFrame = Callable[[], "tuple[str, Callable[[], np.ndarray]] | None"]
 
@@ -59,10 +71,15 @@ class SuperpixelTool(QObject):
         The mode was switched on or off (also when napari's tool buttons switched it off).
     ready : Signal(str)
         The superpixels of the frame with this key are ready.
+    updated : Signal()
+        While the mode is on, the frame on screen or the coarseness changed.
+    panning : bool
+        True while napari's pan key is held in the mode (a drag pans, it does not paint).
     """
 
     toggled = Signal(bool)
     ready = Signal(str)
+    updated = Signal()
 
     def __init__(self, layer: Any, current: CurrentFrame, cache: SuperpixelCache | None = None):
         super().__init__()
@@ -71,9 +88,12 @@ class SuperpixelTool(QObject):
         self.cache = cache if cache is not None else SuperpixelCache()
         self.coarseness = "fine"
         self.enabled = False
+        self.panning = False
+        self._pan_keys: list[Any] = []
         self._pending: set[tuple[str, str]] = set()
         self._workers: list[Any] = []
         self._panel_links: list[tuple[Any, Callable[..., Any]]] = []
+        self.overlay: Any = None  # the BoundaryOverlay showing our boundaries, if any
         self._callback = self._weak_drag_callback()
 
     # ------------------------------------------------------------ mode
@@ -91,8 +111,10 @@ class SuperpixelTool(QObject):
             layer.cursor = "cross"
             layer.mouse_drag_callbacks.append(self._callback)
             layer.events.mode.connect(self._on_mode)
+            self._bind_pan_keys()
             self.frame_changed()
         else:
+            self._unbind_pan_keys()
             layer.events.mode.disconnect(self._on_mode)
             if self._callback in layer.mouse_drag_callbacks:
                 layer.mouse_drag_callbacks.remove(self._callback)
@@ -103,6 +125,42 @@ class SuperpixelTool(QObject):
     def _on_mode(self, *_: Any) -> None:
         # The user picked one of napari's own tools: theirs wins.
         self.set_enabled(False)
+
+    def _bind_pan_keys(self) -> None:
+        keys = get_settings().shortcuts.shortcuts.get(PAN_ACTION) or ["Space"]
+        hold = self._weak_pan_key()
+        for key in keys:
+            try:
+                self.layer.bind_key(key, hold)
+            except ValueError:  # bound on this layer by someone else: theirs stays
+                continue
+            self._pan_keys.append(key)
+
+    def _unbind_pan_keys(self) -> None:
+        keys, self._pan_keys = self._pan_keys, []
+        for key in keys:
+            self.layer.bind_key(key, None)
+        self._set_panning(False)
+
+    def _set_panning(self, on: bool) -> None:
+        self.panning = on
+        if self.enabled:  # the mode's own state: a drag paints with the cross cursor
+            self.layer.mouse_pan = on
+            self.layer.cursor = "standard" if on else "cross"
+
+    def _weak_pan_key(self) -> Callable[..., Any]:
+        ref = weakref.ref(self)
+
+        def alges_hold_to_pan(_layer: Any) -> Generator[None, None, None]:
+            tool = ref()
+            if tool is not None and tool.enabled:
+                tool._set_panning(True)
+            yield
+            tool = ref()
+            if tool is not None:
+                tool._set_panning(False)
+
+        return alges_hold_to_pan
 
     def set_coarseness(self, coarseness: str) -> None:
         """Paint ``"fine"`` or ``"coarse"`` superpixels from now on."""
@@ -117,10 +175,18 @@ class SuperpixelTool(QObject):
         current = self._current()
         return None if current is None else self.cache.get(current[0], self.coarseness)
 
+    def boundaries(self) -> np.ndarray | None:
+        """Boundaries of :meth:`labels` (bool (H, W)), if computed."""
+        current = self._current()
+        return None if current is None else self.cache.boundaries(current[0], self.coarseness)
+
     def frame_changed(self) -> None:
         """Compute the on-screen frame's superpixels in a worker, unless cached or under way."""
+        if not self.enabled:
+            return
+        self.updated.emit()
         current = self._current()
-        if current is None or not self.enabled:
+        if current is None:
             return
         key, read = current
         item = (key, self.coarseness)
@@ -191,7 +257,7 @@ class SuperpixelTool(QObject):
 
     def on_drag(self, layer: Any, event: Any) -> Generator[None, None, None]:
         """The layer's mouse-drag callback: paint superpixels (or brush, with Shift)."""
-        if getattr(event, "button", 1) != 1 or layer is not self.layer:
+        if getattr(event, "button", 1) != 1 or layer is not self.layer or self.panning:
             return
         brush = BRUSH_MODIFIER in event.modifiers
         if not brush and self.labels() is None:
@@ -206,6 +272,8 @@ class SuperpixelTool(QObject):
                 self._paint_region(last, seen)
             yield
             while event.type == "mouse_move":
+                if self.panning:  # the pan key went down mid-gesture: napari pans from here
+                    return
                 if brush:
                     self._brush(last, event.position)
                 else:
@@ -229,15 +297,15 @@ class SuperpixelTool(QObject):
         self._panel_links.append((signal, slot))
 
     def shutdown(self) -> None:
-        """Switch the mode off, leave the panel, stop waiting for running workers."""
-        for signal, slot in self._panel_links:
-            signal.disconnect(slot)
-        self._panel_links = []
+        """Switch the mode off (its overlay goes), leave the panel, stop waiting for workers."""
         if self.enabled:
             try:
                 self.set_enabled(False)
-            except (RuntimeError, ValueError):  # the layer is already gone
+            except (RuntimeError, ValueError):  # the layer or the viewer is already gone
                 self.enabled = False
+        for signal, slot in self._panel_links:
+            signal.disconnect(slot)
+        self._panel_links = []
         self._pending.clear()
 
 
@@ -247,7 +315,7 @@ def attach_tool(layer: Any, frames: Any, annotation: Any, panel: Any) -> Superpi
     ``frames`` is the project's frame source (``frames[i]`` reads frame ``i``); ``annotation``
     the :class:`~._qt.annotation.AnnotationController` (its ``key`` and layers' current index);
     ``panel`` the :class:`~._qt.annotate_panel.AnnotatePanel` (its superpixel button and
-    coarseness list).
+    coarseness list). The boundary overlay goes in the viewer of ``annotation.layers``.
     """
 
     def current() -> tuple[str, Callable[[], np.ndarray]] | None:
@@ -266,4 +334,5 @@ def attach_tool(layer: Any, frames: Any, annotation: Any, panel: Any) -> Superpi
 
     tool.connect_panel(panel.superpixels.toggled, tool.set_enabled)
     tool.connect_panel(panel.coarseness.currentIndexChanged, coarseness)
+    tool.overlay = BoundaryOverlay(annotation.layers.viewer, tool)
     return tool

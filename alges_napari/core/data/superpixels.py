@@ -7,7 +7,10 @@ between two organs where the image has one, instead of where the hand went.
 Two coarseness settings fix the mean superpixel area, not the count, so a setting means the
 same thing on any frame size: ``"fine"`` about 16 x 16 pixels, ``"coarse"`` about 32 x 32.
 :class:`SuperpixelCache` keeps the last frames' superpixels per (frame key, coarseness), since
-SLIC takes a fraction of a second on a 480 x 854 frame and a user returns to frames.
+SLIC takes a fraction of a second on a 480 x 854 frame and a user returns to frames. It keeps
+each map's boundaries too (:func:`superpixel_boundaries`, what the widget overlays while the
+mode is on), computed with the map in the same background thread: they take tens of
+milliseconds on a 480 x 854 frame, too long for the GUI thread at every frame change.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from collections import OrderedDict
 from collections.abc import Hashable
 
 import numpy as np
-from skimage.segmentation import slic
+from skimage.segmentation import find_boundaries, slic
 
 from alges_napari.core.errors import AlgesError
 
@@ -25,6 +28,10 @@ from alges_napari.core.errors import AlgesError
 AREAS = {"fine": 16 * 16, "coarse": 32 * 32}
 #: SLIC's colour/space trade-off (scikit-image's default for CIELAB): lower follows colour more.
 COMPACTNESS = 10.0
+#: ``find_boundaries`` mode of the overlay: a pixel is a boundary pixel when one of its four
+#: neighbours lies in another superpixel (so a border between two superpixels is 2 px wide;
+#: the one-pixel "subpixel" mode takes seconds per frame).
+BOUNDARY_MODE = "thick"
 
 
 def check_coarseness(coarseness: str) -> str:
@@ -90,10 +97,28 @@ def region_at(labels: np.ndarray, row: int, col: int) -> tuple[np.ndarray, np.nd
     return rows, cols
 
 
+def superpixel_boundaries(labels: np.ndarray) -> np.ndarray:
+    """Where one superpixel meets another: scikit-image's ``find_boundaries``.
+
+    Parameters
+    ----------
+    labels : ndarray (H, W) int
+        Superpixel ids (:func:`compute_superpixels`).
+
+    Returns
+    -------
+    ndarray (H, W) bool
+        True on the pixels that have a 4-neighbour in another superpixel
+        (:data:`BOUNDARY_MODE`).
+    """
+    return find_boundaries(np.asarray(labels), connectivity=1, mode=BOUNDARY_MODE)
+
+
 class SuperpixelCache:
     """Superpixels of the last ``size`` (frame key, coarseness) pairs, safe across threads.
 
-    A worker thread computes and :meth:`put` s; the GUI thread :meth:`get` s.
+    A worker thread computes and :meth:`put` s; the GUI thread :meth:`get` s the superpixels
+    and their :meth:`boundaries`, which are kept with them.
 
     Parameters
     ----------
@@ -103,21 +128,43 @@ class SuperpixelCache:
 
     def __init__(self, size: int = 16):
         self.size = int(size)
-        self._items: OrderedDict[tuple[Hashable, str], np.ndarray] = OrderedDict()
+        self._items: OrderedDict[tuple[Hashable, str], tuple[np.ndarray, np.ndarray]] = (
+            OrderedDict()
+        )
         self._lock = threading.Lock()
 
     def get(self, key: Hashable, coarseness: str) -> np.ndarray | None:
         """The cached superpixels of frame ``key`` at ``coarseness``, or None."""
-        with self._lock:
-            labels = self._items.get((key, coarseness))
-            if labels is not None:
-                self._items.move_to_end((key, coarseness))
-            return labels
+        item = self._item(key, coarseness)
+        return None if item is None else item[0]
 
-    def put(self, key: Hashable, coarseness: str, labels: np.ndarray) -> None:
-        """Keep ``labels`` for frame ``key`` at ``coarseness``."""
+    def boundaries(self, key: Hashable, coarseness: str) -> np.ndarray | None:
+        """The boundaries of the cached superpixels of ``key`` at ``coarseness``, or None."""
+        item = self._item(key, coarseness)
+        return None if item is None else item[1]
+
+    def _item(self, key: Hashable, coarseness: str) -> tuple[np.ndarray, np.ndarray] | None:
         with self._lock:
-            self._items[(key, coarseness)] = labels
+            item = self._items.get((key, coarseness))
+            if item is not None:
+                self._items.move_to_end((key, coarseness))
+            return item
+
+    def put(
+        self,
+        key: Hashable,
+        coarseness: str,
+        labels: np.ndarray,
+        boundaries: np.ndarray | None = None,
+    ) -> None:
+        """Keep ``labels`` for frame ``key`` at ``coarseness``, with their ``boundaries``.
+
+        The boundaries are computed here (:func:`superpixel_boundaries`) when not given.
+        """
+        if boundaries is None:
+            boundaries = superpixel_boundaries(labels)
+        with self._lock:
+            self._items[(key, coarseness)] = (labels, boundaries)
             self._items.move_to_end((key, coarseness))
             while len(self._items) > self.size:
                 self._items.popitem(last=False)

@@ -13,6 +13,7 @@ from alges_napari.core.data.superpixels import (
     SuperpixelCache,
     compute_superpixels,
     region_at,
+    superpixel_boundaries,
 )
 from alges_napari.core.errors import AlgesError
 
@@ -76,3 +77,27 @@ def test_the_cache_keeps_the_last_maps_per_key_and_coarseness() -> None:
         t.join()
     assert cache.get("b", "fine") is None and cache.get("a", "fine") is first
     assert cache.get("c", "coarse") is calls[0] and len(cache) == 2
+
+
+def test_boundaries_are_kept_with_their_superpixels() -> None:
+    # Two regions side by side: the boundary is the pixel pair on either side of the seam.
+    labels = np.zeros((4, 6), np.int32)
+    labels[:, 3:] = 1
+    expected = np.zeros((4, 6), bool)
+    expected[:, 2:4] = True
+    np.testing.assert_array_equal(superpixel_boundaries(labels), expected)
+    cache = SuperpixelCache(size=1)
+    cache.put("a", "fine", labels)
+    np.testing.assert_array_equal(cache.boundaries("a", "fine"), expected)
+    img = _two_halves()
+    sp = cache.compute("b", img, "fine")  # "a" leaves, its boundaries with it
+    assert cache.boundaries("a", "fine") is None and cache.get("a", "fine") is None
+    edges = cache.boundaries("b", "fine")
+    assert edges.dtype == bool and edges.shape == sp.shape
+    rows, cols = np.nonzero(edges)  # each boundary pixel has a 4-neighbour in another region
+    padded = np.pad(sp, 1, mode="edge")
+    neighbours = [
+        padded[rows + 1 + dr, cols + 1 + dc] for dr, dc in ((-1, 0), (1, 0), (0, -1), (0, 1))
+    ]
+    assert all((np.stack(neighbours) != sp[rows, cols]).any(axis=0))
+    assert (~edges).sum() > edges.sum()  # lines, not a fill
