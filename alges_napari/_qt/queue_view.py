@@ -1,4 +1,9 @@
-"""The queue: the frames the last round selected, with rank, score and status; click to go."""
+"""The queue: the frames the last round selected, with rank, score and status; click to go.
+
+The status is the project's, except for an unlabelled frame with a propagated draft, shown as
+"draft" (orange) until the draft is accepted (then "labelled") or discarded
+(:func:`~alges_napari.core.project.drafts.shown_status`).
+"""
 
 from __future__ import annotations
 
@@ -12,9 +17,27 @@ from qtpy.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableW
 
 from alges_napari.core.acquire.strategies import get_strategy
 from alges_napari.core.errors import AlgesError
+from alges_napari.core.project.drafts import DRAFT_STATUS
 
-#: Row text colours by frame status (done rows fade, skipped ones fade further).
-_STATUS_COLOURS = {"labelled": "#7fbf7f", "validation": "#7fa8bf", "skipped": "#8a8a8a"}
+#: Row text colours by frame status (done rows fade, skipped ones fade further; a draft is
+#: orange, as the frame line of a frame showing one).
+_STATUS_COLOURS = {
+    "labelled": "#7fbf7f",
+    "validation": "#7fa8bf",
+    "skipped": "#8a8a8a",
+    DRAFT_STATUS: "#e8a33d",
+}
+#: The status cell's tooltip by status.
+STATUS_TIPS = {
+    "unlabelled": "not labelled yet",
+    "labelled": "accepted: a training label",
+    "validation": "accepted as a validation frame (held out of training)",
+    "skipped": "skipped: never queued again",
+    DRAFT_STATUS: (
+        "a propagated draft waits: the frame opens with it; correct it and Accept to make it "
+        "a label (until then the frame is unlabelled)"
+    ),
+}
 _COLUMNS = ("#", "frame", "score", "status")
 
 
@@ -149,7 +172,9 @@ class QueueTable(QTableWidget):
         row = self._rows.get(key)
         if row is None:
             return
-        self.item(row, len(_COLUMNS) - 1).setText(status)
+        cell = self.item(row, len(_COLUMNS) - 1)
+        cell.setText(status)
+        cell.setToolTip(STATUS_TIPS.get(status, status))
         colour = _STATUS_COLOURS.get(status)
         brush = QBrush(QColor(colour)) if colour else None  # None: the palette's text colour
         for col in range(len(_COLUMNS)):

@@ -3,7 +3,8 @@
 The project is counted in full once, when it opens. After that every
 :class:`~alges_napari.core.project.events.ProjectEvent` updates only what it concerns: a
 "label" or "status" event the counts line, that frame's queue row and its labelled pixels; a
-"queue" event the queue table; a "round" event the round history and whether a model exists.
+"draft" event the queue rows of the frames concerned ("draft" while one waits); a "queue"
+event the queue table; a "round" event the round history and whether a model exists.
 Moving between frames reads the cached summary (counts, pending frames, queue ranks), so it
 never recounts the pool nor lists ``models/``.
 
@@ -25,6 +26,7 @@ from alges_napari._qt.jobs import BackgroundJob, JobStarter
 from alges_napari._qt.queue_view import QueueTable
 from alges_napari._qt.status_view import StatusPanel, class_pixels, iter_label_pixels
 from alges_napari.core.errors import AlgesError
+from alges_napari.core.project.drafts import shown_status
 from alges_napari.core.project.effort import effort_by_round, effort_records
 from alges_napari.core.project.events import ProjectEvent
 
@@ -140,6 +142,10 @@ class ProjectTracker:
         """Update what ``event`` concerns, then call ``on_change``."""
         if event.kind in ("label", "status"):
             self._frames_changed(event.keys, read_labels=event.kind == "label")
+        elif event.kind == "draft":
+            for key in event.keys:
+                if key in self.ranks:
+                    self._table.set_status(key, shown_status(self.project, key))
         elif event.kind == "queue":
             self._show_queue()
         elif event.kind == "round":
@@ -152,7 +158,7 @@ class ProjectTracker:
         project = self.project
         self.counts = project.counts()
         for key in keys:
-            self._table.set_status(key, project.status(key))
+            self._table.set_status(key, shown_status(project, key))
             if read_labels:
                 try:
                     mask = project.load_label(key)
@@ -175,7 +181,7 @@ class ProjectTracker:
         self.pending = [k for k in self.order if project.status(k) == "unlabelled"]
         rounds = project.rounds
         strategy = rounds[-1].strategy if rounds else None
-        self._table.set_entries(queue, project.status, strategy)
+        self._table.set_entries(queue, lambda key: shown_status(project, key), strategy)
         self._show_counts()
 
     def _show_counts(self) -> None:

@@ -199,6 +199,18 @@ class DraftStore:
         return True
 
 
+#: The status the queue shows for an unlabelled frame that has a draft.
+DRAFT_STATUS = "draft"
+
+
+def shown_status(project: Any, key: str) -> str:
+    """The status to show for ``key``: the project's, or :data:`DRAFT_STATUS` for an unlabelled
+    frame with a draft (it stays "unlabelled" for the project until its draft is accepted).
+    """
+    status = project.status(key)
+    return DRAFT_STATUS if status == "unlabelled" and project.drafts.has(key) else status
+
+
 @dataclass(frozen=True)
 class PropagationResult:
     """What a propagation did.
