@@ -7,6 +7,10 @@ on screen, once it has an accepted label. The drafts are the project's (``drafts
 labels: the annotation loop shows a frame's draft, marked as such, instead of the model's
 prediction, and the surgeon's Accept makes it a label (:func:`read_propagated`,
 :func:`propagated_note`).
+
+Shortcut: **Ctrl+Shift+Enter** (:data:`PROPAGATE_KEY`; Accept is Ctrl+Enter), free in napari
+0.9.2's keymaps, menus and layer tools (a test checks it against them); bound on the viewer by
+:func:`~._qt.viewer_hooks.hook_viewer` and shown in the button's tooltip.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from alges_napari._qt.annotate_panel import key_label
 from alges_napari._qt.jobs import BackgroundJob, JobStarter
 from alges_napari._qt.queue_view import short_key
 from alges_napari.core.errors import AlgesError
@@ -34,6 +39,8 @@ from alges_napari.core.project.drafts import Draft, PropagationResult, iter_prop
 
 #: The frame line's colours while it shows a draft: it is not a label yet.
 DRAFT_COLOURS = "background-color:#8a5a00; color:white"
+#: napari key name of Propagate (the frame on screen).
+PROPAGATE_KEY = "Control-Shift-Enter"
 
 
 def read_propagated(project: Any, key: str) -> Draft | None:
@@ -70,7 +77,8 @@ class PropagatePanel(QWidget):
         self.propagate = QPushButton("Propagate")
         self.propagate.setToolTip(
             "Warp this frame's accepted label to its neighbouring frames with optical flow; "
-            "they open with it as a draft, a label only once you accept it"
+            "they open with it as a draft, a label only once you accept it "
+            f"[{key_label(PROPAGATE_KEY)}]"
         )
         self.cancel = QPushButton("Cancel")
         self.cancel.setToolTip("Stop after the frame being warped (its drafts so far stay)")

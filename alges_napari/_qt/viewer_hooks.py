@@ -7,28 +7,38 @@ widget only while it lives; :func:`~alges_napari._qt.jobs.release` removes them 
 from __future__ import annotations
 
 import weakref
+from functools import reduce
 from typing import Any
 
 from napari.utils.notifications import show_warning
 
 from alges_napari._qt.annotate_panel import KEYS
 from alges_napari._qt.jobs import Resources
+from alges_napari._qt.propagate_actions import PROPAGATE_KEY
 
-#: The widget method each shortcut of :data:`~._qt.annotate_panel.KEYS` calls.
-KEY_METHODS = {"next": "next_frame", "accept": "accept", "skip": "skip"}
+#: The dock's shortcuts: name -> napari key name.
+SHORTCUTS = {**KEYS, "propagate": PROPAGATE_KEY}
+#: The widget method (a dotted path from the widget) each shortcut calls.
+KEY_METHODS = {
+    "next": "next_frame",
+    "accept": "accept",
+    "skip": "skip",
+    "propagate": "propagator.start",
+}
 
 
 def weak_call(obj: Any, method: str, name: str) -> Any:
     """A named function calling ``obj.method()`` (arguments dropped) while ``obj`` lives.
 
-    napari wants key-binding functions to have a ``__name__``.
+    ``method`` may be a dotted path (``"propagator.start"``). napari wants key-binding
+    functions to have a ``__name__``.
     """
     ref = weakref.ref(obj)
 
     def call(*_: Any) -> None:
         target = ref()
         if target is not None:
-            getattr(target, method)()
+            reduce(getattr, method.split("."), target)()
 
     call.__name__ = call.__qualname__ = name
     return call
@@ -46,7 +56,7 @@ def hook_viewer(widget: Any, res: Resources, events: dict[str, Any]) -> None:
     events : dict
         Widget method name -> napari event emitter that calls it (without arguments).
     """
-    for name, key in KEYS.items():
+    for name, key in SHORTCUTS.items():
         try:
             res.viewer.bind_key(key, weak_call(widget, KEY_METHODS[name], f"alges_{name}"))
             res.bound_keys.append(key)
