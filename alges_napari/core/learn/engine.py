@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from alges_napari.core.errors import AlgesError
-from alges_napari.core.learn.engines import Engine, OnnxEngine, TorchEngine
+from alges_napari.core.learn.engines import Engine, OnnxEngine, TorchEngine, forget_templates
 
 #: The choices offered to users.
 ENGINES = ("auto", "torch", "onnx")
@@ -146,20 +146,22 @@ def _fingerprint(model: nn.Module) -> tuple[Any, ...]:
     return tuple((id(p), p._version) for p in model.parameters()), values
 
 
-def _cached_onnx(model: nn.Module) -> OnnxEngine | None:
+def _cached_onnx(model: nn.Module, size: tuple[int, int]) -> OnnxEngine | None:
     c = _onnx_cache
-    if not c or c["model"]() is not model:
+    if not c or c["model"]() is not model or c["size"] != size:
         return None
     return c["engine"] if c["fp"] == _fingerprint(model) else None
 
 
-def _onnx_engine(model: nn.Module) -> OnnxEngine:
-    """This model's export: the cached one while its weights are unchanged, else a new one."""
-    engine = _cached_onnx(model)
+def _onnx_engine(model: nn.Module, size: tuple[int, int]) -> OnnxEngine:
+    """This model's export for ``size`` frames: the cached one while its weights are unchanged."""
+    engine = _cached_onnx(model, size)
     if engine is None:
         _onnx_cache.clear()  # one export at a time: the previous round's weights are stale
-        engine = OnnxEngine(model)
-        _onnx_cache.update(model=weakref.ref(model), fp=_fingerprint(model), engine=engine)
+        engine = OnnxEngine(model, size)
+        _onnx_cache.update(
+            model=weakref.ref(model), fp=_fingerprint(model), engine=engine, size=size
+        )
     return engine
 
 
@@ -248,7 +250,7 @@ def _pick(model: nn.Module, x: torch.Tensor, frames: int, choice: str) -> Engine
     why_not = _onnx_usable(model, x)
     if choice == "onnx":
         if why_not is None:
-            return _onnx_engine(model)
+            return _onnx_engine(model, tuple(x.shape[-2:]))
         if not onnx_available():
             raise AlgesError(
                 f"the onnx engine cannot run: {why_not} (pip install onnxruntime onnx)"
@@ -269,10 +271,11 @@ def _measured(model: nn.Module, x: torch.Tensor, frames: int, with_onnx: bool) -
     """
     t = _timings.setdefault(_shape_key(model, x), Timings())
     engines: list[Any] = [TorchEngine(model, False), TorchEngine(model, True)]
-    onnx = _cached_onnx(model) if with_onnx else None
+    size = tuple(x.shape[-2:])
+    onnx = _cached_onnx(model, size) if with_onnx else None
     todo = [e for e in engines if e.name not in t.per_frame]
     if with_onnx and "onnx" not in t.per_frame:
-        onnx = _onnx_engine(model)
+        onnx = _onnx_engine(model, size)
         t.export_s = onnx.export_s
         todo = [*engines, onnx]
     if todo:
@@ -286,7 +289,7 @@ def _measured(model: nn.Module, x: torch.Tensor, frames: int, with_onnx: bool) -
         cost["onnx"] = frames * t.per_frame["onnx"] + (0.0 if onnx else t.export_s)
     best = min(cost, key=cost.__getitem__)
     if best == "onnx":
-        return onnx or _onnx_engine(model)
+        return onnx or _onnx_engine(model, size)
     return next(e for e in engines if e.name == best)
 
 
@@ -308,3 +311,4 @@ def forget_measurements() -> None:
         _timings.clear()
         _onnx_cache.clear()
         _warned.clear()
+        forget_templates()

@@ -40,7 +40,7 @@ class FakeOnnx:
     made = 0
     shift = 0.0
 
-    def __init__(self, model: torch.nn.Module):
+    def __init__(self, model: torch.nn.Module, size: tuple[int, int] | None = None):
         FakeOnnx.made += 1
         self.torch = engines.TorchEngine(model)
 
@@ -139,6 +139,34 @@ def test_the_export_follows_the_weights() -> None:
     got = second.run(x, True)
     for name in ("logits", "z", "o", "features"):
         np.testing.assert_allclose(got[name], want[name], rtol=1e-4, atol=1e-4, err_msg=name)
+
+
+def test_a_new_rounds_export_fills_the_traced_graph_with_its_weights(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pytest.importorskip("onnxruntime")
+    traces = []
+    real = engines._trace
+
+    def trace(model: torch.nn.Module, size: tuple[int, int] | None, fold: bool) -> bytes:
+        traces.append((size, fold))
+        return real(model, size, fold)
+
+    monkeypatch.setattr(engines, "_trace", trace)
+    model, x = tiny().eval(), torch.randn(2, 3, 64, 96)
+    for step in range(3):  # a new model's BatchNorm weights are all equal; trained ones are not
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(0.05 * torch.randn(p.shape))
+        onnx = engines.OnnxEngine(model, (64, 96))
+        want = engines.TorchEngine(model).run(x, True)
+        got = onnx.run(x, True)
+        for name in ("logits", "z", "o", "features"):  # float32 rounding, reordered: 1e-4 of scale
+            scale = float(want[name].abs().max())
+            assert float((got[name] - want[name]).abs().max()) <= 1e-4 * scale, (step, name)
+    assert traces == [((64, 96), False)]  # traced once, at the frames' size; filled since
+    engines.OnnxEngine(model, None)  # another input shape is another graph
+    assert traces == [((64, 96), False), (None, False)]
 
 
 def test_training_tries_both_formats_then_keeps_the_faster() -> None:
