@@ -75,7 +75,9 @@ class AnnotatePanel(QWidget):
         for name, area in AREAS.items():
             side = round(area**0.5)
             self.coarseness.addItem(f"{name} (~{side}x{side} px)", name)
-        self.coarseness.setToolTip("Size of the superpixels a click paints")
+        self.coarseness.setToolTip(
+            "Size of the superpixels a click paints (G switches while superpixel mode is on)"
+        )
         self.heat = QCheckBox("Heat map")
         self.heat.setToolTip("Show where the model's last-layer gradient is largest (ALGES-seg)")
 

@@ -46,6 +46,9 @@ from alges_napari.core.data.superpixels import SuperpixelCache, check_coarseness
 
 #: Modifier that turns a superpixel gesture into a plain brush stroke.
 BRUSH_MODIFIER = "Shift"
+#: Switches between fine and coarse superpixels while the mode is on (free in napari 0.9.2:
+#: tests/qt/test_correction_tools.py checks it against every key napari binds).
+COARSENESS_KEY = "G"
 #: napari's "hold to pan/zoom" action; its keys pan while the mode is on, too.
 PAN_ACTION = "napari:hold_for_pan_zoom"
 #: ``current()`` returns (frame key, frame reader) for the frame on screen, or None.
@@ -78,6 +81,7 @@ class SuperpixelTool(QObject):
     """
 
     toggled = Signal(bool)
+    coarseness_changed = Signal(str)
     ready = Signal(str)
     updated = Signal()
 
@@ -90,6 +94,7 @@ class SuperpixelTool(QObject):
         self.enabled = False
         self.panning = False
         self._pan_keys: list[Any] = []
+        self._coarseness_key = False
         self._pending: set[tuple[str, str]] = set()
         self._workers: list[Any] = []
         self._panel_links: list[tuple[Any, Callable[..., Any]]] = []
@@ -112,9 +117,13 @@ class SuperpixelTool(QObject):
             layer.mouse_drag_callbacks.append(self._callback)
             layer.events.mode.connect(self._on_mode)
             self._bind_pan_keys()
+            self._bind_coarseness_key()
             self.frame_changed()
         else:
             self._unbind_pan_keys()
+            if self._coarseness_key:
+                self.layer.bind_key(COARSENESS_KEY, None)
+                self._coarseness_key = False
             layer.events.mode.disconnect(self._on_mode)
             if self._callback in layer.mouse_drag_callbacks:
                 layer.mouse_drag_callbacks.remove(self._callback)
@@ -162,9 +171,26 @@ class SuperpixelTool(QObject):
 
         return alges_hold_to_pan
 
+    def _bind_coarseness_key(self) -> None:
+        ref = weakref.ref(self)
+
+        def alges_switch_coarseness(_layer: Any) -> None:
+            tool = ref()
+            if tool is not None and tool.enabled:
+                tool.set_coarseness("coarse" if tool.coarseness == "fine" else "fine")
+
+        try:
+            self.layer.bind_key(COARSENESS_KEY, alges_switch_coarseness)
+        except ValueError:  # bound on this layer by someone else: theirs stays
+            return
+        self._coarseness_key = True
+
     def set_coarseness(self, coarseness: str) -> None:
         """Paint ``"fine"`` or ``"coarse"`` superpixels from now on."""
-        self.coarseness = check_coarseness(coarseness)
+        if check_coarseness(coarseness) == self.coarseness:
+            return
+        self.coarseness = coarseness
+        self.coarseness_changed.emit(coarseness)
         if self.enabled:
             self.frame_changed()
 
@@ -334,5 +360,10 @@ def attach_tool(layer: Any, frames: Any, annotation: Any, panel: Any) -> Superpi
 
     tool.connect_panel(panel.superpixels.toggled, tool.set_enabled)
     tool.connect_panel(panel.coarseness.currentIndexChanged, coarseness)
+
+    def show_coarseness(value: str) -> None:  # the key switched it: the list follows
+        panel.coarseness.setCurrentIndex(panel.coarseness.findData(value))
+
+    tool.connect_panel(tool.coarseness_changed, show_coarseness)
     tool.overlay = BoundaryOverlay(annotation.layers.viewer, tool)
     return tool

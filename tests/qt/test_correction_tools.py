@@ -18,6 +18,7 @@ from alges_napari._qt.annotate_panel import KEYS
 from alges_napari._qt.palette import class_key
 from alges_napari._qt.propagate_actions import PROPAGATE_KEY
 from alges_napari._qt.superpixel_overlay import TAG
+from alges_napari._qt.superpixel_tool import COARSENESS_KEY
 from alges_napari.core.acquire.queue import QueueEntry
 from tests.qt.test_propagate_panel import accept_truth
 from tests.qt.test_superpixel_tool import _gesture, _ready_tool
@@ -160,6 +161,25 @@ def test_the_propagate_key_collides_with_nothing() -> None:
     ours |= {str(coerce_keybinding(class_key(i))) for i in range(20)}
     key = str(coerce_keybinding(PROPAGATE_KEY))
     assert key == "Ctrl+Shift+Enter" and key not in napari_keys | ours
+
+
+def test_g_switches_the_coarseness_in_superpixel_mode_only(project_widget, qtbot) -> None:
+    widget, viewer = project_widget
+    layer, panel = widget.layers.annotation, widget.annotate
+    assert COARSENESS_KEY not in _napari_keys() | {str(coerce_keybinding(PROPAGATE_KEY))}
+    tool = _ready_tool(widget, qtbot)
+    fine = tool.labels()
+    canvas = _canvas(viewer)
+    qtbot.keyClick(canvas, Qt.Key.Key_G)
+    assert tool.coarseness == panel.coarseness.currentData() == "coarse"
+    tool.wait()
+    assert tool.labels().max() < fine.max()  # fewer, larger superpixels
+    qtbot.keyClick(canvas, Qt.Key.Key_G)
+    assert tool.coarseness == panel.coarseness.currentData() == "fine"
+    layer.mode = "paint"  # the mode off: the key is napari's (unbound) again
+    assert not tool.enabled and all(str(k) != COARSENESS_KEY for k in layer.keymap)
+    qtbot.keyClick(canvas, Qt.Key.Key_G)
+    assert tool.coarseness == panel.coarseness.currentData() == "fine"
 
 
 def test_the_propagate_key_makes_drafts_the_queue_shows_until_accepted_or_discarded(
