@@ -75,23 +75,22 @@ class EffortMeter:
 
     def undone(self) -> None:
         """An edit of the frame on screen was undone: one action fewer (never below 0)."""
-        key = self.key
-        if key is None:
-            return
-        if self._actions.get(key, 0) > 0:
-            self._actions[key] -= 1
-        else:
-            self._uncounted[key] = self._uncounted.get(key, 0) + 1
+        self._shift(self._actions, self._uncounted)
 
     def redone(self) -> None:
         """An undone edit of the frame on screen was redone: one action more."""
+        self._shift(self._uncounted, self._actions)
+
+    def _shift(self, take: dict[str, int], otherwise: dict[str, int]) -> None:
+        # Undo takes a counted edit off; one that undoes an edit from before the last accept
+        # (nothing left to take) is remembered instead, so that its redo adds nothing back.
         key = self.key
         if key is None:
             return
-        if self._uncounted.get(key, 0) > 0:
-            self._uncounted[key] -= 1
+        if take.get(key, 0) > 0:
+            take[key] -= 1
         else:
-            self._actions[key] = self._actions.get(key, 0) + 1
+            otherwise[key] = otherwise.get(key, 0) + 1
 
     def actions(self, key: str) -> int:
         """Edits counted on ``key`` since it was opened or last accepted."""
