@@ -121,8 +121,9 @@ class _Outputs(nn.Module):
 
 #: Frame size a shape-free export traces at: tracing costs time in proportion to the pixels.
 TRACE_SIZE = (64, 64)
-#: Graphs traced once per model structure and input size, their weights filled in per round:
-#: a trace costs ~0.5 s, filling in a round's weights ~0.05 s.
+#: Graphs traced once per model structure and input size, their weights filled in per round
+#: (a Unet-resnet18 at 256x448, with other work running: trace ~2 s, filling and serialising a
+#: round's weights ~0.4 s). Each holds a copy of the weights until :func:`forget_templates`.
 _templates: dict[tuple[Any, ...], Any] = {}
 
 
@@ -217,7 +218,8 @@ def export_onnx(model: nn.Module, size: tuple[int, int] | None = None) -> bytes:
     model : torch.nn.Module
     size : (int, int), optional
         Input height and width the graph is fixed to (ONNX Runtime plans a fixed-size graph
-        better: ~13 % faster here); None: dynamic. The batch axis is always dynamic.
+        better: 5-19 % faster here, ``benchmarks/bench_engines.py``); None: dynamic. The batch
+        axis is always dynamic.
 
     The first export of a model structure traces it (the TorchScript exporter: it needs no
     onnxscript and exported 3x faster than the dynamo one here; the dynamo one where a later
