@@ -18,6 +18,9 @@ the tool binds the same key(s) on the annotation layer's own keymap (``Layer.bin
 layer's keymap comes before the viewer's) for as long as the mode is on: held, it turns
 ``mouse_pan`` back on and the tool paints nothing; released, painting resumes.
 
+**G** (:data:`COARSENESS_KEY`, bound on the layer's keymap while the mode is on) switches
+between fine and coarse superpixels; the panel's list follows.
+
 A whole gesture is one undo step and one ``layer.events.paint``: its writes go through the
 public ``Labels.data_setitem`` / ``Labels.paint`` inside the public ``Labels.block_history()``
 context, which commits them as one history item (napari 0.9.2). Picking another napari tool
@@ -72,6 +75,8 @@ class SuperpixelTool(QObject):
     ----------
     toggled : Signal(bool)
         The mode was switched on or off (also when napari's tool buttons switched it off).
+    coarseness_changed : Signal(str)
+        The coarseness is now this one (the panel's list, or :data:`COARSENESS_KEY`).
     ready : Signal(str)
         The superpixels of the frame with this key are ready.
     updated : Signal()
