@@ -196,6 +196,15 @@ def _best_fill(ann: np.ndarray, truth: np.ndarray, k: int) -> tuple[int, np.ndar
     return best
 
 
+def _class_counts(sp: np.ndarray, truth: np.ndarray, k: int) -> tuple[np.ndarray, int, np.ndarray]:
+    """(superpixel of each labelled pixel, superpixels, (superpixels, k) true-class counts)."""
+    valid = truth != IGNORE
+    n_sp = int(sp.max()) + 1
+    sp_v = sp[valid]
+    counts = np.bincount(sp_v * k + truth[valid].astype(np.int64), minlength=n_sp * k)
+    return sp_v, n_sp, counts.reshape(n_sp, k)
+
+
 def tools_correct(
     ann: np.ndarray, truth: np.ndarray, sp: np.ndarray, k: int
 ) -> tuple[int, int, int]:
@@ -204,9 +213,7 @@ def tools_correct(
     Returns (superpixel clicks, fills, brush strokes of the fallback).
     """
     valid = truth != IGNORE
-    n_sp = int(sp.max()) + 1
-    sp_v, t_v = sp[valid], truth[valid].astype(np.int64)
-    sp_counts = np.bincount(sp_v * k + t_v, minlength=n_sp * k).reshape(n_sp, k)
+    sp_v, n_sp, sp_counts = _class_counts(sp, truth, k)
     sp_class, sp_best = sp_counts.argmax(axis=1), sp_counts.max(axis=1)
     clicks = fills = 0
     while agreement(ann, truth) < TARGET:
@@ -237,14 +244,7 @@ def drags_correct(
     """
     maps = sp if isinstance(sp, list) else [sp]
     valid = truth != IGNORE
-    t_v = truth[valid].astype(np.int64)
-    tables = []
-    for m in maps:
-        n_sp = int(m.max()) + 1
-        sp_v = m[valid]
-        tables.append(
-            (m, sp_v, n_sp, np.bincount(sp_v * k + t_v, minlength=n_sp * k).reshape(n_sp, k))
-        )
+    tables = [(m, *_class_counts(m, truth, k)) for m in maps]
     drags = fills = 0
     while agreement(ann, truth) < TARGET:
         right = ann[valid] == truth[valid]

@@ -31,21 +31,10 @@ import tempfile
 import time
 
 import numpy as np
-import onnxruntime as ort
 import torch
 
 from alges_napari.core.learn import engines
 from alges_napari.core.learn.model import ModelSpec, preprocess
-
-
-def session(data: bytes, spin: bool) -> ort.InferenceSession:
-    """An ONNX Runtime session with the product's options (``spin`` aside)."""
-    o = ort.SessionOptions()
-    o.intra_op_num_threads = torch.get_num_threads()
-    o.inter_op_num_threads = 1
-    o.log_severity_level = 3
-    o.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
-    return ort.InferenceSession(data, o, providers=["CPUExecutionProvider"])
 
 
 def main() -> None:
@@ -69,9 +58,9 @@ def main() -> None:
     xn, n = x.numpy(), args.frames // 8
     static = engines.export_onnx(model, (h, w))
     dyn, sta, spin = (
-        session(engines.export_onnx(model, None), False),
-        session(static, False),
-        session(static, True),
+        engines.onnx_session(engines.export_onnx(model, None)),
+        engines.onnx_session(static),
+        engines.onnx_session(static, spinning=True),
     )
 
     def eager() -> None:

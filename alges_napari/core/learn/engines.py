@@ -170,6 +170,11 @@ def _trace(model: nn.Module, size: tuple[int, int] | None, fold: bool) -> bytes:
             return program.model_proto.SerializeToString()
 
 
+def _graph_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """``model``'s state dict under the names its unfolded graph gives the initializers."""
+    return {f"model.{k}": v for k, v in model.state_dict().items()}  # _Outputs's attribute
+
+
 def _template(model: nn.Module, size: tuple[int, int] | None) -> Any:
     """A graph of ``model``'s structure whose initializers are all state-dict entries, or None.
 
@@ -185,7 +190,7 @@ def _template(model: nn.Module, size: tuple[int, int] | None) -> Any:
             if t.is_floating_point():
                 t.copy_(torch.rand(t.shape, generator=gen) + 0.5)
     proto = onnx.load_from_string(_trace(shadow, size, fold=False))
-    state = {f"model.{k}": v for k, v in model.state_dict().items()}
+    state = _graph_state(model)
     for init in proto.graph.initializer:
         v = state.get(init.name)
         if (
@@ -228,11 +233,28 @@ def export_onnx(model: nn.Module, size: tuple[int, int] | None = None) -> bytes:
     proto = traced_graph(model, size)
     if proto is None:
         return _trace(model, size, fold=True)
-    state = {f"model.{k}": v for k, v in model.state_dict().items()}
+    state = _graph_state(model)
     with torch.no_grad():
         for init in proto.graph.initializer:
             init.raw_data = state[init.name].detach().cpu().contiguous().numpy().tobytes()
     return proto.SerializeToString()
+
+
+def onnx_session(graph: bytes, spinning: bool = False) -> Any:
+    """An ONNX Runtime CPU session on ``graph`` with the scoring pass's options.
+
+    ``spinning=True`` lets idle threads spin (``benchmarks/bench_engines.py`` compares it); the
+    pass lets them sleep, since the ALGES maths runs in torch between batches on the same cores.
+    """
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    # As many threads as torch may use, so `--threads` and the benchmarks mean one thing.
+    options.intra_op_num_threads = torch.get_num_threads()
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3  # errors only: no per-node optimiser chatter
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
+    return ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
 
 
 class OnnxEngine:
@@ -248,23 +270,11 @@ class OnnxEngine:
     name = "onnx"
 
     def __init__(self, model: nn.Module, size: tuple[int, int] | None = None):
-        import onnxruntime as ort
-
         # A structure's first trace is paid once per process; what a new round's weights cost
         # (and what the engine choice weighs) is filling the graph and making a session.
         traced_graph(model, size)
         t0 = time.perf_counter()
-        options = ort.SessionOptions()
-        # As many threads as torch may use, so `--threads` and the benchmarks mean one thing.
-        options.intra_op_num_threads = torch.get_num_threads()
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3  # errors only: no per-node optimiser chatter
-        # Idle threads sleep rather than spin: the ALGES maths runs in torch between batches,
-        # on the same cores.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = ort.InferenceSession(
-            export_onnx(model, size), options, providers=["CPUExecutionProvider"]
-        )
+        self.session = onnx_session(export_onnx(model, size))
         self.export_s = time.perf_counter() - t0
         _, self.post = head_parts(model)
 
