@@ -150,19 +150,13 @@ class SuperpixelCache:
                 self._items.move_to_end((key, coarseness))
             return item
 
-    def put(
-        self,
-        key: Hashable,
-        coarseness: str,
-        labels: np.ndarray,
-        boundaries: np.ndarray | None = None,
-    ) -> None:
-        """Keep ``labels`` for frame ``key`` at ``coarseness``, with their ``boundaries``.
+    def put(self, key: Hashable, coarseness: str, labels: np.ndarray) -> None:
+        """Keep ``labels`` for frame ``key`` at ``coarseness``, with their boundaries.
 
-        The boundaries are computed here (:func:`superpixel_boundaries`) when not given.
+        The boundaries (:func:`superpixel_boundaries`) are computed here, in the caller's
+        thread: the widget's worker, not the GUI thread.
         """
-        if boundaries is None:
-            boundaries = superpixel_boundaries(labels)
+        boundaries = superpixel_boundaries(labels)
         with self._lock:
             self._items[(key, coarseness)] = (labels, boundaries)
             self._items.move_to_end((key, coarseness))
