@@ -4,8 +4,8 @@ A schema maps class ids ``0 .. C-1`` to names and RGB colours; the id 255 is res
 "ignore" (unlabelled pixels, region boundaries), so a schema holds at most 254 classes
 (ids 0..253; 254 is left free so that no class id can be confused with a boundary value).
 
-:data:`CHOLECSEG8K` is built in (DESIGN.md section 4). Custom schemas come from a small JSON
-file::
+:data:`CHOLECSEG8K` (DESIGN.md section 4) and :data:`ENDOSCAPES` are built in. Custom schemas
+come from a small JSON file::
 
     {"name": "my-set",
      "classes": [{"id": 0, "name": "background", "color": [0, 0, 0]},
@@ -252,7 +252,32 @@ CHOLECSEG8K = ClassSchema(
     scored=(0, 1, 2, 3, 4, 5, 9, 10),
 )
 
-BUILTIN_SCHEMAS = {"cholecseg8k": CHOLECSEG8K}
+#: Endoscapes-Seg50 (Murali et al. 2023, arXiv:2312.12429): the official 7 classes. Colours are
+#: ours (the release has none): distinct hues, none white (white is the colour of "ignore"), and
+#: background a dark grey so that the overlay does not hide the tissue it covers.
+ENDOSCAPES = ClassSchema(
+    names=(
+        "background",
+        "cystic plate",
+        "calot triangle",
+        "cystic artery",
+        "cystic duct",
+        "gallbladder",
+        "tool",
+    ),
+    colors=(
+        (64, 64, 64),
+        (245, 130, 48),
+        (255, 225, 25),
+        (230, 25, 75),
+        (60, 180, 75),
+        (145, 30, 180),
+        (0, 130, 200),
+    ),
+    name="endoscapes",
+)
+
+BUILTIN_SCHEMAS = {"cholecseg8k": CHOLECSEG8K, "endoscapes": ENDOSCAPES}
 
 
 def load_schema(path: str | Path) -> ClassSchema:
@@ -290,7 +315,7 @@ def load_schema(path: str | Path) -> ClassSchema:
 
 
 def get_schema(name_or_path: str | Path | ClassSchema) -> ClassSchema:
-    """Return a built-in schema by name ("cholecseg8k") or load one from a JSON path.
+    """Return a built-in schema by name ("cholecseg8k", "endoscapes") or load one from a JSON path.
 
     Raises
     ------

@@ -60,7 +60,7 @@ ClassesJson = Annotated[dict[str, Any], AfterValidator(_class_schema)]
 class SourceSection(_Part):
     """``"source"``: a frame source as ``FrameSource.describe()`` wrote it."""
 
-    type: Literal["folder", "cholecseg8k", "video", "tiff"]
+    type: Literal["folder", "cholecseg8k", "endoscapes", "paired", "video", "tiff"]
     path: StrictStr = Field(min_length=1)
     stride: StrictInt = Field(default=1, ge=1)
     n_frames: StrictInt | None = Field(default=None, ge=0)
@@ -115,9 +115,22 @@ class QueueItem(_Part):
     key: StrictStr
     rank: StrictInt
     score: float | None = None  # NaN and infinities are scores a strategy may give
+    # The queue's meaning (QueueEntry); absent in files written before it was kept.
+    strategy: StrictStr | None = None
+    measure: StrictStr | None = None
+    relative: float | None = None
+    pick_value: float | None = None
 
     def entry(self) -> QueueEntry:
-        return QueueEntry(self.key, self.rank, self.score)
+        return QueueEntry(
+            self.key,
+            self.rank,
+            self.score,
+            self.strategy,
+            self.measure,
+            self.relative,
+            self.pick_value,
+        )
 
 
 def _round_record(value: Any) -> RoundRecord:

@@ -1,5 +1,6 @@
-"""Frame sources (image folders, CholecSeg8k trees, videos, TIFF stacks) and the factory that
-opens the right one for a path: see :mod:`.base` for the shared contract."""
+"""Frame sources (image folders, CholecSeg8k trees, Endoscapes splits, paired image/mask
+folders, videos, TIFF stacks) and the factory that opens the right one for a path: see
+:mod:`.base` for the shared contract and :mod:`.labelled` for the report of labelled data."""
 
 from __future__ import annotations
 
@@ -19,15 +20,21 @@ from alges_napari.core.data.frames.base import (
     natural_key,
     to_rgb8,
 )
+from alges_napari.core.data.frames.endoscapes import EndoscapesSource, find_layout
 from alges_napari.core.data.frames.folder import CholecSeg8kSource, ImageFolderSource
+from alges_napari.core.data.frames.labelled import DataReport, DataReportWarning, LabelledSource
 from alges_napari.core.data.frames.media import TiffStackSource, VideoSource
 from alges_napari.core.errors import FrameSourceError
 
 __all__ = [
     "CholecSeg8kSource",
+    "DataReport",
+    "DataReportWarning",
+    "EndoscapesSource",
     "FrameSource",
     "FrameWarning",
     "ImageFolderSource",
+    "LabelledSource",
     "TiffStackSource",
     "VideoSource",
     "natural_key",
@@ -45,20 +52,29 @@ def open_frames(
     stride: int = 1,
     schema: ClassSchema | str | Path | None = None,
     recursive: bool = False,
+    split: str | None = None,
+    report: bool = True,
 ) -> FrameSource:
-    """Open a folder of images, a CholecSeg8k tree, a video file or a (multi-page) TIFF.
+    """Open a folder of images, a labelled data set, a video file or a (multi-page) TIFF.
 
     Parameters
     ----------
     path : path-like
-        A folder (CholecSeg8k tree when it holds ``*_endo.png`` files anywhere below it, else a
-        folder of images), a video (mp4, avi, mov, mkv) or a TIFF file.
+        A folder, a video (mp4, avi, mov, mkv) or a TIFF file. Folders are tried in this order:
+        an Endoscapes split folder or root (:class:`EndoscapesSource`), a CholecSeg8k tree
+        (``*_endo.png`` files anywhere below it), else a folder of images.
     stride : int
         Keep every ``stride``-th frame (keys keep the original frame names/numbers).
     schema : ClassSchema, str or path, optional
         The class schema (a CholecSeg8k tree defaults to CHOLECSEG8K).
     recursive : bool
         Folders only: also list images in sub-folders (keys then include the sub-folder).
+    split : str, optional
+        An Endoscapes root only: open this split (``"train"``) instead of every split.
+    report : bool
+        Labelled data sets (:class:`LabelledSource`): scan every mask once and emit the
+        summary of its quirks as ONE :class:`DataReportWarning` (the CLI prints it as one line,
+        napari shows it). The summary stays at ``source.report()``.
 
     Raises
     ------
@@ -72,7 +88,14 @@ def open_frames(
         schema = get_schema(schema)
     if not p.exists():
         raise FrameSourceError(f"{p} does not exist")
+    if split is not None and (p.is_file() or find_layout(p) is None):
+        raise FrameSourceError(f"split={split!r} is for an Endoscapes root; {p} is not one")
     if p.is_dir():
+        labelled = _open_labelled(p, int(stride), schema, split)
+        if labelled is not None:
+            if report:
+                warnings.warn(labelled.report().summary(), DataReportWarning, stacklevel=2)
+            return labelled
         if next(p.rglob("*_endo.png"), None) is not None:
             return CholecSeg8kSource(p, int(stride), schema)
         return ImageFolderSource(p, int(stride), schema, recursive=recursive)
@@ -87,6 +110,15 @@ def open_frames(
         f"{p}: unsupported file type {suffix or '(none)'}; frame sources are folders, "
         f"videos ({', '.join(VIDEO_SUFFIXES)}) and TIFF stacks"
     )
+
+
+def _open_labelled(
+    p: Path, stride: int, schema: ClassSchema | None, split: str | None
+) -> LabelledSource | None:
+    """The labelled data set at folder ``p`` (Endoscapes, paired), or None when it is not one."""
+    if find_layout(p) is not None:
+        return EndoscapesSource(p, stride, schema, split=split)
+    return None
 
 
 def open_frames_from_config(config: dict[str, Any]) -> FrameSource:
@@ -108,6 +140,8 @@ def open_frames_from_config(config: dict[str, Any]) -> FrameSource:
         source: FrameSource = ImageFolderSource(
             p, stride, schema, recursive=bool(config.get("recursive", False))
         )
+    elif kind == "endoscapes":
+        source = EndoscapesSource(config["path"], stride, schema, split=config.get("split"))
     elif kind in ("cholecseg8k", "video", "tiff"):
         source = open_frames(config["path"], stride, schema)
         if source.kind != kind:

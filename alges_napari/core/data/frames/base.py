@@ -132,6 +132,12 @@ class FrameSource(abc.ABC):
         return self.path.name
 
     @property
+    def groups(self) -> list[str]:
+        """The group (video or clip) of each frame, in source order: the key's first folder,
+        ``""`` for keys without one. Held-out splits and video-aware strategies use it."""
+        return [k.split("/", 1)[0] if "/" in k else "" for k in self._keys]
+
+    @property
     def has_ground_truth(self) -> bool:
         """True when at least one frame has a ground-truth mask."""
         return False
