@@ -1,19 +1,24 @@
-"""npe2 reader: frame folders, CholecSeg8k trees, videos and multi-page TIFFs as lazy layers.
+"""npe2 reader: frame folders, CholecSeg8k trees, Endoscapes splits, paired ``images/`` +
+``masks/`` folders, videos and multi-page TIFFs as lazy layers.
 
 Frames become ONE Image layer with a frame axis (a dask array whose chunks are single frames,
 each decoded on demand by the core :class:`~alges_napari.core.data.frames.base.FrameSource`), ground truth
-(CholecSeg8k trees) a lazy Labels layer painted in the schema's colours, with the class names
+(CholecSeg8k trees, Endoscapes, paired folders) a lazy Labels layer painted in the schema's colours, with the class names
 as layer features so napari's status bar names the class under the cursor; 255 (ignore) is
 transparent.
 
 The reader claims only what it can open as a frame source: a folder holding images, a
-CholecSeg8k tree, a video file or a TIFF with more than one frame. A single PNG/JPEG (or
+CholecSeg8k tree, an Endoscapes split folder or root, a paired root, a video file or a TIFF
+with more than one frame. The one summary of a labelled data set's quirks (255, stray values,
+black frames, empty masks: :class:`~alges_napari.core.data.frames.DataReport`) is shown once
+as a napari notification and kept in the layers' metadata (``alges_report``). A single PNG/JPEG (or
 single-page TIFF) is left to napari's own readers. Problems found while opening (an empty
 folder, a corrupt video) raise the core's ``AlgesError``; napari reports it to the user.
 """
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +29,13 @@ from alges_napari.core.data.frames import (
     IMAGE_SUFFIXES,
     TIFF_SUFFIXES,
     VIDEO_SUFFIXES,
+    DataReportWarning,
     FrameSource,
+    LabelledSource,
     open_frames,
 )
+from alges_napari.core.data.frames.endoscapes import find_layout
+from alges_napari.core.data.frames.paired import find_paired_root
 
 LayerData = tuple[Any, dict[str, Any], str]
 IGNORE = IGNORE_INDEX  # the mask value "no label": transparent, the eraser's value
@@ -45,6 +54,8 @@ def _is_multipage_tiff(path: Path) -> bool:
 
 def _claims(path: Path) -> bool:
     if path.is_dir():
+        if find_layout(path) is not None or find_paired_root(path) is not None:
+            return True
         if next(path.rglob("*_endo.png"), None) is not None:
             return True
         return any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir() if p.is_file())
@@ -135,7 +146,9 @@ FRAME_AXES = ("frame", "y", "x")
 
 def layers_for(source: FrameSource) -> list[LayerData]:
     """Build the napari layer data of a frame source (frames, and ground truth if any)."""
-    meta = {"alges_source": source.describe()}
+    meta: dict[str, Any] = {"alges_source": source.describe()}
+    if isinstance(source, LabelledSource):
+        meta["alges_report"] = source.report().to_json()
     layers: list[LayerData] = [
         (
             lazy_frames(source),
@@ -166,4 +179,18 @@ def read_frames(path: str | list[str]) -> list[LayerData]:
     """
     if isinstance(path, list | tuple):
         path = path[0]
-    return layers_for(open_frames(path))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DataReportWarning)
+        source = open_frames(path)
+    for w in caught:  # others go on to napari as they came; the data report is one notice
+        if issubclass(w.category, DataReportWarning):
+            _notify(str(w.message))
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return layers_for(source)
+
+
+def _notify(text: str) -> None:
+    from napari.utils.notifications import show_info
+
+    show_info(text)

@@ -24,6 +24,7 @@ from alges_napari.core.data.frames.endoscapes import EndoscapesSource, find_layo
 from alges_napari.core.data.frames.folder import CholecSeg8kSource, ImageFolderSource
 from alges_napari.core.data.frames.labelled import DataReport, DataReportWarning, LabelledSource
 from alges_napari.core.data.frames.media import TiffStackSource, VideoSource
+from alges_napari.core.data.frames.paired import PairedSource, find_paired_root
 from alges_napari.core.errors import FrameSourceError
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "FrameWarning",
     "ImageFolderSource",
     "LabelledSource",
+    "PairedSource",
     "TiffStackSource",
     "VideoSource",
     "natural_key",
@@ -61,7 +63,8 @@ def open_frames(
     ----------
     path : path-like
         A folder, a video (mp4, avi, mov, mkv) or a TIFF file. Folders are tried in this order:
-        an Endoscapes split folder or root (:class:`EndoscapesSource`), a CholecSeg8k tree
+        an Endoscapes split folder or root (:class:`EndoscapesSource`), a root holding
+        ``images/`` and ``masks/`` (:class:`PairedSource`), a CholecSeg8k tree
         (``*_endo.png`` files anywhere below it), else a folder of images.
     stride : int
         Keep every ``stride``-th frame (keys keep the original frame names/numbers).
@@ -118,6 +121,8 @@ def _open_labelled(
     """The labelled data set at folder ``p`` (Endoscapes, paired), or None when it is not one."""
     if find_layout(p) is not None:
         return EndoscapesSource(p, stride, schema, split=split)
+    if find_paired_root(p) is not None:
+        return PairedSource(p, stride, schema)
     return None
 
 
@@ -142,6 +147,8 @@ def open_frames_from_config(config: dict[str, Any]) -> FrameSource:
         )
     elif kind == "endoscapes":
         source = EndoscapesSource(config["path"], stride, schema, split=config.get("split"))
+    elif kind == "paired":
+        source = PairedSource(config["path"], stride, schema)
     elif kind in ("cholecseg8k", "video", "tiff"):
         source = open_frames(config["path"], stride, schema)
         if source.kind != kind:
