@@ -30,6 +30,7 @@ commands, in a typical order:
   alges train --project P                 one round: train, score the pool, queue the next batch
   alges rank --project P                  score + select with the latest model (GPU server)
   alges export labels|model --project P --out DIR
+  alges import --project P --format F --from DIR   existing labels in (masks, coco, cvat-mask, nnunet)
   alges demo                              napari with the widget docked and sample data open
 Run `alges COMMAND --help` for every option of a command.
 

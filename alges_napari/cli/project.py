@@ -1,4 +1,4 @@
-"""``alges init``, ``alges train``, ``alges rank`` and ``alges export``: work on a project folder."""
+"""``alges init``, ``train``, ``rank``, ``export`` and ``import``: work on a project folder."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from alges_napari.cli.cluster import add_dask_options, dask_client, rank_scorer
 from alges_napari.cli.common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
+    EXIT_USAGE,
     Bars,
     OneStrategy,
     add_device,
@@ -21,9 +22,15 @@ from alges_napari.cli.common import (
 from alges_napari.core.acquire.strategies import DEFAULT_STRATEGY
 from alges_napari.core.progress import StopFlag, run_to_end
 
+#: ``export labels --format`` and ``import --format`` choices: core.project.export.LABEL_FORMATS
+#: and core.project.label_import.IMPORT_FORMATS, written out so that ``alges --help`` imports
+#: neither (a test checks that they are the same).
+LABEL_FORMATS = ("index", "cholecseg8k", "nnunet", "coco", "cvat-mask")
+IMPORT_FORMATS = ("masks", "coco", "cvat-mask", "nnunet")
+
 
 def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
-    """Register ``init``, ``train``, ``rank`` and ``export``."""
+    """Register ``init``, ``train``, ``rank``, ``export`` and ``import``."""
     p = sub.add_parser(
         "init",
         parents=parents,
@@ -97,12 +104,45 @@ def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     p.add_argument("--out", required=True, help="new folder to write")
     p.add_argument(
         "--format",
-        choices=("index", "cholecseg8k"),
+        choices=LABEL_FORMATS,
         default="index",
-        help="labels: index PNGs (default) or CholecSeg8k colour/watershed tree",
+        help="labels: index PNGs (default), CholecSeg8k colour/watershed tree, an nnU-Net v2 "
+        "raw dataset, COCO JSON (RLE), or CVAT segmentation mask 1.1",
+    )
+    p.add_argument(
+        "--validation-as-test",
+        action="store_true",
+        help="nnunet: validation frames go to imagesTs/labelsTs instead of the training cases",
     )
     p.add_argument("--round", type=int, help="model: this round's checkpoint (default: latest)")
     p.set_defaults(func=run_export)
+
+    p = sub.add_parser(
+        "import",
+        parents=parents,
+        help="import labels made elsewhere into a project as accepted labels",
+        description="Import existing labels (an images/ + masks/ folder, COCO polygons or RLE, "
+        "CVAT segmentation mask 1.1, an nnU-Net raw dataset) as accepted labels: each file is "
+        "matched to a project frame by name, and a report says what matched, what did not, "
+        "and which files hold a class id or colour outside the project's schema (those are "
+        "not imported). Frames that already have an accepted label keep it unless "
+        "--overwrite. Exit code 2 when anything found was not imported.",
+    )
+    p.add_argument("--project", required=True, help="project folder (opened for writing)")
+    p.add_argument("--format", required=True, choices=IMPORT_FORMATS, help="the labels' format")
+    p.add_argument(
+        "--from",
+        dest="source",
+        required=True,
+        metavar="DIR_OR_FILE",
+        help="the dataset folder (coco: its JSON file, or a folder holding one)",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the accepted labels of frames that already have one",
+    )
+    p.set_defaults(func=run_import)
 
 
 def _round_options(p: argparse.ArgumentParser, training: bool) -> None:
@@ -249,10 +289,28 @@ def run_export(args: argparse.Namespace) -> int:
         if args.what == "labels":
             # export_labels refuses a project without labels before writing anything; the count
             # comes from labels/, not the frames, which may have moved
-            path = export_labels(project, args.out, fmt=args.format)
+            path = export_labels(
+                project, args.out, fmt=args.format, validation_as_test=args.validation_as_test
+            )
             what = f"{len(project.label_keys())} label(s)"
         else:
             path = export_model(project, args.out, round_index=args.round)
             what = "the model"
     say(args, f"exported {what} to {path}")
     return EXIT_OK
+
+
+def run_import(args: argparse.Namespace) -> int:
+    """``alges import``: the report goes to stderr (even with --quiet when incomplete)."""
+    import sys
+
+    from alges_napari.core.project.label_import import import_labels
+    from alges_napari.core.project.project import Project
+
+    with Project.open(args.project) as project:
+        report = import_labels(project, args.format, args.source, overwrite=args.overwrite)
+    if report.complete:
+        say(args, "\n".join(report.lines()))
+        return EXIT_OK
+    print("\n".join(f"alges import: {line}" for line in report.lines()), file=sys.stderr)
+    return EXIT_USAGE

@@ -42,7 +42,9 @@ def test_help_lists_commands_and_exit_codes(capsys) -> None:
 def test_every_option_of_every_command_is_explained(capsys) -> None:
     parser = cli.build_parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    assert set(sub.choices) == {"simulate", "plot", "init", "train", "rank", "export", "demo"}
+    assert set(sub.choices) == {
+        "simulate", "plot", "init", "train", "rank", "export", "import", "demo"
+    }  # fmt: skip
     for name, command in sub.choices.items():
         for action in command._actions:
             assert action.help, f"alges {name}: {action.option_strings or action.dest} has no help"

@@ -1,4 +1,8 @@
-"""Export a project's labels (index PNG or a CholecSeg8k tree) and its model (safetensors).
+"""Export a project's labels and its model (safetensors).
+
+Label formats: index PNGs, a CholecSeg8k tree, and (each in its module of :mod:`.formats`) an
+nnU-Net v2 raw dataset, COCO JSON with RLE segments, and CVAT's segmentation mask 1.1; this
+module dispatches to them (:data:`LABEL_FORMATS`).
 
 Every export is staged: files are written (atomically) into a hidden sibling folder
 ``.<name>.partial-<pid>`` which is renamed to the target only when everything is written. A
@@ -9,7 +13,6 @@ nothing half-written behind. The target must not exist or be an empty folder.
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import re
 import shutil
@@ -23,7 +26,14 @@ import numpy as np
 from alges_napari.core.errors import AlgesError, MaskError
 from alges_napari.core.project.effort import EFFORT_CSV, effort_csv, effort_records
 from alges_napari.core.project.files import atomic_write_bytes, atomic_write_json, fsync_folder
-from alges_napari.core.project.project import Project, encode_index_png, key_to_relpath
+from alges_napari.core.project.formats import coco, cvat, nnunet
+from alges_napari.core.project.formats import write_png as _write_png
+from alges_napari.core.project.project import Project, key_to_relpath
+
+#: Every label export format, in the order the CLI and the widget offer them.
+LABEL_FORMATS = ("index", "cholecseg8k", "nnunet", "coco", "cvat-mask")
+#: The formats written by a module of .formats: ``write(project, keys, frames, stage, **opts)``.
+_FORMAT_WRITERS = {"nnunet": nnunet.write, "coco": coco.write, "cvat-mask": cvat.write}
 
 #: A key that already has CholecSeg8k's shape keeps its place in an exported tree.
 _CHOLEC_KEY = re.compile(r"^video\d+/video\d+_\d+/frame_\d+_endo$")
@@ -79,18 +89,6 @@ def _undo(out: Path, stage: Path, existed: bool) -> None:
             out.mkdir()
 
 
-def _write_png(path: Path, array: np.ndarray) -> None:
-    from PIL import Image
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if array.ndim == 2:
-        atomic_write_bytes(path, encode_index_png(array))
-        return
-    buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(array, dtype=np.uint8)).save(buf, format="PNG")
-    atomic_write_bytes(path, buf.getvalue())
-
-
 def as_index_masks(data: Any, name: str = "labels") -> np.ndarray:
     """Return ``data`` as uint8 index masks, checking every value fits (0-255).
 
@@ -132,7 +130,12 @@ class ExportWarning(UserWarning):
     """Labels were exported, but some frames could not be read to go with them."""
 
 
-def export_labels(project: Project, out: str | os.PathLike[str], fmt: str = "index") -> Path:
+def export_labels(
+    project: Project,
+    out: str | os.PathLike[str],
+    fmt: str = "index",
+    validation_as_test: bool = False,
+) -> Path:
     """Export every accepted label of ``project`` (validation frames included).
 
     ``labels/`` is the source of truth: every label file is exported, also when its frame
@@ -147,7 +150,7 @@ def export_labels(project: Project, out: str | os.PathLike[str], fmt: str = "ind
         An open project (read-only is enough).
     out : path-like
         A new folder.
-    fmt : {"index", "cholecseg8k"}
+    fmt : {"index", "cholecseg8k", "nnunet", "coco", "cvat-mask"}
         "index": ``<key>.png`` index masks mirroring the label tree (255 = ignore).
         "cholecseg8k": ``videoXX/videoXX_<start>/frame_<n>_endo.png`` frames with
         ``_endo_color_mask.png``, ``_endo_watershed_mask.png`` and ``_endo_mask.png`` beside them.
@@ -156,6 +159,14 @@ def export_labels(project: Project, out: str | os.PathLike[str], fmt: str = "ind
         are numbered after its last frame) and ``keymap.json`` maps them back.
         Both write ``effort.csv`` beside the labels, one row per label by frame key
         (:func:`~.effort.effort_csv`).
+        "nnunet": an nnU-Net v2 raw dataset (:mod:`.formats.nnunet`; labels whose frame cannot
+        be read are left out, with the same warning). "coco": ``annotations.json``, one RLE
+        segment per class and frame (:mod:`.formats.coco`). "cvat-mask": CVAT's segmentation
+        mask 1.1 (:mod:`.formats.cvat`). Each of these three lists the class schema in its own
+        files and writes ``alges_keymap.json`` (names -> frame keys) where its names are not
+        the keys.
+    validation_as_test : bool
+        "nnunet" only: validation frames go to ``imagesTs``/``labelsTs``, not the training cases.
 
     Returns
     -------
@@ -171,8 +182,10 @@ def export_labels(project: Project, out: str | os.PathLike[str], fmt: str = "ind
         A label file holds values outside the schema or has the wrong size (nothing is
         exported; see :meth:`Project.load_label`).
     """
-    if fmt not in ("index", "cholecseg8k"):
-        raise AlgesError(f"unknown label export format {fmt!r}; use 'index' or 'cholecseg8k'")
+    if fmt not in LABEL_FORMATS:
+        raise AlgesError(
+            f"unknown label export format {fmt!r}; use one of {', '.join(LABEL_FORMATS)}"
+        )
     keys = project.label_keys()
     if not keys:
         raise AlgesError(
@@ -187,6 +200,8 @@ def export_labels(project: Project, out: str | os.PathLike[str], fmt: str = "ind
                 _write_png(stage / f"{rel}.png", as_index_masks(project.load_label(key), rel))
             atomic_write_bytes(stage / EFFORT_CSV, effort)
         return Path(out)
+    if fmt in _FORMAT_WRITERS:
+        return _export_format(project, keys, Path(out), fmt, validation_as_test)
     schema = project.schema
     if schema.watershed is None:
         raise AlgesError(f"class schema {schema.name!r} has no watershed values: export as 'index'")
@@ -203,6 +218,19 @@ def export_labels(project: Project, out: str | os.PathLike[str], fmt: str = "ind
     if unread:
         _warn_unread(Path(out), unread, len(keys), why_not)
     return Path(out)
+
+
+def _export_format(
+    project: Project, keys: list[str], out: Path, fmt: str, validation_as_test: bool
+) -> Path:
+    """Export ``keys`` with the writer of ``fmt`` (from :mod:`.formats`), staged."""
+    options = {"validation_as_test": validation_as_test} if fmt == "nnunet" else {}
+    frames, why_not = _frames_of(project)
+    with staged_dir(out) as stage:
+        unread = _FORMAT_WRITERS[fmt](project, keys, frames, stage, **options)
+    if unread:
+        _warn_unread(out, unread, len(keys), why_not, "left out, because their frame")
+    return out
 
 
 def _frames_of(project: Project) -> tuple[Any, str]:
@@ -251,15 +279,20 @@ def _write_cholec_frame(project: Project, frames: Any, key: str, base: Path) -> 
     return None
 
 
-def _warn_unread(out: Path, unread: dict[str, str], total: int, why_not: str) -> None:
+def _warn_unread(
+    out: Path,
+    unread: dict[str, str],
+    total: int,
+    why_not: str,
+    what: str = "exported without their frame image, because the frame",
+) -> None:
     if why_not:
         detail = f"the frame source cannot be opened: {why_not}"
     else:
         shown = "; ".join(f"{k} ({why})" for k, why in list(unread.items())[:10])
         detail = shown + (f"; ... {len(unread) - 10} more" if len(unread) > 10 else "")
     warnings.warn(
-        f"{out}: {len(unread)} of {total} labels exported without their frame image, because "
-        f"the frame could not be read: {detail}",
+        f"{out}: {len(unread)} of {total} labels {what} could not be read: {detail}",
         ExportWarning,
         stacklevel=3,
     )

@@ -242,7 +242,12 @@ class Project(ProjectView):
     # ------------------------------------------------------------ labels
 
     def accept_label(
-        self, key: str, mask: np.ndarray, seconds: float | None = None, effort: Effort | None = None
+        self,
+        key: str,
+        mask: np.ndarray,
+        seconds: float | None = None,
+        effort: Effort | None = None,
+        origin: dict[str, str] | None = None,
     ) -> Path:
         """Store ``mask`` as the accepted label of ``key``; durable on disk before returning.
 
@@ -257,6 +262,10 @@ class Project(ProjectView):
         effort : Effort, optional
             Pixels changed and edit actions, added to the frame's totals with the round (see
             :mod:`.effort`). The frame's draft, if any, is dropped: it is a label now.
+        origin : dict of str to str, optional
+            Where a label made elsewhere came from (``{"format", "file", "name"}``: see
+            :mod:`.label_import`); kept in the frame's entry of ``state.json`` until the frame
+            is accepted again without one.
 
         Returns
         -------
@@ -288,7 +297,7 @@ class Project(ProjectView):
             # The effort goes with the round whose model made the frame's prediction.
             last = max((r.round for r in self._rounds), default=0)
             kept = {} if effort is None else {"effort": effort.to_json(), "round_": last}
-            self._statuses.accept(key, now_iso(), seconds, **kept)
+            self._statuses.accept(key, now_iso(), seconds, origin=origin, **kept)
             self._save_state()
         self.drafts.discard(key, announce=False)  # after the label: see drafts.py
         self._events.emit(ProjectEvent("label", (key,)))

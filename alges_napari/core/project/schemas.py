@@ -107,6 +107,8 @@ class FrameEntry(_Part):
     pixels_changed: StrictInt | None = Field(default=None, ge=0)
     edit_actions: StrictInt | None = Field(default=None, ge=0)
     round: StrictInt | None = Field(default=None, ge=0)
+    # Where an imported label came from (label_import.py); absent for labels made here.
+    origin: dict[str, StrictStr] | None = None
 
 
 class QueueItem(_Part):

@@ -16,7 +16,7 @@ from typing import Any
 STATUSES = ("unlabelled", "labelled", "skipped", "validation")
 MARKS = ("skipped", "validation")
 # What state.json stores of a frame besides its status (the effort: see effort.py).
-_KEPT = ("seconds", "accepted", "pixels_changed", "edit_actions", "round")
+_KEPT = ("seconds", "accepted", "pixels_changed", "edit_actions", "round", "origin")
 
 
 class FrameStatuses:
@@ -128,11 +128,13 @@ class FrameStatuses:
         seconds: float | None,
         effort: dict[str, int] | None = None,
         round_: int | None = None,
+        origin: dict[str, str] | None = None,
     ) -> None:
         """Record an accepted label of ``key`` (clears a skip mark, adds ``seconds``).
 
         ``effort`` (pixels changed, edit actions) adds up like the seconds; ``round_`` is kept
-        from the frame's first accept that gives one.
+        from the frame's first accept that gives one. ``origin`` says where an imported label
+        came from; an accept without one (the label is now the user's) forgets it.
         """
 
         def edit(meta: dict[str, Any]) -> None:
@@ -144,6 +146,10 @@ class FrameStatuses:
                 meta[name] = int(meta.get(name, 0)) + int(value)
             if round_ is not None:
                 meta.setdefault("round", int(round_))
+            if origin is None:
+                meta.pop("origin", None)
+            else:
+                meta["origin"] = {str(k): str(v) for k, v in origin.items()}
 
         self._change(key, edit, label=True)
 
