@@ -145,6 +145,13 @@ def decode_index_mask(
         with Image.open(path) as img:
             if img.mode in ("1", "LA"):
                 img = img.convert("L")
+            if img.mode in ("RGB", "RGBA"):
+                # Compare the channels as bytes (memcmp) before any array is made: most masks
+                # are equal-channel, and strided numpy views of RGB cost more than the decode.
+                bands = img.split()[:3]
+                data = [b.tobytes() for b in bands]
+                if data[0] == data[1] == data[2]:
+                    return _index_ids(np.asarray(bands[0]), schema)
             arr = np.asarray(img)  # a palette image gives its indices
     except FileNotFoundError:
         raise MaskError(f"mask file {path} does not exist") from None
@@ -158,25 +165,33 @@ def decode_index_mask(
         differ = int(np.count_nonzero((rgb[..., 0] != rgb[..., 1]) | (rgb[..., 0] != rgb[..., 2])))
         if differ and colour:
             mask, unknown = _color_to_index(rgb, schema, 8)
-            stats = _stats(mask, schema, (f"{unknown} px of unknown colours",) if unknown else ())
-            return mask, stats
+            counts = np.bincount(mask.ravel(), minlength=256)
+            outside = (f"{unknown} px of unknown colours",) if unknown else ()
+            return mask, _stats(counts, schema, outside)
         if differ:
             raise MaskError(
                 f"mask {path}: its {arr.shape[-1]} channels differ at {differ} pixels; a mask "
                 "here stores the class id in every channel (a colour mask is not read)"
             )
         arr = rgb[..., 0]
-    grey = np.ascontiguousarray(arr)
-    bad = (grey >= schema.num_classes) & (grey != IGNORE_INDEX)
-    outside: tuple[str, ...] = ()
-    if bad.any():
-        outside = tuple(str(int(v)) for v in np.unique(grey[bad]))
-        grey = np.where(bad, np.uint8(IGNORE_INDEX), grey)
-    return grey, _stats(grey, schema, outside)
+    return _index_ids(arr, schema)
 
 
-def _stats(mask: np.ndarray, schema: ClassSchema, outside: tuple[str, ...]) -> MaskStats:
-    counts = np.bincount(mask.ravel(), minlength=256)
+def _index_ids(grey: np.ndarray, schema: ClassSchema) -> tuple[np.ndarray, MaskStats]:
+    """Class ids from a grey mask: values outside the schema become 255 (and are named)."""
+    grey = np.ascontiguousarray(grey, dtype=np.uint8)
+    counts = np.bincount(grey.ravel(), minlength=256)
+    stray = [v for v in np.flatnonzero(counts) if v >= schema.num_classes and v != IGNORE_INDEX]
+    outside = tuple(str(int(v)) for v in stray)
+    if stray:
+        lut = np.arange(256, dtype=np.uint8)
+        lut[stray] = IGNORE_INDEX
+        grey = lut[grey]
+        counts = np.bincount(grey.ravel(), minlength=256)
+    return grey, _stats(counts, schema, outside)
+
+
+def _stats(counts: np.ndarray, schema: ClassSchema, outside: tuple[str, ...]) -> MaskStats:
     empty = not counts[1 : schema.num_classes].any()
     return MaskStats(int(counts[IGNORE_INDEX]), outside, bool(empty))
 
