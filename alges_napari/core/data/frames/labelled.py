@@ -16,8 +16,8 @@ in memory it becomes uint8 (H, W) class ids with 255 = ignore, the project's one
   source at open, naming the files.
 
 Opening probes only file headers (fast). :meth:`LabelledSource.report` decodes every mask and
-frame once (a thread pool; Endoscapes' 343 masks take about two seconds on a busy 2-core CPU),
-lazily, and remembers what it saw; reading ground truth fills the same memory, so a simulation
+frame once (a thread pool; about one PNG decode per mask: Endoscapes' train_seg, 343 masks and
+frames, took 5.5 s on a 2-core CPU at load average 10), lazily, and remembers what it saw; reading ground truth fills the same memory, so a simulation
 that reads every mask pays for the report only once.
 """
 
