@@ -1,4 +1,5 @@
-"""The queue: the frames the last round selected, with rank, score and status; click to go.
+"""The queue: the frames the last round selected, in pick order, with their informativeness
+(:func:`~alges_napari.core.acquire.queue.describe` says what to show) and status; click to go.
 
 The status is the project's, except for an unlabelled frame with a propagated draft, shown as
 "draft" (orange) until the draft is accepted (then "labelled") or discarded
@@ -7,16 +8,15 @@ The status is the project's, except for an unlabelled frame with a propagated dr
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from qtpy.QtCore import Qt, Signal
 from qtpy.QtGui import QBrush, QColor
 from qtpy.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
-from alges_napari.core.acquire.strategies import get_strategy
-from alges_napari.core.errors import AlgesError
+from alges_napari.core.acquire.queue import describe
 from alges_napari.core.project.drafts import DRAFT_STATUS
 
 #: Row text colours by frame status (done rows fade, skipped ones fade further; a draft is
@@ -38,46 +38,16 @@ STATUS_TIPS = {
         "a label (until then the frame is unlabelled)"
     ),
 }
-_COLUMNS = ("#", "frame", "score", "status")
-
-
-#: The score cell of a frame its strategy did not score, and why.
-NO_SCORE = "-"
-NO_SCORE_WHY = (
-    "no score: this strategy ranks frames without scoring them (random draws, or frames spread "
-    "evenly before any model exists)"
+_COLUMNS = ("#", "frame", "informative", "status")
+#: The informativeness column's header tooltip (README, "A labelling session", item 2).
+INFO_HEADER_TIP = (
+    "How informative the frame is to the model, 0-100 of the most informative frame the "
+    "round scored (the strategy's measure: gradient mass for ALGES-seg and random, entropy, "
+    "...; hover a cell for its definition, the raw value and why the frame was picked). "
+    "The queue is in pick order (#): strategies that sort by their measure (entropy, "
+    "margins) pick the highest first; ALGES, BADGE and core-set pick to cover the pool, so "
+    "the column is not sorted; 'spread' marks the first queue, before any model."
 )
-
-
-def lower_is_better(strategy: str | None) -> bool:
-    """True when ``strategy`` asks first for the frames with the lowest score (margins)."""
-    if strategy is None:
-        return False
-    try:
-        return not getattr(get_strategy(strategy), "highest_first", True)
-    except AlgesError:  # a strategy of an older or newer version: scores read as "higher asks more"
-        return False
-
-
-def relative_scores(scores: Sequence[float | None], lower: bool = False) -> list[float | None]:
-    """Scores on a 0-100 scale of the best one (100); None stays None.
-
-    With ``lower`` the smallest score is the best and a score ``s`` maps to ``100 * best / s``
-    (100 where ``s`` is 0); otherwise ``100 * s / best``. All-zero scores map to 100.
-    """
-    finite = [s for s in scores if s is not None and math.isfinite(s)]
-    if not finite:
-        return [None] * len(scores)
-    best = min(finite) if lower else max(finite)
-    out: list[float | None] = []
-    for s in scores:
-        if s is None or not math.isfinite(s):
-            out.append(None)
-        elif lower:
-            out.append(100.0 if s <= 0 else 100.0 * best / s)
-        else:
-            out.append(100.0 if best <= 0 else 100.0 * s / best)
-    return out
 
 
 def short_key(key: str) -> str:
@@ -98,11 +68,7 @@ class QueueTable(QTableWidget):
     def __init__(self, parent: Any = None):
         super().__init__(0, len(_COLUMNS), parent)
         self.setHorizontalHeaderLabels(_COLUMNS)
-        self.horizontalHeaderItem(2).setToolTip(
-            "How strongly the strategy asked for the frame, 0-100 relative to the round's "
-            "best frame (100); hover a score for the strategy's raw value. '-' when the "
-            "strategy ranks without scores (random, the first queue)."
-        )
+        self.horizontalHeaderItem(2).setToolTip(INFO_HEADER_TIP)
         self.verticalHeader().setVisible(False)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -110,7 +76,9 @@ class QueueTable(QTableWidget):
         header = self.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        self.setToolTip("Frames the last round asks you to label, best first. Click to go there.")
+        self.setToolTip(
+            "Frames the last round asks you to label, in pick order (#1 first). Click to go there."
+        )
         self.setMinimumHeight(110)
         self._keys: list[str] = []
         self._entries: list[Any] = []
@@ -128,10 +96,8 @@ class QueueTable(QTableWidget):
         status_of: Callable[[str], str],
         strategy: str | None = None,
     ) -> None:
-        """Show queue entries (objects with ``key``, ``rank``, ``score``) and their status.
-
-        ``strategy`` names the strategy that ranked them (None: the first queue); it says
-        whether a low or a high raw score is the better one, and why there is no score.
+        """Show queue entries (:class:`~alges_napari.core.acquire.queue.QueueEntry`) and their
+        status; ``strategy`` (the last round's) stands in for entries that do not name theirs.
         """
         self.setRowCount(len(entries))
         self._entries = list(entries)
@@ -152,17 +118,15 @@ class QueueTable(QTableWidget):
         self.set_strategy(strategy)
 
     def set_strategy(self, strategy: str | None) -> None:
-        """Show the scores as ranked by ``strategy`` (the round's record may come after its queue)."""
-        lower = lower_is_better(strategy)
-        relative = relative_scores([e.score for e in self._entries], lower)
-        what = strategy or "the first queue (no model yet)"
+        """Show each row's informativeness and why it was picked (:func:`describe`).
+
+        ``strategy`` (the last round's) names the picker of entries that do not carry theirs
+        (written by an older version); entries that do are shown as they say.
+        """
         for row, entry in enumerate(self._entries):
-            if relative[row] is None:
-                text, tip = NO_SCORE, f"{what}: {NO_SCORE_WHY}"
-            else:
-                text = f"{relative[row]:.0f}"
-                order = "lower" if lower else "higher"
-                tip = f"{what}: raw score {entry.score:,.6g} ({order} asks more); 100 = the best"
+            if entry.strategy is None and entry.score is None:  # an older version's queue
+                entry = replace(entry, strategy=strategy or "spread")  # no round: the first one
+            text, tip = describe(entry)
             item = self.item(row, 2)
             item.setText(text)
             item.setToolTip(tip)

@@ -87,7 +87,10 @@ def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--json",
         action="store_true",
-        help="print the queue as JSON on stdout: [{key, rank, score}, ...]",
+        help="print the queue as JSON on stdout, in pick order: [{key, rank (0: picked "
+        "first), score (the frame's informativeness under measure, higher: more), strategy, "
+        "measure, relative (score as 0-100 of the most informative frame scored), pick_value "
+        "(the strategy's value at pick time: k-means++ D^2, core-set distance; else null)}, ...]",
     )
     add_dask_options(p, "the scoring pass")
     p.set_defaults(func=run_rank)
@@ -275,8 +278,7 @@ def run_rank(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     say(args, _queue_message(result))
     if args.json:
-        entries = [{"key": e.key, "rank": e.rank, "score": e.score} for e in result.queue]
-        print(json.dumps(entries, indent=1))
+        print(json.dumps([e.to_json() for e in result.queue], indent=1))
     return EXIT_OK
 
 

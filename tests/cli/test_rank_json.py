@@ -37,9 +37,42 @@ def test_rank_json_prints_the_queue_it_writes(trained: Path, capsys) -> None:
     args = ("--project", str(trained), "--strategy", "entropy", "--query", "5", "--seed", "3")
     entries = rank_json(capsys, *args)
     with Project.open(trained, readonly=True) as project:
-        queue = [{"key": e.key, "rank": e.rank, "score": e.score} for e in project.queue]
+        queue = [e.to_json() for e in project.queue]
     assert entries == queue and [e["rank"] for e in entries] == [0, 1, 2, 3, 4]
-    assert all(isinstance(e["score"], float) for e in entries)  # mean entropies
+    fields = ["key", "rank", "score", "strategy", "measure", "relative", "pick_value"]
+    assert all(list(e) == fields for e in entries)
+    assert all(e["strategy"] == "entropy" and e["measure"] == "entropy" for e in entries)
+    # Entropy picks the frames of highest mean entropy first: the column reads down the queue.
+    scores = [e["score"] for e in entries]
+    assert all(isinstance(s, float) for s in scores) and scores == sorted(scores, reverse=True)
+    assert entries[0]["relative"] == 100.0 and all(e["pick_value"] is None for e in entries)
+    assert [e["relative"] for e in entries] == pytest.approx([100 * s / scores[0] for s in scores])
+
+
+def test_rank_json_of_alges_seg_gives_gradient_mass_and_d2(trained: Path, capsys) -> None:
+    from alges_napari.core.acquire.scoring import score_frames
+    from alges_napari.core.acquire.step import rank_queue
+    from alges_napari.core.learn.model import load_checkpoint
+    from alges_napari.core.project.project import Project
+
+    args = ("--project", str(trained), "--strategy", "alges-seg", "--query", "4", "--seed", "2")
+    entries = rank_json(capsys, *args)
+    assert [e["rank"] for e in entries] == [0, 1, 2, 3]
+    assert all(e["measure"] == "gradient mass" and e["pick_value"] >= 0 for e in entries)
+    # The same numbers from an independent scoring pass of the same model over the same pool.
+    with Project.open(trained, readonly=True) as project:
+        pool, frames = project.unlabelled_keys(), project.frames
+        model, spec, _ = load_checkpoint(project.latest_checkpoint(), device="cpu")
+        pool_frames = [frames[frames.index_of(k)] for k in pool]
+        scored = score_frames(model, pool_frames, spec, want={"emb_seg"}, device="cpu")
+        round_seed = 2 + len(project.rounds)  # a round's seed: --seed + its round
+    mass = scored.emb_seg.sum(axis=1)
+    for e in entries:
+        i = pool.index(e["key"])
+        assert e["score"] == pytest.approx(mass[i], rel=1e-6)
+        assert e["relative"] == pytest.approx(100 * mass[i] / mass.max(), rel=1e-6)
+    again = rank_queue("alges-seg", scored, pool, 4, round_seed)
+    assert [e.key for e in again] == [e["key"] for e in entries]
 
 
 def test_rank_on_a_running_scheduler_prints_the_same_queue(

@@ -82,9 +82,12 @@ def test_round_trains_scores_selects_and_persists(project: Project) -> None:
     queue = [e.key for e in result.queue]
     assert len(set(queue)) == 3 and all(project.status(k) == "unlabelled" for k in queue)
     assert [e.key for e in project.queue] == queue
-    # ALGES-seg's queue scores are k-means++ D^2 at pick time; the random first centre's is its
-    # D^2 to the pool's mean embedding (the centre before any pick), so every row has a score.
+    # Every row holds its frame's gradient mass and the k-means++ D^2 when it was picked (the
+    # first pick's to the pool's mean embedding), persisted with the queue.
     assert all(e.score is not None and e.score >= 0 for e in result.queue)
+    assert all(e.pick_value is not None and e.pick_value >= 0 for e in result.queue)
+    assert all(e.strategy == "alges-seg" and e.measure == "gradient mass" for e in result.queue)
+    assert project.queue == result.queue
 
     # The checkpoint is on disk and the history records it with the validation Dice.
     assert project.latest_checkpoint() == project.checkpoint_path(1)
@@ -116,7 +119,8 @@ def test_the_default_round_asks_for_random_frames_and_still_predicts_the_pool(
     # the surgeon still corrects predictions, so every pool frame gets one and its heat map.
     assert RoundConfig().strategy == "random"
     result = run_to_end(ActiveLearningSession(project, "cpu").run_round(RoundConfig(query_size=2)))
-    assert [e.score for e in result.queue] == [None, None]
+    # The draw uses no score; the pass computed the gradient mass for the heat maps anyway.
+    assert all(e.strategy == "random" and e.measure == "gradient mass" for e in result.queue)
     pool = project.unlabelled_keys()
     assert all(project.prediction(k) is not None and project.heat_map(k) is not None for k in pool)
     assert {e.key for e in result.queue} <= set(pool)
@@ -186,12 +190,13 @@ def test_other_strategies_and_candidate_subset(project: Project, strategy: str) 
     assert len(pool_scored) == 6  # only the candidate subset was scored
     assert len(set(queue)) == 3 and set(queue) <= set(pool_scored)
     scores = [e.score for e in result.queue]
-    if strategy == "random":
-        assert scores == [None, None, None]  # random has no reason to show
-    else:  # entropy: highest first; core-set: farthest-first distances never grow
-        assert all(s is not None and s >= 0 for s in scores)
+    assert all(s is not None and s >= 0 for s in scores)  # random: the gradient mass it shows
+    if strategy == "entropy":  # highest first
         assert scores == sorted(scores, reverse=True)
-    assert [e.score for e in project.queue] == scores  # persisted with the queue
+    if strategy == "coreset":  # farthest-first distances at pick time never grow
+        picks = [e.pick_value for e in result.queue]
+        assert picks == sorted(picks, reverse=True)
+    assert project.queue == result.queue  # persisted with the queue
 
 
 def test_no_labels_is_refused(tree: Path, tmp_path: Path) -> None:

@@ -1,17 +1,12 @@
-"""The class palette, its shortcuts, and readable queue scores, in a real napari viewer."""
+"""The class palette and its shortcuts, in a real napari viewer (the queue: test_queue_view.py)."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from napari.utils.shortcuts import default_shortcuts
 from qtpy.QtCore import Qt
 
 from alges_napari._qt.palette import class_key
-from alges_napari._qt.queue_view import NO_SCORE, QueueTable, relative_scores
-from alges_napari.core.acquire.queue import QueueEntry
-from alges_napari.core.acquire.scores import ScoreResult
-from alges_napari.core.acquire.step import rank_queue
 from tests.qt.conftest import TINY
 
 
@@ -48,35 +43,6 @@ def test_class_keys_do_not_collide_with_napari() -> None:
         assert key.replace("-", "+").replace("Control", "Ctrl") not in napari_keys
     assert not any(k.startswith("Alt+") and k[-1].isdigit() for k in napari_keys)
     assert "1" in napari_keys  # what this test reads: napari's bare digit tool keys are there
-
-
-def test_queue_scores_are_0_to_100_of_the_best_with_the_raw_value_in_the_tooltip(qtbot) -> None:
-    # An ALGES queue as the acquisition step builds it: its first pick now has a score too.
-    emb = np.random.default_rng(3).random((30, 5)) * 1e5  # raw D^2 values in the billions
-    keys = [f"v/frame_{i}" for i in range(30)]
-    entries = rank_queue("alges-seg", ScoreResult(n=30, emb_seg=emb), keys, 5, seed=0)
-    assert all(e.score is not None for e in entries)
-    table = QueueTable()
-    qtbot.addWidget(table)
-    table.set_entries(entries, lambda k: "unlabelled", "alges-seg")
-    best = max(e.score for e in entries)
-    for row, entry in enumerate(entries):
-        item = table.item(row, 2)
-        assert item.text() == f"{100 * entry.score / best:.0f}"
-        assert f"{entry.score:,.6g}" in item.toolTip() and "alges-seg" in item.toolTip()
-    assert table.item(0, 2).text() != ""  # the first pick is scored
-
-    table.set_entries([QueueEntry("a", 0, None), QueueEntry("b", 1, None)], lambda k: "", "random")
-    assert [table.item(r, 2).text() for r in range(2)] == [NO_SCORE, NO_SCORE]
-    assert (
-        "random" in table.item(0, 2).toolTip() and "without scoring" in table.item(0, 2).toolTip()
-    )
-
-
-def test_relative_scores_put_the_best_at_100() -> None:
-    assert relative_scores([2.0, 1.0, None, 0.5]) == [100.0, 50.0, None, 25.0]
-    assert relative_scores([0.2, 0.4, 0.1], lower=True) == pytest.approx([50.0, 25.0, 100.0])
-    assert relative_scores([None, None]) == [None, None]
 
 
 def test_the_window_grows_to_a_usable_size_and_the_frame_is_fitted(

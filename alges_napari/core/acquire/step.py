@@ -93,7 +93,7 @@ class Acquisition:
     Attributes
     ----------
     queue : list of QueueEntry
-        The selected frames, best first.
+        The selected frames, in pick order (see :func:`rank_queue`).
     candidates : list of str
         The pool frames that were scored and ranked (the whole pool unless ``candidates``).
     scores : ScoreResult
@@ -197,6 +197,8 @@ def iter_acquire(
     """
     picked = draw_candidates(pool, candidates, seed)
     want = fields_for(strategy)
+    if sink is not None:  # the pass runs anyway: add what the queue's informativeness needs
+        want |= get_strategy(strategy).informs
     extra = list(labelled) if "features" in want else []
     keys = picked + extra
     out = Acquisition(candidates=picked)
@@ -243,17 +245,36 @@ def rank_queue(
 ) -> list[QueueEntry]:
     """Rank ``keys`` (in ``scores``' order) with ``strategy`` and return the top ``k`` entries.
 
-    Each entry carries the strategy's own rank score (entropy, margin, D^2 or distance at pick
-    time), so the user sees why a frame was asked for; random has none.
+    The entries are in pick order. Each carries the frame's informativeness under the
+    strategy's measure (``score``, and ``relative``: 0-100 of the most informative of
+    ``keys``), and the strategy's own value at pick time where it has one (``pick_value``:
+    k-means++ D^2, core-set distance), so the user sees why a frame was asked for.
     """
     if not keys:
         return []
-    idx, values = get_strategy(strategy).rank(
+    chosen = get_strategy(strategy)
+    idx, values = chosen.rank(
         scores, min(k, len(keys)), seed=seed, labeled_features=labelled_features
     )
+    info = chosen.informativeness(scores, labelled_features)
+    shown = info[np.isfinite(info)] if info is not None else np.zeros(0)
+    top = float(shown.max()) if shown.size else 0.0
 
-    def score(i: int) -> float | None:
-        v = None if values is None else float(values[i])
+    def finite(array: np.ndarray | None, i: int) -> float | None:
+        v = None if array is None else float(array[i])
         return v if v is not None and math.isfinite(v) else None
 
-    return [QueueEntry(keys[int(i)], rank, score(int(i))) for rank, i in enumerate(idx)]
+    def entry(rank: int, i: int) -> QueueEntry:
+        score = finite(info, i)
+        relative = None if score is None else (100.0 * score / top if top > 0 else 0.0)
+        return QueueEntry(
+            keys[i],
+            rank,
+            score,
+            strategy=chosen.name,
+            measure=chosen.measure if score is not None else None,
+            relative=relative,
+            pick_value=finite(values, i) if chosen.pick_value else None,
+        )
+
+    return [entry(rank, int(i)) for rank, i in enumerate(idx)]

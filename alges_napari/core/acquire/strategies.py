@@ -35,7 +35,7 @@ from alges_napari.core.acquire.centres import (
     kmeans_pp_ranked,
     labeled_matrix,
 )
-from alges_napari.core.acquire.scores import SCORE_FIELDS, ScoreResult
+from alges_napari.core.acquire.scores import SCORE_FIELDS, ScoreResult, informativeness
 from alges_napari.core.acquire.windows import frame_windows
 from alges_napari.core.errors import AlgesError
 
@@ -66,6 +66,15 @@ class Strategy:
     name: ClassVar[str] = ""
     needs: ClassVar[frozenset[str]] = frozenset()
     description: ClassVar[str] = ""
+    #: The per-frame informativeness the queue shows beside this strategy's picks: a name of
+    #: :data:`~alges_napari.core.acquire.scores.MEASURES` (None: the strategy has none).
+    measure: ClassVar[str | None] = None
+    #: Fields the measure needs beyond ``needs``: computed only when the pass runs anyway (it
+    #: predicts every frame for the overlay), so they never make a pass run.
+    informs: ClassVar[frozenset[str]] = frozenset()
+    #: What :meth:`rank_scores` holds for a pick, said to the user beside the measure (None:
+    #: nothing beyond the measure, as for a strategy that sorts frames by it).
+    pick_value: ClassVar[str | None] = None
 
     def select(
         self, scores: ScoreResult, k: int, *, seed: int = 0, labeled_features: Array | None = None
@@ -80,10 +89,21 @@ class Strategy:
 
         Uncertainty strategies return their score for every frame (e.g. the mean entropy).
         Centre-finding strategies return, for each picked frame, its squared distance (k-means++)
-        or distance (core-set) to the nearest earlier pick (or labelled frame) at pick time;
-        NaN for frames not picked and for a first pick that had nothing before it.
+        or distance (core-set) to the nearest earlier pick (or labelled frame) at pick time (a
+        first pick with nothing before it: to the pool's mean); NaN for frames not picked.
+        :attr:`pick_value` says it in words.
         """
         return self.rank(scores, k, seed=seed, labeled_features=labeled_features)[1]
+
+    def informativeness(
+        self, scores: ScoreResult, labeled_features: Array | None = None
+    ) -> np.ndarray | None:
+        """Each pool frame's informativeness under :attr:`measure` (higher: more), or None.
+
+        None when the strategy has no measure or the pass did not compute its fields. Unlike
+        :meth:`rank_scores` it is a property of the frame alone, not of the order of the picks.
+        """
+        return informativeness(scores, self.measure, labeled_features)
 
     def rank(
         self, scores: ScoreResult, k: int, *, seed: int = 0, labeled_features: Array | None = None
@@ -176,6 +196,10 @@ class _CentreStrategy(Strategy):
     """k-means++ centres of one embedding field; the labelled set plays no part, as in ALGES."""
 
     field: ClassVar[str] = ""
+    pick_value = (
+        "k-means++ D^2, the squared embedding distance to the nearest earlier pick (the first "
+        "pick's: to the pool's mean), which weighted the seeded draw"
+    )
 
     def _rank(self, scores: ScoreResult, k: int, seed: int, labeled: Array | None) -> Ranked:
         emb = as_matrix(getattr(scores, self.field), f"{self.name}: {self.field}", scores.n)
@@ -192,12 +216,14 @@ class _CentreStrategy(Strategy):
 @register
 class AlgesImg(_CentreStrategy):
     name, field, needs = "alges-img", "emb_img", frozenset({"emb_img"})
+    measure = "gradient norm"
     description = "ALGES-img: k-means++ centres of per-class last-layer gradient norms"
 
 
 @register
 class AlgesSeg(_CentreStrategy):
     name, field, needs = "alges-seg", "emb_seg", frozenset({"emb_seg"})
+    measure = "gradient mass"
     description = "ALGES-seg: k-means++ centres of per-class sums of per-pixel gradient norms"
 
 
@@ -211,6 +237,7 @@ class AlgesSegVideo(_CentreStrategy):
     """
 
     name, field, needs = "alges-seg-video", "emb_seg", frozenset({"emb_seg"})
+    measure = "gradient mass"
     description = "ALGES-seg centres, at most one frame per 80-frame window of a clip"
 
     def _groups(self, scores: ScoreResult) -> np.ndarray:
@@ -222,12 +249,16 @@ class AlgesSegVideo(_CentreStrategy):
 @register
 class Badge(_CentreStrategy):
     name, field, needs = "badge", "badge", frozenset({"badge"})
+    measure = "gradient norm"
     description = "BADGE: k-means++ centres of the full last-layer gradient"
 
 
 @register
 class RandomStrategy(Strategy):
     name, needs = "random", frozenset()
+    # Random draws use no score; the frames' gradient mass is shown for information where the
+    # pass computes it at no cost (its heat maps need the same per-pixel gradients).
+    measure, informs = "gradient mass", frozenset({"emb_seg"})
     description = "uniformly random frames (seeded)"
 
     def _rank(self, scores: ScoreResult, k: int, seed: int, labeled: Array | None) -> Ranked:
@@ -254,12 +285,14 @@ class _ScoreStrategy(Strategy):
 @register
 class Entropy(_ScoreStrategy):
     name, field, needs = "entropy", "entropy", frozenset({"entropy"})
+    measure = "entropy"
     description = "highest mean per-pixel predictive entropy"
 
 
 @register
 class Margins(_ScoreStrategy):
     name, field, needs, highest_first = "margins", "margin", frozenset({"margin"}), False
+    measure = "1 - margin"
     description = "smallest mean margin between the two most likely classes"
 
 
@@ -267,12 +300,18 @@ class Margins(_ScoreStrategy):
 class LeastConfidence(_ScoreStrategy):
     name, field = "least-confidence", "least_confidence"
     needs = frozenset({"least_confidence"})
+    measure = "1 - max p"
     description = "highest mean 1 - max probability"
 
 
 @register
 class CoreSet(Strategy):
     name, needs = "coreset", frozenset({"features"})
+    measure = "feature distance"
+    pick_value = (
+        "the feature distance to the nearest labelled frame or earlier pick, which k-centre "
+        "greedy maximises (it never grows down the queue)"
+    )
     description = "core-set: k-centre greedy on pooled encoder features, from the labelled set"
 
     def _rank(self, scores: ScoreResult, k: int, seed: int, labeled: Array | None) -> Ranked:

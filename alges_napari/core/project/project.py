@@ -38,6 +38,7 @@ Rooms: the reads are in :mod:`.view`, the changes here; file names and the PNG c
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import threading
 import warnings
@@ -323,7 +324,12 @@ class Project(ProjectView):
 
     def set_queue(self, entries: Iterable[QueueEntry]) -> None:
         """Replace the queue and persist it."""
-        queue = [QueueEntry(e.key, int(e.rank), e.score) for e in entries]
+        queue = [
+            dataclasses.replace(e, rank=int(e.rank))
+            if isinstance(e, QueueEntry)
+            else QueueEntry(e.key, int(e.rank), e.score)
+            for e in entries
+        ]
         with self._write_gate():
             self._queue = queue
             self._save_state()

@@ -33,7 +33,7 @@ def state_json(
         "version": FORMAT_VERSION,
         "saved": now_iso(),
         "frames": statuses.to_json(),
-        "queue": [{"key": e.key, "rank": e.rank, "score": e.score} for e in queue],
+        "queue": [e.to_json() for e in queue],
         "rounds": [r.to_json() for r in rounds],
     }
 

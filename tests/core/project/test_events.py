@@ -58,7 +58,8 @@ def test_events_name_the_change_after_it_is_on_disk(project: Project) -> None:
     assert states[0]["frames"][a]["status"] == "labelled"
     assert states[1]["frames"][b]["status"] == "skipped"
     assert states[2]["frames"][c]["status"] == "validation"
-    assert states[3]["queue"] == [{"key": b, "rank": 0, "score": 0.5}]
+    assert states[3]["queue"] == [QueueEntry(b, 0, 0.5).to_json()]
+    assert states[3]["queue"][0]["key"] == b and states[3]["queue"][0]["score"] == 0.5
     assert [r["round"] for r in states[4]["rounds"]] == [1]
     unsubscribe()
     unsubscribe()  # idempotent

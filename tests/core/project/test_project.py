@@ -397,7 +397,9 @@ def test_a_new_project_queues_frames_spread_over_the_source(tmp_path: Path) -> N
     with Project.create(tmp_path / "p", frames) as proj:
         keys = proj.keys
         spread, _ = get_strategy("spread").rank(ScoreResult(n=30), 10)
-        expected = [QueueEntry(keys[int(i)], rank) for rank, i in enumerate(spread)]
+        expected = [
+            QueueEntry(keys[int(i)], rank, strategy="spread") for rank, i in enumerate(spread)
+        ]
         assert [keys.index(e.key) for e in expected] == list(range(1, 30, 3))  # evenly spread
         assert proj.queue == expected and proj.pending_queue() == expected
     with Project.open(tmp_path / "p") as again:  # persisted like any queue
