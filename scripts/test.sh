@@ -37,7 +37,7 @@ if [ "$(uname -s)" = Linux ]; then
     # clients, so parallel runs do not race for one number.
     Xvfb -displayfd 3 -screen 0 800x600x16 -nolisten tcp 3>"$XVFB_FD_FILE" 2>"$XVFB_LOG" &
     XVFB_PID=$!
-    for _ in $(seq 200); do
+    for _ in $(seq 600); do
         [ -s "$XVFB_FD_FILE" ] && break
         if ! kill -0 "$XVFB_PID" 2>/dev/null; then
             echo "test.sh: Xvfb did not start:" >&2
@@ -46,7 +46,7 @@ if [ "$(uname -s)" = Linux ]; then
         fi
         sleep 0.05
     done
-    [ -s "$XVFB_FD_FILE" ] || { echo "test.sh: Xvfb gave no display within 10 s" >&2; exit 1; }
+    [ -s "$XVFB_FD_FILE" ] || { echo "test.sh: Xvfb gave no display within 30 s" >&2; exit 1; }
     export DISPLAY=":$(head -n1 "$XVFB_FD_FILE")"
     unset WAYLAND_DISPLAY
     PYTEST_XVFB=(--no-xvfb)

@@ -51,7 +51,9 @@ def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
         help="open napari with the ALGES widget docked and sample data loaded",
         description=f'Start napari with the "{WIDGET}" widget docked (like `napari -w {PLUGIN} '
         f'"{WIDGET}"`) and sample frames open: --data if given, else the repository\'s '
-        "sample_data/ folder when present, else a synthetic clip generated on the fly.",
+        "sample_data/ folder when present, else a synthetic clip generated on the fly. "
+        "Where Qt cannot start (no display, a display that does not answer, a system library "
+        "missing) it says why in one line and exits 2.",
     )
     p.add_argument("--data", help="frames to open instead of the sample data")
     p.add_argument(
