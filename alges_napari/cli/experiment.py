@@ -86,6 +86,13 @@ def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--arch", default="Unet", help="segmentation-models-pytorch model (Unet)")
     p.add_argument("--encoder", default="resnet18", help="encoder, random init (resnet18)")
+    p.add_argument(
+        "--encoder-weights",
+        metavar="PATH|imagenet",
+        help="start every model from these encoder weights instead of random ones: a "
+        "torchvision or timm state dict, or 'imagenet' (downloaded by "
+        "segmentation-models-pytorch; online machines only)",
+    )
     start = p.add_mutually_exclusive_group()
     start.add_argument(
         "--from-scratch",
@@ -200,6 +207,7 @@ def run_simulate(args: argparse.Namespace) -> int:
         size=tuple(args.size),
         arch=args.arch,
         encoder=args.encoder,
+        encoder_weights=args.encoder_weights,
         warm_start=args.warm_start,
         test_size=args.test_size,
         seed=args.seed,

@@ -61,6 +61,14 @@ def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--epochs", type=int, help="epochs per round (default: the preset's)")
     p.add_argument("--encoder", help="encoder (default: the preset's, resnet18)")
+    p.add_argument(
+        "--encoder-weights",
+        metavar="PATH|imagenet",
+        help="start models from these encoder weights: a torchvision or timm state dict "
+        "(.pth or .safetensors; ResNet-18 for resnet18), or 'imagenet' to have "
+        "segmentation-models-pytorch download its ImageNet weights (online machines only); "
+        "the project keeps a copy and records the file's name and SHA-256 (default: random)",
+    )
     p.set_defaults(func=run_init)
 
     p = sub.add_parser(
@@ -216,12 +224,15 @@ def run_init(args: argparse.Namespace) -> int:
         schema=args.schema,
         preset=args.preset,
         stride=args.stride,
+        encoder_weights=args.encoder_weights,
         **overrides,
     ) as project:
+        init = project.config.get("encoder_weights")
         say(
             args,
             f"created {project.root}: {len(project.keys)} frames, "
-            f"{project.schema.num_classes} classes ({project.schema.name})",
+            f"{project.schema.num_classes} classes ({project.schema.name})"
+            + (f"; encoder from {init['file']}" if init else ""),
         )
     return EXIT_OK
 

@@ -158,7 +158,10 @@ class ActiveLearningSession:
             return self._model, self._spec  # type: ignore[return-value]
         torch.manual_seed(tc.seed)
         spec = self._spec_for(tc)
-        model = build_model(tc.arch, tc.encoder, num_classes=spec.num_classes)
+        # A project made with encoder weights starts every model from them (its own copy).
+        stored = (self.project.config.get("encoder_weights") or {}).get("stored")
+        init = None if stored is None else self.project.root / stored
+        model = build_model(tc.arch, tc.encoder, num_classes=spec.num_classes, encoder_init=init)
         return model.to(self.device), spec
 
     # ------------------------------------------------------------ the round

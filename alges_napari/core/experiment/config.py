@@ -35,6 +35,10 @@ class SimulationConfig:
         (H, W) frames are resized to; multiples of 32.
     arch, encoder : str
         segmentation-models-pytorch model, trained from random weights.
+    encoder_weights : str or None
+        Start every model trained from scratch with this encoder instead: a torchvision or
+        timm state dict file, or ``"imagenet"`` (smp downloads it; see
+        :func:`~alges_napari.core.learn.model.read_encoder_weights`). None: random weights.
     warm_start : bool
         Continue from the previous round's model instead of training from scratch.
     test_size : float
@@ -69,6 +73,7 @@ class SimulationConfig:
     size: tuple[int, int] = (224, 224)
     arch: str = "Unet"
     encoder: str = "resnet18"
+    encoder_weights: str | None = None
     warm_start: bool = False
     test_size: float = 0.2
     seed: int = 0
@@ -121,6 +126,10 @@ class SimulationConfig:
         """A JSON-ready dict (``data`` as an absolute path)."""
         out = asdict(self)
         out["data"] = str(Path(self.data).resolve())
+        if self.encoder_weights is None:
+            del out["encoder_weights"]  # so that runs made before the option still resume
+        elif self.encoder_weights != "imagenet":
+            out["encoder_weights"] = str(Path(self.encoder_weights).resolve())
         out["strategies"], out["size"] = list(self.strategies), list(self.size)
         return out
 

@@ -198,7 +198,10 @@ class Runner:
             model, _, _ = load_checkpoint(start, device=str(self.device))
         else:
             model = build_model(
-                self.config.arch, self.config.encoder, num_classes=self.pool.schema.num_classes
+                self.config.arch,
+                self.config.encoder,
+                num_classes=self.pool.schema.num_classes,
+                encoder_init=self.config.encoder_weights,
             )
         idx = torch.tensor([self.index[k] for k in labeled])
         data = TrainSamples(self.pool.samples.images[idx], self.pool.samples.masks[idx])

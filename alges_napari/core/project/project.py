@@ -79,6 +79,9 @@ from alges_napari.core.project.state import StateUnreadable, read_state, state_j
 from alges_napari.core.project.statuses import STATUSES, FrameStatuses
 from alges_napari.core.project.view import ProjectView
 
+#: The encoder weights a project starts its models from (Project.create(encoder_weights=...)).
+ENCODER_WEIGHTS_FILE = "encoder_weights.safetensors"
+
 
 class ProjectRecoveryWarning(UserWarning):
     """The state file was missing or corrupt and was rebuilt from ``labels/``."""
@@ -118,6 +121,7 @@ class Project(ProjectView):
         preset: str = "cpu",
         stride: int = 1,
         first_queue: int = 10,
+        encoder_weights: str | os.PathLike[str] | None = None,
         **model_overrides: Any,
     ) -> Project:
         """Create a new project folder and open it for writing.
@@ -139,6 +143,12 @@ class Project(ProjectView):
             Frames in the first queue, spread evenly over the source order
             (:func:`~alges_napari.core.acquire.queue.initial_queue`), so there is something to
             label before any model exists; all frames when the source has fewer, none for 0.
+        encoder_weights : path or "imagenet", optional
+            Start every model trained from scratch (the first round, ``warm_start=False``)
+            with this encoder: a torchvision or timm state dict file, or smp's ImageNet
+            weights (downloaded now). Checked against the encoder before anything is
+            created; kept in the project as ``encoder_weights.safetensors``, and the config
+            records the file's name and SHA-256 (``"encoder_weights"``).
         **model_overrides
             Fields of ``TrainConfig`` to change (``epochs=3``, ``input_size=(64, 64)``...).
 
@@ -152,8 +162,16 @@ class Project(ProjectView):
         if root.exists() and (not root.is_dir() or any(root.iterdir())):
             raise ProjectError(f"cannot create a project in {root}: it exists and is not empty")
         config, source, schema = new_config(source, schema, preset, stride, **model_overrides)
+        encoder_state = None
+        if encoder_weights is not None:
+            encoder_state, record = _encoder_init(config, schema, encoder_weights)
+            config["encoder_weights"] = dict(record, stored=ENCODER_WEIGHTS_FILE)
         for sub in (LABELS_DIR, MODELS_DIR, CACHE_DIR):
             makedirs(root / sub)
+        if encoder_state is not None:
+            from alges_napari.core.learn.model import save_encoder_weights
+
+            save_encoder_weights(encoder_state, root / ENCODER_WEIGHTS_FILE)
         atomic_write_json(root / CONFIG_FILE, config)
         project = cls(root, config, readonly=False, lock=ProjectLock.acquire(root))
         project._frames, project._schema = source, schema
@@ -389,6 +407,23 @@ class Project(ProjectView):
         # other thread's older snapshot can land after this one.
         state = state_json(self._statuses, self._queue, self._rounds)
         atomic_write_json(self.root / STATE_FILE, state)
+
+
+def _encoder_init(
+    config: dict[str, Any], schema: Any, source: str | os.PathLike[str]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Read encoder weights for a new project's model and check they fit it (keys, shapes)."""
+    from alges_napari.core.learn.model import (
+        build_model,
+        load_encoder_state,
+        read_encoder_weights,
+    )
+
+    train = config["train"]
+    state, record = read_encoder_weights(source, train["encoder"])
+    model = build_model(train["arch"], train["encoder"], num_classes=schema.num_classes)
+    load_encoder_state(model, state, str(source))
+    return state, record
 
 
 def open_project(root: str | os.PathLike[str], readonly: bool = False) -> Project:
