@@ -23,10 +23,13 @@ SIMULATE_HELP = """\
 Simulate active learning with an oracle made from ground-truth masks, and write one row per
 strategy, repeat and round to OUT/results.csv. The defaults are the ALGES paper's protocol for a
 CholecSeg8k tree: ResNet-18 U-Net from scratch, 224x224, Adam lr 5e-5, batch 32, 25 epochs per
-round, 50 initial frames, +10 per round, 30 rounds, 3 repeats, Dice on the scored classes
-(CholecSeg8k: 0,1,2,3,4,5,9,10). Each repeat holds out whole videos as test frames and draws its
-initial labelled frames from its own seed; every strategy starts from them (and from the same
-round-0 model). Started again with the same OUT and settings, a run resumes where it stopped;
+round, 50 initial frames, +10 per round, 30 rounds, 3 repeats. The primary metric, mean_dice,
+is the data-set Dice of each foreground class present in the test frames, averaged with equal
+weight; every class's Dice is a column dice_<id>; mean_dice_scored and mean_dice_per_image are
+the older figures over the schema's scored classes (CholecSeg8k: 0,1,2,3,4,5,9,10). Each repeat
+holds out whole videos as test frames (or, with --test-data, tests on that fixed set) and draws
+its initial labelled frames from its own seed; every strategy starts from them (and from the
+same round-0 model). Started again with the same OUT and settings, a run resumes where it stopped;
 --strategy, --rounds and --repeats may grow between runs.
 """
 
@@ -43,7 +46,11 @@ Summarise and plot DIR/results.csv (one line per strategy, mean and +-1 sd over 
                          percentile-bootstrap 95% interval over repeats (none with one repeat)
                          and the repeats where it beats random; the labels its mean curve needs
                          to reach random's final mean Dice; its final Dice as a fraction of the
-                         full-pool Dice; and the corrected pixels spent (when recorded)
+                         full-pool Dice; and the corrected pixels spent (when recorded);
+                         beside the bootstrap interval, the paired t-interval and the smallest
+                         difference the repeats could detect (80% power)
+  per_class.csv, .md     per strategy and class (dice_<id> columns): final Dice, normalised
+                         AUC, and the AUC minus random's, paired, with its t-interval
 
 The Markdown table is also printed.
 """
@@ -112,6 +119,12 @@ def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
         type=float,
         default=0.2,
         help="held-out test frames (whole videos): a fraction < 1 or a frame count (0.2)",
+    )
+    p.add_argument(
+        "--test-data",
+        metavar="DIR",
+        help="evaluate every model on these frames with ground truth (an official test or "
+        "validation split) instead of holding videos of --data out; all of --data is pool",
     )
     p.add_argument("--seed", type=int, default=0, help="base seed; repeat r uses SEED+r (0)")
     p.add_argument("--augment", action="store_true", help="flip/rotate/colour augmentation")
@@ -217,9 +230,12 @@ def run_simulate(args: argparse.Namespace) -> int:
         min_steps=args.min_steps,
         full_pool=args.full_pool,
         stride=args.stride,
+        test_data=args.test_data,
     )
     if not Path(args.data).exists():
         raise AlgesError(f"--data {args.data} does not exist")
+    if args.test_data is not None and not Path(args.test_data).exists():
+        raise AlgesError(f"--test-data {args.test_data} does not exist")
     bars = Bars(args.quiet, outer="step")
 
     def on_progress(p: Progress) -> None:
@@ -258,6 +274,22 @@ def run_simulate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _class_names(results: str) -> dict[int, str] | None:
+    """Class names of the experiment's data, for the per-class table; None when unknown (the
+    table then names classes by id)."""
+    import json
+
+    from alges_napari.core.data.frames import open_frames
+
+    folder = Path(results) if Path(results).is_dir() else Path(results).parent
+    try:
+        data = json.loads((folder / "config.json").read_text(encoding="utf-8"))["data"]
+        schema = open_frames(data).schema
+    except (OSError, ValueError, KeyError, AlgesError):
+        return None
+    return None if schema is None else dict(enumerate(schema.names))
+
+
 def run_plot(args: argparse.Namespace) -> int:
     """``alges plot``."""
     from alges_napari.core.experiment import curves, plots, summary
@@ -292,6 +324,11 @@ def run_plot(args: argparse.Namespace) -> int:
         lc, full_pool=full, costs=costs, n_resamples=args.resamples, seed=args.seed
     )
     written += summary.write_summary(table, out)
+    from alges_napari.core.experiment import per_class
+
+    if per_class.class_ids(rows):  # results older than the dice_<id> columns have none
+        classes = per_class.per_class_table(rows)
+        written += per_class.write_per_class(classes, out, _class_names(args.results[0]))
     print(summary.format_markdown(table), end="")
     say(args, "wrote " + ", ".join(map(str, written)))
     return EXIT_OK

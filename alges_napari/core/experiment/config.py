@@ -43,6 +43,11 @@ class SimulationConfig:
         Continue from the previous round's model instead of training from scratch.
     test_size : float
         Held-out frames: a fraction of all frames if < 1, else a frame count (whole groups).
+        Ignored with ``test_data``.
+    test_data : str or None
+        A frame source with ground truth (an official test or validation split) that every
+        model is evaluated on instead of videos held out of ``data``; every frame of ``data``
+        is then pool. Its class schema must be ``data``'s.
     seed : int
         Base seed; repeat ``r`` uses ``seed + r``.
     augment : bool
@@ -83,6 +88,7 @@ class SimulationConfig:
     min_steps: int = 0
     full_pool: bool = True
     stride: int = 1
+    test_data: str | None = None
 
     def __post_init__(self) -> None:
         from alges_napari.core.acquire.strategies import get_strategy
@@ -130,6 +136,10 @@ class SimulationConfig:
             del out["encoder_weights"]  # so that runs made before the option still resume
         elif self.encoder_weights != "imagenet":
             out["encoder_weights"] = str(Path(self.encoder_weights).resolve())
+        if self.test_data is not None:
+            out["test_data"] = str(Path(self.test_data).resolve())
+        else:
+            del out["test_data"]  # so that runs made before the option still resume
         out["strategies"], out["size"] = list(self.strategies), list(self.size)
         return out
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from alges_napari.core.experiment.config import FULL_POOL, SimulationConfig
 from alges_napari.core.experiment.loop import Work, _Experiment
-from alges_napari.core.experiment.pool import Runner, load_pool
+from alges_napari.core.experiment.pool import load_runner
 from alges_napari.core.experiment.store import ExperimentStore
 from alges_napari.core.learn.model import pick_device
 from alges_napari.core.progress import Cancelled, Progress, SupportsIsSet, is_stopped, run_to_end
@@ -37,10 +37,10 @@ def _work_on_worker(config: dict[str, Any], root: str, columns: list[str], devic
     if _LOADED.get("key") != key:
         _LOADED.pop("work", None)
         cfg = SimulationConfig.from_json(config)
-        pool = run_to_end(load_pool(cfg))
+        runner = run_to_end(load_runner(cfg, pick_device(device)))
         # never opened: this store only names checkpoint paths, it writes no state or row
         store = ExperimentStore(root, columns)
-        _LOADED.update(work=Work(cfg, Runner(pool, cfg, pick_device(device)), store), key=key)
+        _LOADED.update(work=Work(cfg, runner, store), key=key)
     return _LOADED["work"]
 
 

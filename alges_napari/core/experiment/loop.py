@@ -15,11 +15,15 @@ the first component of the frame key (the video, ``videoXX`` in a CholecSeg8k tr
 synthetic clip is its own video), or, for sources whose keys have no folder (one video file, one
 image folder), contiguous blocks of 1/20 of the frames.
 
+**A fixed test set.** With ``test_data`` (``--test-data``: an official test or validation
+split) no frame of ``data`` is held out: every model is evaluated on that source's frames, and
+the whole of ``data`` is pool.
+
 **Dice.** Frames and masks are resized once to ``size`` (masks by nearest neighbour) and Dice is
-measured at that resolution. ``mean_dice`` is the mean, over the schema's scored classes
-(CholecSeg8k: 0,1,2,3,4,5,9,10), of the data-set-level Dice of each class (NaN classes, absent
-from both prediction and truth, are skipped); ``mean_dice_per_image`` is the paper's smoothed
-per-image Dice averaged over test images and scored classes.
+measured at that resolution. ``mean_dice`` is the equally weighted mean of the data-set-level
+Dice of every foreground class present in the test truth; ``dice_<id>`` holds each class's;
+``mean_dice_scored`` and ``mean_dice_per_image`` are the older figures over the schema's scored
+classes (see :mod:`.pool`).
 
 Everything needed to resume is written under ``out`` after every step: see
 :mod:`alges_napari.core.experiment.store`.
@@ -39,7 +43,7 @@ import torch
 from alges_napari.core.errors import AlgesError
 from alges_napari.core.experiment.config import FULL_POOL, SimulationConfig
 from alges_napari.core.experiment.effort import total_effort
-from alges_napari.core.experiment.pool import Runner, load_pool, result_columns, split_repeat
+from alges_napari.core.experiment.pool import Runner, load_runner, result_columns, split_repeat
 from alges_napari.core.experiment.store import ExperimentStore
 from alges_napari.core.learn.model import load_checkpoint, pick_device, save_checkpoint
 from alges_napari.core.progress import Cancelled, Progress, SupportsIsSet, is_stopped, run_to_end
@@ -149,8 +153,7 @@ class Work:
         self, repeat: int, split: dict[str, list[str]], stop: SupportsIsSet | None
     ) -> Generator[Progress, None, dict[str, Any]]:
         """Train one model on every pool frame of the repeat: the full-pool state."""
-        test = set(split["test"])
-        labeled = [k for k in self.runner.pool.keys if k not in test]
+        labeled = self.runner.pool_keys(split)
         seed = _seed(self.config, repeat, 0)
         _, cols = yield from self._train_and_test(labeled, seed, None, split["test"], stop)
         row = {"strategy": FULL_POOL, "repeat": repeat, "round": 0, "n_labeled": len(labeled)}
@@ -190,9 +193,10 @@ class _Experiment:
         """The repeat's split: the stored one, else drawn and stored."""
         split = self.store.load_split(repeat)
         if split is None:
-            split = split_repeat(self.runner.pool, self.config, repeat)
+            test = self.runner.test_pool.keys if self.runner.test_pool else None
+            split = split_repeat(self.runner.pool, self.config, repeat, test)
             self.store.save_split(repeat, split)
-        missing = [k for k in split["test"] + split["init"] if k not in self.runner.index]
+        missing = self.runner.has_frames(split)
         if missing:
             raise AlgesError(
                 f"{self.store.root}: the stored split of repeat {repeat} names frames the data "
@@ -291,11 +295,11 @@ def iter_simulate(
     device = device if isinstance(device, torch.device) else pick_device(device)
     result = SimulationResult(Path(out))
     try:
-        pool = yield from load_pool(config, stop)
-        store = ExperimentStore(out, result_columns(pool.schema))
+        runner = yield from load_runner(config, device, stop)
+        store = ExperimentStore(out, result_columns(runner.pool.schema))
         store.open(config.to_json())
         store.reconcile()
-        experiment = _Experiment(config, Runner(pool, config, device), store)
+        experiment = _Experiment(config, runner, store)
         result = experiment.result
         if client is None:
             yield from experiment.run(stop)

@@ -1,10 +1,21 @@
 """The pieces of a simulated experiment: the frame pool, the held-out split, and the model-side
-work of one step (train, evaluate, score and select). The loop is in :mod:`.simulate`."""
+work of one step (train, evaluate, score and select). The loop is in :mod:`.loop`.
+
+**The metric** (fixed before any strategy comparison on real frames, issue 21): every class
+``c`` of the schema gets its data-set-level Dice ``2 I_c / (P_c + T_c)`` over the test frames,
+written as column ``dice_<c>`` (empty where the class is absent from both truth and prediction).
+The primary figure ``mean_dice`` averages it, with equal weight, over every *foreground* class
+(every id but 0, the background of every built-in schema) present in the test truth; a present
+class the model never predicts scores 0, so a missed rare structure costs as much as a missed
+large one. Secondary columns keep older figures comparable: ``mean_dice_scored`` (the same
+data-set Dice averaged over the schema's scored classes, CholecSeg8k's 0,1,2,3,4,5,9,10: the
+``mean_dice`` of results written before this change) and ``mean_dice_per_image`` (the ALGES
+paper's smoothed per-image Dice over the scored classes).
+"""
 
 from __future__ import annotations
 
 import math
-import re
 import time
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
@@ -37,20 +48,25 @@ class Pool:
     schema: Any
 
 
-def class_column(name: str) -> str:
-    """The results column of a class: ``dice_`` + its name in lower snake case."""
-    return "dice_" + re.sub(r"[^0-9a-z]+", "_", name.lower()).strip("_")
+#: The class id that is not averaged into the primary ``mean_dice`` (background).
+BACKGROUND = 0
+
+
+def class_column(class_id: int) -> str:
+    """The results column of a class: ``dice_<id>``."""
+    return f"dice_{int(class_id)}"
 
 
 def result_columns(schema: Any) -> list[str]:
     """Header of results.csv for a class schema."""
-    per_class = [class_column(schema.names[c]) for c in schema.scored_classes]
+    per_class = [class_column(c) for c in range(schema.num_classes)]
     return [
         "strategy",
         "repeat",
         "round",
         "n_labeled",
         "mean_dice",
+        "mean_dice_scored",
         "mean_dice_per_image",
         *per_class,
         "n_test",
@@ -62,6 +78,24 @@ def result_columns(schema: Any) -> list[str]:
         "corrected_px_total",
         "corrected_regions_total",
     ]
+
+
+def evaluation_columns(meter: SegmentationMeter, schema: Any) -> dict[str, float]:
+    """The Dice columns of a results row from a meter filled with the test frames.
+
+    ``mean_dice`` averages the data-set Dice over the foreground classes present in the test
+    truth (see the module docstring); NaN when the truth holds no foreground class.
+    """
+    dice = meter.dice()
+    truth_px = meter.confusion().sum(axis=1)
+    present = [c for c in range(schema.num_classes) if c != BACKGROUND and truth_px[c] > 0]
+    scored = list(schema.scored_classes)
+    per_image = meter.per_image_dice()[:, scored]
+    out = {class_column(c): float(dice[c]) for c in range(schema.num_classes)}
+    out["mean_dice"] = float(np.mean(dice[present])) if present else math.nan
+    out["mean_dice_scored"] = meter.mean_dice(scored)
+    out["mean_dice_per_image"] = float(per_image.mean()) if per_image.size else math.nan
+    return out
 
 
 # ---------------------------------------------------------------- data and splits
@@ -77,12 +111,18 @@ def group_of_keys(keys: Sequence[str]) -> list[str]:
 
 
 def load_pool(
-    config: SimulationConfig, stop: SupportsIsSet | None = None
+    config: SimulationConfig, stop: SupportsIsSet | None = None, test: bool = False
 ) -> Generator[Progress, None, Pool]:
-    """Read every frame and its ground truth, resized to ``config.size`` (yields progress)."""
-    source = open_frames(config.data, stride=config.stride)
+    """Read every frame and its ground truth, resized to ``config.size`` (yields progress).
+
+    With ``test``, read ``config.test_data`` (the fixed test set) instead of ``config.data``;
+    its frames are never strided.
+    """
+    path = config.test_data if test else config.data
+    option = "--test-data" if test else "--data"
+    source = open_frames(path, stride=1 if test else config.stride)
     if not source.has_ground_truth:
-        raise AlgesError(f"{config.data} has no ground-truth masks: the oracle needs them")
+        raise AlgesError(f"{option} {path} has no ground-truth masks: the oracle needs them")
     schema = source.schema or CHOLECSEG8K
     n = len(source)
     images, masks = [], []
@@ -91,18 +131,45 @@ def load_pool(
             raise Cancelled()
         truth = source.ground_truth(i)
         if truth is None:
-            raise AlgesError(f"{config.data}: frame {source.keys[i]!r} has no ground-truth mask")
+            raise AlgesError(f"{option} {path}: frame {source.keys[i]!r} has no ground-truth mask")
         s = make_samples([(source[i], truth)], config.size)
         images.append(s.images[0])
         masks.append(s.masks[0])
-        yield Progress("load", i + 1, n)
+        yield Progress("load test" if test else "load", i + 1, n)
     keys = list(source.keys)
     samples = TrainSamples(torch.stack(images), torch.stack(masks))
     return Pool(keys, group_of_keys(keys), samples, schema)
 
 
-def split_repeat(pool: Pool, config: SimulationConfig, repeat: int) -> dict[str, list[str]]:
+def check_same_schema(pool: Pool, test: Pool, config: SimulationConfig) -> None:
+    """Refuse a test set whose classes are not the pool's (their Dice would not compare)."""
+    a, b = pool.schema, test.schema
+    if a.num_classes != b.num_classes or tuple(a.names) != tuple(b.names):
+        raise AlgesError(
+            f"--test-data {config.test_data} has the classes {list(b.names)}, --data "
+            f"{config.data} has {list(a.names)}: both must use one class schema"
+        )
+
+
+def load_runner(
+    config: SimulationConfig, device: torch.device, stop: SupportsIsSet | None = None
+) -> Generator[Progress, None, Runner]:
+    """Read the pool (and the fixed test set, when given) and return their :class:`Runner`."""
+    pool = yield from load_pool(config, stop)
+    test_pool = None
+    if config.test_data is not None:
+        test_pool = yield from load_pool(config, stop, test=True)
+        check_same_schema(pool, test_pool, config)
+    return Runner(pool, config, device, test_pool)
+
+
+def split_repeat(
+    pool: Pool, config: SimulationConfig, repeat: int, test_keys: Sequence[str] | None = None
+) -> dict[str, list[str]]:
     """Draw a repeat's held-out test groups and initial labelled frames from its seed.
+
+    With ``config.test_data`` nothing is held out: the test frames are ``test_keys`` (every
+    frame of the fixed test set) and the initial frames are drawn from the whole pool.
 
     Returns
     -------
@@ -110,9 +177,18 @@ def split_repeat(pool: Pool, config: SimulationConfig, repeat: int) -> dict[str,
         {"test": keys, "init": keys}.
     """
     n = len(pool.keys)
+    rng = np.random.default_rng([config.seed + repeat, 0])
+    need = config.init + config.rounds * config.query
+    if test_keys is not None:
+        if n < need:
+            raise AlgesError(
+                f"{config.data}: {n} pool frames; the pool needs init + rounds * query = "
+                f"{need}: lower --init/--rounds/--query"
+            )
+        init = rng.choice(n, size=config.init, replace=False)
+        return {"test": list(test_keys), "init": [pool.keys[i] for i in sorted(init)]}
     target = config.test_size * n if config.test_size < 1 else config.test_size
     names = sorted(set(pool.groups))
-    rng = np.random.default_rng([config.seed + repeat, 0])
     test_groups: set[str] = set()
     count = 0
     sizes = {g: pool.groups.count(g) for g in names}
@@ -123,7 +199,6 @@ def split_repeat(pool: Pool, config: SimulationConfig, repeat: int) -> dict[str,
         count += sizes[str(g)]
     test = [k for k, g in zip(pool.keys, pool.groups, strict=True) if g in test_groups]
     train = [k for k, g in zip(pool.keys, pool.groups, strict=True) if g not in test_groups]
-    need = config.init + config.rounds * config.query
     if len(names) == 1 and all("/" in k for k in pool.keys):
         lower = Path(config.data) / names[0]
         raise AlgesError(
@@ -175,9 +250,17 @@ class Query:
 class Runner:
     """The model-side work of the experiment: train, evaluate, and THE acquisition step."""
 
-    def __init__(self, pool: Pool, config: SimulationConfig, device: torch.device):
+    def __init__(
+        self,
+        pool: Pool,
+        config: SimulationConfig,
+        device: torch.device,
+        test_pool: Pool | None = None,
+    ):
         self.pool, self.config, self.device = pool, config, device
+        self.test_pool = test_pool
         self.index = {k: i for i, k in enumerate(pool.keys)}
+        self.test_index = {k: i for i, k in enumerate(test_pool.keys)} if test_pool else None
         self.spec = ModelSpec.for_schema(pool.schema, config.arch, config.encoder, config.size)
         self.score_batch = 32  # inference only: larger batches are cheaper per frame
 
@@ -188,6 +271,32 @@ class Runner:
     def truth_of(self, key: str) -> np.ndarray:
         """The resized ground truth of ``key`` as uint8 (h, w)."""
         return self.pool.samples.masks[self.index[key]].numpy()
+
+    def test_frame_of(self, key: str) -> np.ndarray:
+        """A test frame: from the fixed test set when there is one, else from the pool."""
+        if self.test_index is None:
+            return self.frame_of(key)
+        return self.test_pool.samples.images[self.test_index[key]].permute(1, 2, 0).numpy()
+
+    def test_truth_of(self, key: str) -> np.ndarray:
+        """A test frame's ground truth (see :meth:`test_frame_of`)."""
+        if self.test_index is None:
+            return self.truth_of(key)
+        return self.test_pool.samples.masks[self.test_index[key]].numpy()
+
+    def has_frames(self, split: dict[str, list[str]]) -> list[str]:
+        """The keys of ``split`` this runner has no frame for (empty when all are there)."""
+        tests = self.index if self.test_index is None else self.test_index
+        return [k for k in split["init"] if k not in self.index] + [
+            k for k in split["test"] if k not in tests
+        ]
+
+    def pool_keys(self, split: dict[str, list[str]]) -> list[str]:
+        """Every pool frame a strategy may pick from in a repeat (not held out for testing)."""
+        if self.test_index is not None:
+            return list(self.pool.keys)
+        test = set(split["test"])
+        return [k for k in self.pool.keys if k not in test]
 
     def train(
         self, labeled: list[str], seed: int, start: Path | None, stop: SupportsIsSet | None
@@ -218,11 +327,11 @@ class Runner:
         meter = SegmentationMeter(schema.num_classes)
 
         def on_frame(i: int, pred: np.ndarray, heat: Any) -> None:
-            meter.update(pred, self.truth_of(test[i]))
+            meter.update(pred, self.test_truth_of(test[i]))
 
         gen = iter_score(
             model,
-            KeyedFrames(self.frame_of, test),
+            KeyedFrames(self.test_frame_of, test),
             self.spec,
             batch_size=self.score_batch,
             device=self.device,
@@ -233,14 +342,7 @@ class Runner:
         yield from restage(gen, "evaluate")
         if is_stopped(stop):
             raise Cancelled()
-        scored = list(schema.scored_classes)
-        dice = meter.dice()
-        per_image = meter.per_image_dice()[:, scored]
-        out = {class_column(schema.names[c]): float(dice[c]) for c in scored}
-        out["mean_dice"] = meter.mean_dice(scored)
-        out["mean_dice_per_image"] = float(per_image.mean()) if per_image.size else math.nan
-        out["n_test"] = len(test)
-        return out
+        return {**evaluation_columns(meter, schema), "n_test": len(test)}
 
     def query(
         self,
@@ -253,8 +355,8 @@ class Runner:
     ) -> Generator[Progress, None, Query]:
         """The frames ``strategy`` picks with the previous round's model, through THE
         acquisition step the widget runs, and the effort of correcting their predictions."""
-        taken = set(labeled) | set(split["test"])
-        pool = [k for k in self.pool.keys if k not in taken]
+        taken = set(labeled)
+        pool = [k for k in self.pool_keys(split) if k not in taken]
         sink = _EffortSink(self.truth_of)
         t0 = time.perf_counter()
         step = yield from iter_acquire(

@@ -15,6 +15,12 @@ means (numpy's default linear interpolation). With one repeat there is nothing t
 the interval is undefined (NaN). With few repeats read it as descriptive: R repeats allow only
 ``C(2R - 1, R)`` distinct resamples (10 for R = 3), the interval never leaves ``[min d, max d]``,
 and the percentile bootstrap is known to be too narrow for such small samples.
+
+Beside it stands the **paired t-interval** ``mean ± t_{(1+level)/2, R-1} · sd / sqrt(R)`` (sd
+with ddof 1), which is honest about few repeats, and the **smallest detectable difference** of
+that design: the true mean difference a two-sided paired t-test at ``1 - level`` would detect
+with 80 % power, ``(t_{(1+level)/2, R-1} + t_{0.8, R-1}) · sd / sqrt(R)`` (the usual
+approximation that plugs the observed sd in). A null result is "inconclusive" below that size.
 """
 
 from __future__ import annotations
@@ -43,6 +49,10 @@ class PairedDifference:
         Mean over the paired repeats of ``d_r`` (NaN without pairs or with a NaN AUC).
     ci_low, ci_high : float
         Percentile-bootstrap interval of that mean (NaN with fewer than two pairs).
+    t_low, t_high : float
+        Paired t-interval of that mean (:func:`t_interval`; NaN with fewer than two pairs).
+    detectable : float
+        Smallest mean difference the pairs detect with 80 % power (:func:`t_interval`).
     wins : int
         Paired repeats where the strategy's AUC is larger than the baseline's.
     repeat_ids : tuple of int
@@ -57,6 +67,9 @@ class PairedDifference:
     wins: int
     repeat_ids: tuple[int, ...] = ()
     differences: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    t_low: float = math.nan
+    t_high: float = math.nan
+    detectable: float = math.nan
 
 
 def bootstrap_mean_ci(
@@ -100,6 +113,45 @@ def bootstrap_mean_ci(
     return mean, float(low), float(high)
 
 
+#: Power at which :func:`t_interval` states the smallest detectable difference.
+POWER = 0.8
+
+
+def t_interval(
+    values: Sequence[float] | np.ndarray, level: float = CI_LEVEL, power: float = POWER
+) -> tuple[float, float, float]:
+    """Student-t interval of the mean of ``values`` and the smallest detectable difference.
+
+    Parameters
+    ----------
+    values : sequence of float
+        One paired difference per independent unit (repeat).
+    level : float
+        Confidence level in (0, 1) (two-sided test at ``1 - level``).
+    power : float
+        Power at which the detectable difference is stated.
+
+    Returns
+    -------
+    low, high, detectable : float
+        ``mean -/+ t_{(1+level)/2, n-1} sd / sqrt(n)`` and
+        ``(t_{(1+level)/2, n-1} + t_{power, n-1}) sd / sqrt(n)``; all NaN with fewer than two
+        values or a non-finite one.
+    """
+    from scipy import stats
+
+    v = np.asarray(values, dtype=float).ravel()
+    if len(v) < 2 or not np.isfinite(v).all():
+        return math.nan, math.nan, math.nan
+    if not 0 < level < 1 or not 0 < power < 1:
+        raise ValueError(f"need 0 < level < 1 and 0 < power < 1, got {level}, {power}")
+    df = len(v) - 1
+    se = float(v.std(ddof=1)) / math.sqrt(len(v))
+    t_crit = float(stats.t.ppf((1 + level) / 2, df))
+    mean = float(v.mean())
+    return mean - t_crit * se, mean + t_crit * se, (t_crit + float(stats.t.ppf(power, df))) * se
+
+
 def repeat_aucs(curve: Curve, lo: float, hi: float) -> dict[int, float]:
     """Normalised AUC of each repeat's own curve over ``[lo, hi]``, by repeat number."""
     return {
@@ -127,7 +179,8 @@ def paired_auc_difference(
     lo, hi : float
         Label range of the AUC (the range every strategy covers).
     n_resamples, level, seed
-        As :func:`bootstrap_mean_ci`, which resamples the repeats.
+        As :func:`bootstrap_mean_ci`, which resamples the repeats; ``level`` is also the
+        t-interval's.
 
     Returns
     -------
@@ -137,4 +190,7 @@ def paired_auc_difference(
     ids = tuple(sorted(set(ours) & set(theirs)))
     d = np.array([ours[r] - theirs[r] for r in ids], dtype=float)
     mean, low, high = bootstrap_mean_ci(d, n_resamples, level, seed)
-    return PairedDifference(mean, low, high, int(np.sum(d > 0)), ids, d)
+    t_low, t_high, detectable = t_interval(d, level)
+    return PairedDifference(
+        mean, low, high, int(np.sum(d > 0)), ids, d, t_low, t_high, detectable
+    )

@@ -4,7 +4,8 @@ Per strategy (see :func:`summarise` for every column):
 
 - **normalised AUC** of its mean curve over the label range every strategy covers;
 - **AUC minus random, paired by repeat**, with a percentile-bootstrap 95 % interval over the
-  repeats and the number of repeats where it beats random
+  repeats, the paired t-interval, the smallest difference the repeats could detect (80 %
+  power) and the number of repeats where it beats random
   (:mod:`~alges_napari.core.experiment.stats`);
 - **labels to reach random's final Dice**: the smallest label count at which its mean curve
   reaches random's final mean Dice (empty if never);
@@ -52,6 +53,9 @@ COLUMNS = (
     "auc_minus_random",
     "auc_minus_random_ci_low",
     "auc_minus_random_ci_high",
+    "auc_minus_random_t_low",
+    "auc_minus_random_t_high",
+    "auc_minus_random_detectable",
     "wins",
     "paired_repeats",
     "labels_to_random_final",
@@ -127,10 +131,24 @@ def summarise(
 
 
 def _paired_columns(paired: PairedDifference | None) -> dict[str, Any]:
-    keys = ("auc_minus_random", "auc_minus_random_ci_low", "auc_minus_random_ci_high")
+    keys = (
+        "auc_minus_random",
+        "auc_minus_random_ci_low",
+        "auc_minus_random_ci_high",
+        "auc_minus_random_t_low",
+        "auc_minus_random_t_high",
+        "auc_minus_random_detectable",
+    )
     if paired is None:
         return dict.fromkeys((*keys, "wins", "paired_repeats"))
-    values = (paired.mean, paired.ci_low, paired.ci_high)
+    values = (
+        paired.mean,
+        paired.ci_low,
+        paired.ci_high,
+        paired.t_low,
+        paired.t_high,
+        paired.detectable,
+    )
     n_pairs = len(paired.repeat_ids)
     return {**dict(zip(keys, values, strict=True)), "wins": paired.wins, "paired_repeats": n_pairs}
 
@@ -177,6 +195,11 @@ def _auc_difference_cell(row: dict[str, Any], baseline: str, has_baseline: bool)
     return f"{mean:+.4f} [{low:+.4f}, {high:+.4f}]"
 
 
+def _t_interval_cell(row: dict[str, Any]) -> str:
+    low, high = row["auc_minus_random_t_low"], row["auc_minus_random_t_high"]
+    return "-" if _missing(low) else f"[{low:+.4f}, {high:+.4f}]"
+
+
 def _markdown_cells(row: dict[str, Any], baseline: str, has_baseline: bool) -> dict[str, str]:
     reach = row["labels_to_random_final"]
     if reach is None:
@@ -185,6 +208,8 @@ def _markdown_cells(row: dict[str, Any], baseline: str, has_baseline: bool) -> d
     cells = {k: _md_number(row[k]) for k in COLUMNS}
     return cells | {
         "auc_minus_random": _auc_difference_cell(row, baseline, has_baseline),
+        "auc_minus_random_t_low": _t_interval_cell(row),
+        "auc_minus_random_detectable": _md_number(row["auc_minus_random_detectable"]),
         "wins": wins,
         "labels_to_random_final": str(reach),
     }
@@ -203,8 +228,9 @@ def format_markdown(
 ) -> str:
     """The summary as a Markdown table (numbers to 4 decimals, pixel counts as integers).
 
-    The AUC difference reads ``mean [low, high]`` (the paired bootstrap interval); the
-    full-pool and correction columns appear only when some strategy has a value in them.
+    The AUC difference reads ``mean [low, high]`` (the paired bootstrap interval), followed
+    by the paired t-interval and the smallest detectable difference; the full-pool and
+    correction columns appear only when some strategy has a value in them.
     """
     headers = {
         "strategy": "strategy",
@@ -213,7 +239,9 @@ def format_markdown(
         "final_mean_dice": "final mean Dice",
         "auc_normalised": "normalised AUC",
         "auc_range": "AUC label range",
-        "auc_minus_random": f"AUC - {baseline}, paired [{level:.0%} CI]",
+        "auc_minus_random": f"AUC - {baseline}, paired [{level:.0%} bootstrap CI]",
+        "auc_minus_random_t_low": f"paired t-interval ({level:.0%})",
+        "auc_minus_random_detectable": "smallest detectable difference (80% power)",
         "wins": f"beats {baseline} (repeats)",
         "labels_to_random_final": f"labels to reach {baseline}'s final Dice",
         "fraction_of_full": "fraction of full-pool Dice",

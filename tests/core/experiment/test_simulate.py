@@ -132,16 +132,16 @@ def test_results_rows(tree: Path, tmp_path: Path) -> None:
         "round",
         "n_labeled",
         "mean_dice",
-        "mean_dice_per_image",
+        "mean_dice_scored",
     ]
-    assert "dice_liver" in rows[0] and "dice_l_hook_electrocautery" in rows[0]
-    assert "dice_blood" not in rows[0]  # class 7 is not scored on CholecSeg8k
+    # every class of the schema has its column, scored on CholecSeg8k or not (7: blood)
+    assert [c for c in rows[0] if c.startswith("dice_")] == [f"dice_{c}" for c in range(13)]
     seen = {(r["strategy"], int(r["repeat"]), int(r["round"])) for r in rows}
     assert seen == {(s, p, t) for s in ("random", "alges-seg") for p in (0, 1) for t in (0, 1)}
     for r in rows:
         assert int(r["n_labeled"]) == 3 + 2 * int(r["round"])
-        per_class = [float(r[c]) for c in r if c.startswith("dice_") and r[c] != ""]
-        assert float(r["mean_dice"]) == pytest.approx(np.mean(per_class), abs=1e-5)
+        scored = [float(r[f"dice_{c}"]) for c in (0, 1, 2, 3, 4, 5, 9, 10) if r[f"dice_{c}"]]
+        assert float(r["mean_dice_scored"]) == pytest.approx(np.mean(scored), abs=1e-5)
         assert 0 <= float(r["mean_dice"]) <= 1
     # round 0 is shared: same start, same model, same numbers for every strategy
     for p in (0, 1):
@@ -183,15 +183,21 @@ def test_evaluation_matches_an_independent_dice(tree: Path, tmp_path: Path) -> N
         pred = model.eval()(x).argmax(1).numpy()
     truth = data.masks.numpy()
     keep = truth != 255
-    liver = 2
-    inter = np.sum((pred == liver) & (truth == liver) & keep)
-    size = np.sum((pred == liver) & keep) + np.sum((truth == liver) & keep)
     row = read_rows(out)[0]
-    expected = 2 * inter / size if size else math.nan
-    if math.isnan(expected):
-        assert row["dice_liver"] == ""
-    else:
-        assert float(row["dice_liver"]) == pytest.approx(expected, abs=1e-5)
+    dice = {}
+    for c in range(13):
+        inter = np.sum((pred == c) & (truth == c) & keep)
+        size = np.sum((pred == c) & keep) + np.sum((truth == c) & keep)
+        dice[c] = 2 * inter / size if size else math.nan
+        if math.isnan(dice[c]):
+            assert row[f"dice_{c}"] == ""
+        else:
+            assert float(row[f"dice_{c}"]) == pytest.approx(dice[c], abs=1e-5)
+    # the primary figure: every foreground class present in the test truth, equally weighted
+    present = [c for c in range(1, 13) if np.any((truth == c) & keep)]
+    assert present and float(row["mean_dice"]) == pytest.approx(
+        np.mean([dice[c] for c in present]), abs=1e-5
+    )
 
 
 def test_stop_then_resume_gives_the_uninterrupted_rows(tree: Path, tmp_path: Path) -> None:
@@ -371,3 +377,70 @@ def _predict(model, spec, image: torch.Tensor) -> np.ndarray:
     x = (x - torch.tensor(spec.mean).view(1, 3, 1, 1)) / torch.tensor(spec.std).view(1, 3, 1, 1)
     with torch.no_grad():
         return model.eval()(x).argmax(1)[0].numpy()
+
+
+# ---------------------------------------------------------------- a fixed test set
+
+
+@pytest.fixture(scope="module")
+def test_tree(tmp_path_factory) -> Path:
+    """Another synthetic tree (other seed, same frame names): the fixed test set."""
+    from alges_napari.core.data.synthetic import write_cholecseg8k_tree
+
+    root = tmp_path_factory.mktemp("test_tree")
+    return write_cholecseg8k_tree(root, n_clips=2, frames_per_clip=3, size=(64, 64), seed=11)
+
+
+def test_test_data_evaluates_every_model_on_the_fixed_set(tree, test_tree, tmp_path) -> None:
+    from alges_napari.core.data.frames import open_frames
+    from alges_napari.core.learn.train import make_samples
+
+    out = tmp_path / "exp"
+    config = tiny(tree, strategies=("random",), repeats=1, rounds=1, test_data=str(test_tree))
+    simulate(config, out)
+    test_source = open_frames(test_tree)
+    split = json.loads((out / "state/repeat_0/split.json").read_text())
+    assert split["test"] == list(test_source.keys)  # the whole fixed set, nothing held out
+    rows = read_rows(out)
+    assert [int(r["n_test"]) for r in rows] == [6, 6]
+    state = json.loads((out / "state/random/repeat_0/state.json").read_text())
+    pool_keys = set(open_frames(tree).keys)
+    assert set(state["labeled"]) <= pool_keys and len(state["labeled"]) == 3 + 2
+    # every pool frame is pool: none is held out although the test set shares frame names
+    assert set(test_source.keys) & pool_keys
+    # round 0's mean Dice recomputed on the *test tree's* frames from the stored checkpoint
+    model, spec, _ = load_checkpoint(out / "state/repeat_0/round_0000.safetensors")
+    data = make_samples(
+        [(test_source[i], test_source.ground_truth(i)) for i in range(len(test_source))], (64, 64)
+    )
+    x = data.images.float() / 255
+    x = (x - torch.tensor(spec.mean).view(1, 3, 1, 1)) / torch.tensor(spec.std).view(1, 3, 1, 1)
+    with torch.no_grad():
+        pred = model.eval()(x).argmax(1).numpy()
+    truth, dice = data.masks.numpy(), []
+    for c in range(1, 13):
+        if np.any(truth == c):
+            inter = np.sum((pred == c) & (truth == c))
+            dice.append(2 * inter / (np.sum(pred == c) + np.sum(truth == c)))
+    assert float(rows[0]["mean_dice"]) == pytest.approx(np.mean(dice), abs=1e-5)
+    assert json.loads((out / "config.json").read_text())["test_data"] == str(test_tree.resolve())
+
+
+def test_test_data_with_other_classes_is_refused_before_any_work(tree, tmp_path) -> None:
+    from PIL import Image
+
+    other = tmp_path / "paired"
+    (other / "images").mkdir(parents=True)
+    (other / "masks").mkdir()
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(other / "images" / "a.png")
+    Image.fromarray(np.zeros((64, 64), np.uint8)).save(other / "masks" / "a.png")
+    (other / "classes.txt").write_text("0 background\n1 tool\n")
+    out = tmp_path / "exp"
+    with pytest.raises(AlgesError, match="both must use one class schema"):
+        simulate(tiny(tree, test_data=str(other)), out)
+    assert not out.exists()
+
+
+def test_runs_made_before_test_data_still_resume(tree, tmp_path) -> None:
+    config = tiny(tree)
+    assert "test_data" not in config.to_json()  # old config.json files compare equal

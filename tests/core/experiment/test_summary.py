@@ -7,6 +7,7 @@ import csv
 import math
 
 import pytest
+from scipy import stats
 
 from alges_napari.core.experiment import curves, summary
 
@@ -109,12 +110,17 @@ def test_summary_files(tmp_path, old_rows) -> None:
     assert [r["strategy"] for r in written] == ["random", "fast", "slow"]
     assert float(written[1]["auc_normalised"]) == pytest.approx(0.4625, abs=1e-6)
     assert float(written[1]["auc_minus_random_ci_low"]) == pytest.approx(0.075, abs=1e-6)
+    # the paired t-interval of d = (0.075, 0.15), as scipy's one-sample t-test gives it
+    t_ci = stats.ttest_1samp([0.075, 0.15], 0.0).confidence_interval(0.95)
+    assert float(written[1]["auc_minus_random_t_low"]) == pytest.approx(t_ci.low, abs=1e-6)
+    assert float(written[1]["auc_minus_random_t_high"]) == pytest.approx(t_ci.high, abs=1e-6)
     assert written[2]["labels_to_random_final"] == ""  # not reached
     assert written[0]["auc_minus_random"] == "" and written[1]["fraction_of_full"] == ""
     md = md_path.read_text()
     assert md.startswith("| strategy | repeats | final labels | final mean Dice |")
     assert (
-        "| fast | 2 | 30 | 0.6500 | 0.4625 | 10-30 | +0.1125 [+0.0750, +0.1500] | 2/2 | 20 |" in md
+        "| fast | 2 | 30 | 0.6500 | 0.4625 | 10-30 | +0.1125 [+0.0750, +0.1500] "
+        "| [-0.3640, +0.5890] | 0.5281 | 2/2 | 20 |" in md
     )
     assert "| slow |" in md and "| not reached |" in md and "(baseline)" in md
     assert "full-pool" not in md and "corrected px" not in md  # old results: no such columns
