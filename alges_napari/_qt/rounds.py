@@ -6,12 +6,15 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from napari.utils.notifications import show_info
+from napari.utils.notifications import show_error, show_info
 
 from alges_napari._qt.jobs import BackgroundJob, JobStarter
 from alges_napari._qt.learn_panel import LearnPanel
+from alges_napari.core.errors import AlgesError
+from alges_napari.core.learn.engine import get_engine
 from alges_napari.core.progress import Progress
 from alges_napari.core.session import ActiveLearningSession, RoundConfig, RoundResult
+from alges_napari.core.validate import check_engine, check_round_config
 
 
 class RoundRunner:
@@ -54,8 +57,19 @@ class RoundRunner:
         return self.job is not None and self.job.stop.is_set()
 
     def start(self, session: ActiveLearningSession, config: RoundConfig) -> BackgroundJob | None:
-        """Start a round of ``session``; None while another one runs."""
+        """Start a round of ``session``; None while another one runs or ``config`` is refused.
+
+        The settings are checked first (:func:`~alges_napari.core.validate.check_round_config`,
+        and the engine), so a bad value is refused before the job starts, not after training.
+        """
         if self.running:
+            return None
+        try:
+            check_round_config(config)
+            check_engine(get_engine())
+        except AlgesError as exc:
+            self._panel.show_idle(f"Not started: {exc}")
+            show_error(f"ALGES: {exc}")
             return None
         panel = self._panel
         panel.show_progress(Progress("train", epoch=0, epochs=config.epochs))

@@ -12,6 +12,7 @@ import sys
 import traceback
 
 from alges_napari.cli import demo, experiment, project
+from alges_napari.cli.checks import check_args
 from alges_napari.cli.common import (
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
@@ -93,6 +94,7 @@ def _main(argv: list[str] | None) -> int:
 
         torch.set_num_threads(args.threads)
     try:
+        check_args(args)  # every value refused here, before any work (nothing written)
         return args.func(args)
     except AlgesError as exc:
         print(f"alges {args.command}: error: {exc}", file=sys.stderr)

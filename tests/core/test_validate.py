@@ -1,0 +1,67 @@
+"""The checks every command and form runs before any work (core/validate.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from alges_napari.core import validate
+from alges_napari.core.errors import AlgesError
+from alges_napari.core.session import RoundConfig
+
+
+def test_round_configs_are_checked_field_by_field() -> None:
+    validate.check_round_config(RoundConfig(strategy="ALGES_SEG", epochs=None, seed=0))
+    for bad, message in [
+        (RoundConfig(strategy="alges"), "did you mean 'alges-seg'?"),
+        (RoundConfig(query_size=0), "query size) must be at least 1, got 0"),
+        (RoundConfig(batch_size=0), "batch size must be at least 1, got 0"),
+        (RoundConfig(candidate_subset=0), "candidates must be at least 1, got 0"),
+        (RoundConfig(seed=-1), "seed must be at least 0, got -1"),
+        (RoundConfig(epochs=2.5), "epochs must be a whole number, got 2.5"),
+        (RoundConfig(query_size=True), "must be a whole number, got True"),
+        (RoundConfig(warm_start="yes"), "warm start must be true or false, got 'yes'"),
+    ]:
+        with pytest.raises(AlgesError, match=None) as info:
+            validate.check_round_config(bad)
+        assert message in str(info.value)
+
+
+def test_sizes_name_the_nearest_valid_size() -> None:
+    assert validate.check_size("--size", [64, 96]) == (64, 96)
+    assert validate.check_size("--size", None) is None
+    with pytest.raises(AlgesError, match=r"--size 100 200 .*\(did you mean 96 192\?\)"):
+        validate.check_size("--size", [100, 200])
+    with pytest.raises(AlgesError, match="--size 64 must be two multiples of 32"):
+        validate.check_size("--size", [64])
+
+
+def test_devices_are_parsed_and_checked_against_this_machine(monkeypatch) -> None:
+    import torch
+
+    assert validate.check_device(None) is None
+    assert validate.check_device(" CPU ") == "cpu"
+    with pytest.raises(AlgesError, match="unknown device 'cude' \\(did you mean 'cuda'\\?\\)"):
+        validate.check_device("cude")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert validate.check_device("cuda:1") == "cuda:1"
+    with pytest.raises(AlgesError, match="has 2 CUDA GPU\\(s\\), cuda:0 to cuda:1"):
+        validate.check_device("cuda:2")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(AlgesError, match="device 'cuda': .*use cpu"):
+        validate.check_device("cuda")
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    with pytest.raises(AlgesError, match="MPS is not available here"):
+        validate.check_device("mps")
+
+
+def test_paths_name_a_near_file(tmp_path) -> None:
+    (tmp_path / "frames").mkdir()
+    with pytest.raises(AlgesError, match=f"does not exist \\(did you mean {tmp_path / 'frames'}"):
+        validate.check_exists("--data", tmp_path / "frame")
+    assert validate.check_new_folder("--out", tmp_path / "new") == tmp_path / "new"
+    (tmp_path / "frames" / "a.png").write_bytes(b"")
+    with pytest.raises(AlgesError, match="exists and is not an empty folder"):
+        validate.check_new_folder("--out", tmp_path / "frames")
+    with pytest.raises(AlgesError, match="is not an alges project"):
+        validate.check_project(tmp_path / "frames")

@@ -1,0 +1,45 @@
+"""The Learn form refuses a bad value before its round's job starts (issue 25)."""
+
+from __future__ import annotations
+
+import pytest
+
+from alges_napari.core.session import RoundConfig
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (RoundConfig(strategy="alges"), "unknown selection strategy 'alges' (did you mean"),
+        (RoundConfig(query_size=0), "frames to queue (query size) must be at least 1, got 0"),
+        (RoundConfig(epochs=0), "epochs must be at least 1, got 0"),
+        (RoundConfig(seed=-2), "seed must be at least 0, got -2"),
+    ],
+)
+def test_a_bad_round_setting_starts_no_job(project_widget, messages, config, message) -> None:
+    widget, _viewer = project_widget
+    project = widget.project
+    project.accept_label(project.keys[0], project.frames.ground_truth(0))
+    started = []
+    widget.rounds._start_job = lambda *a, **k: started.append(a)  # any start fails the test
+    assert widget.retrain(config) is None
+    assert started == [] and not widget.round_running
+    assert widget.learn.progress_text.text().startswith(f"Not started: {message}")
+    assert any(message in m for m in messages)  # said in a notification too
+    assert project.rounds == [] and project.latest_checkpoint() is None
+
+
+def test_a_bad_engine_setting_starts_no_job(project_widget, monkeypatch) -> None:
+    from alges_napari.core.learn import engine
+
+    widget, _viewer = project_widget
+    project = widget.project
+    project.accept_label(project.keys[0], project.frames.ground_truth(0))
+    monkeypatch.setattr(engine, "onnx_available", lambda: False)
+    engine.set_engine("onnx")
+    try:
+        assert widget.retrain(RoundConfig()) is None
+    finally:
+        engine.set_engine(None)
+    assert "engine 'onnx' needs ONNX Runtime" in widget.learn.progress_text.text()
+    assert project.latest_checkpoint() is None
