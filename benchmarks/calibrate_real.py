@@ -136,15 +136,14 @@ def main(argv: list[str] | None = None) -> int:
         encoder=args.encoder,
         input_size=size,
         epochs=1,
-        min_steps=eval_at[-1],
         batch_size=args.batch_size,
         lr=args.lr,
         dice_weight=args.dice_weight,
         augment=not args.no_augment,
         seed=args.seed,
     )
-    config.epochs = max(1, eval_at[-1] // steps_per_epoch)  # stop at the last eval point
-    config.min_steps = 0
+    # whole epochs that cover the last evaluation point; the loop stops right after it
+    config.epochs, config.min_steps = -(-eval_at[-1] // steps_per_epoch), 0
     gen = iter_train(model, data, config, device="cpu")
     t_train, t_start, losses = 0.0, time.perf_counter(), []
     pending = list(eval_at)
@@ -180,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
                 fh.flush()
                 os.fsync(fh.fileno())
             t_start = time.perf_counter()
+            if not pending:
+                gen.close()
+                break
     return 0
 
 
