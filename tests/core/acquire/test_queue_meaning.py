@@ -41,7 +41,7 @@ LABELLED = np.random.default_rng(12).standard_normal((3, F))
 def expected_informativeness(s: ScoreResult, name: str) -> list[float]:
     """Each measure written out frame by frame, with plain Python sums."""
     rows = range(s.n)
-    if name in ("alges-seg", "alges-seg-video", "random"):
+    if name in ("alges-seg", "alges-seg-video", "alges-seg-balanced", "random"):
         return [math.fsum(s.emb_seg[i]) for i in rows]
     if name == "alges-img":
         return [math.sqrt(math.fsum(v * v for v in s.emb_img[i])) for i in rows]

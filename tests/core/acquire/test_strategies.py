@@ -25,6 +25,7 @@ ALL = [
     "alges-img",
     "alges-seg",
     "alges-seg-video",
+    "alges-seg-balanced",
     "badge",
     "random",
     "entropy",
@@ -451,3 +452,40 @@ def test_coreset_first_pick_without_labels_is_scored_against_the_pool_mean() -> 
     expect = np.sqrt(((feats[idx[0]] - feats.mean(axis=0)) ** 2).sum())
     assert values[idx[0]] == pytest.approx(expect, rel=1e-9)
     assert np.isfinite(values[idx]).all()
+
+
+# ---------------------------------------------------------------- class-balanced ALGES-seg
+
+
+def test_class_balanced_columns_sum_to_one_and_empty_columns_stay_zero() -> None:
+    from alges_napari.core.acquire.strategies import class_balanced
+
+    emb = np.array([[8.0, 0.0, 1.0], [2.0, 0.0, 3.0]])
+    np.testing.assert_allclose(class_balanced(emb), [[0.8, 0.0, 0.25], [0.2, 0.0, 0.75]])
+
+
+def test_balanced_picks_are_kmeans_pp_on_the_scaled_columns() -> None:
+    from alges_napari.core.acquire.centres import kmeans_pp_ranked
+
+    scores = full_scores(12, seed=3)
+    picks = get_strategy("alges-seg-balanced").select(scores, 4, seed=5)
+    scaled = scores.emb_seg / scores.emb_seg.sum(axis=0)
+    expected, _ = kmeans_pp_ranked(scaled, 4, 5, None, None)
+    assert list(picks) == list(expected)
+
+
+def test_balanced_finds_the_frame_with_rare_class_mass_that_plain_alges_seg_misses() -> None:
+    """Background mass varies a lot between frames; one frame alone has mass in a rare class,
+    too little to move the raw distance. Balanced, that frame is the farthest from the rest."""
+    rng = np.random.default_rng(0)
+    n = 40
+    emb = np.zeros((n, 3))
+    emb[:, 0] = rng.uniform(100.0, 1000.0, n)  # background: most of the gradient mass
+    emb[:, 1] = rng.uniform(10.0, 20.0, n)  # a large organ
+    emb[7, 2] = 0.5  # the only mass in the rare class
+    scores = ScoreResult(n=n, emb_seg=emb)
+    hits = {"alges-seg": 0, "alges-seg-balanced": 0}
+    for seed in range(20):
+        for name in hits:
+            hits[name] += 7 in get_strategy(name).select(scores, 3, seed=seed)
+    assert hits["alges-seg-balanced"] >= 19 and hits["alges-seg"] <= 5
