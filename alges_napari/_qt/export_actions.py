@@ -14,13 +14,16 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from magicgui import magicgui
-from napari.utils.notifications import show_info
-from qtpy.QtWidgets import QFileDialog, QHBoxLayout, QPushButton, QWidget
+from napari.utils.notifications import show_info, show_warning
+from qtpy.QtWidgets import QFileDialog, QHBoxLayout, QInputDialog, QPushButton, QWidget
 
 from alges_napari._qt.jobs import BackgroundJob, JobStarter
 from alges_napari.core.progress import Progress
 
-EXPORT_FORMATS = ("index", "cholecseg8k")
+#: core.project.export.LABEL_FORMATS, written out: magicgui reads the choices at import time.
+EXPORT_FORMATS = ("index", "cholecseg8k", "nnunet", "coco", "cvat-mask")
+#: core.project.label_import.IMPORT_FORMATS.
+IMPORT_FORMATS = ("masks", "coco", "cvat-mask", "nnunet")
 
 
 def export_options(
@@ -31,7 +34,9 @@ def export_options(
     Parameters
     ----------
     fmt : str
-        index: one class-id PNG per frame; cholecseg8k: its tree (colour and watershed masks).
+        index: one class-id PNG per frame; cholecseg8k: its tree (colour and watershed masks);
+        nnunet: an nnU-Net v2 raw dataset (frames and labels, dataset.json); coco: COCO JSON
+        with RLE segments; cvat-mask: CVAT's segmentation mask 1.1, to review in CVAT.
     """
     return fmt
 
@@ -53,9 +58,14 @@ class ExportPanel(QWidget):
         self.labels_button.setToolTip("Write the accepted labels into a new folder")
         self.model_button = QPushButton("Export model...")
         self.model_button.setToolTip("Write the latest round's model into a new folder")
+        self.import_button = QPushButton("Import labels...")
+        self.import_button.setToolTip(
+            "Accept labels made elsewhere (image/mask folder, COCO, CVAT mask 1.1, nnU-Net), "
+            "matched to the frames by name; frames already labelled keep their label"
+        )
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
-        for w in (self.options.native, self.labels_button, self.model_button):
+        for w in (self.options.native, self.labels_button, self.model_button, self.import_button):
             row.addWidget(w)
 
     @property
@@ -136,3 +146,53 @@ class ExportController:
         if what == "labels":
             return self.export_labels(out, fmt)
         return self.export_model(out)
+
+    # ------------------------------------------------------------ import
+
+    def import_labels(self, fmt: str, path: str | Path) -> BackgroundJob | None:
+        """Import the labels at ``path`` (format ``fmt``) as accepted labels, in a thread worker.
+
+        Frames that already have an accepted label keep it (the widget never replaces one;
+        ``alges import --overwrite`` does). The report goes to the Status log, line by line.
+        """
+        from alges_napari.core.project.label_import import import_labels
+
+        project = self._project()
+        if project is None:
+            return None
+
+        def work(stop: Any) -> Any:
+            yield Progress("import", 0, 1)
+            return import_labels(project, fmt, path)
+
+        # The Status panel's log where the dock hands one over (committed apart from this).
+        log = getattr(self, "_log", None) or (lambda _text: None)
+
+        def done(report: Any) -> None:
+            lines = report.lines()
+            log(f"Import of {fmt} labels from {path}: " + lines[0])
+            for line in lines[1:]:
+                log(line.strip())
+            shown = show_info if report.complete else show_warning
+            shown(f"ALGES: {lines[0]} (see Status)")
+
+        def failed(exc: BaseException) -> None:
+            log(f"Import of {fmt} labels from {path} failed: {exc}")
+
+        return self._start_job(work, done, name="import labels", on_error=failed)
+
+    def ask_and_import(self) -> BackgroundJob | None:
+        """Ask for the labels' format, then their folder (COCO: the JSON file), and import."""
+        if self._project() is None:
+            return None
+        parent = self._dialog_parent
+        fmt, ok = QInputDialog.getItem(
+            parent, "Import labels", "Format of the labels:", list(IMPORT_FORMATS), 0, False
+        )
+        if not ok:
+            return None
+        if fmt == "coco":
+            path, _ = QFileDialog.getOpenFileName(parent, "COCO file", "", "COCO JSON (*.json)")
+        else:
+            path = QFileDialog.getExistingDirectory(parent, f"Folder of the {fmt} labels")
+        return self.import_labels(fmt, path) if path else None

@@ -29,6 +29,7 @@ from alges_napari.core.project.files import CONFIG_FILE
 FROM_SOURCE = "from the frames"
 JSON_ITEM = "JSON file..."
 VIDEO_FILTER = "Frames (*.mp4 *.avi *.mov *.mkv *.tif *.tiff);;All files (*)"
+WEIGHTS_FILTER = "Weights (*.pth *.pt *.safetensors *.bin);;All files (*)"
 CREATE_TEXT = "Create project"
 OPEN_EXISTING_TEXT = "Open existing project"
 
@@ -70,6 +71,9 @@ def project_fields(
     ] = FROM_SOURCE,
     preset: Annotated[str, {"choices": list(PRESETS), "label": "Preset"}] = "cpu",
     stride: Annotated[int, {"min": 1, "max": 10_000, "label": "Stride"}] = 1,
+    encoder_weights: Annotated[
+        Path | None, {"mode": "r", "label": "Encoder", "filter": WEIGHTS_FILTER}
+    ] = None,
 ) -> dict[str, Any]:
     """The fields of a new project, as keyword arguments of ``Project.create``.
 
@@ -86,13 +90,20 @@ def project_fields(
         Model and training settings (see the list's tooltip).
     stride : int
         Use every n-th frame of the source.
+    encoder_weights : Path
+        Start the model's encoder from a torchvision or timm state dict (ResNet-18 for the
+        presets' resnet18; .pth or .safetensors), or type imagenet to have
+        segmentation-models-pytorch download its ImageNet weights (online only). Empty:
+        random weights.
     """
+    weights = None if encoder_weights is None else str(encoder_weights)
     return {
         "source": "" if source is None else str(source),
         "root": "" if root is None else str(root),
         "schema": None if schema == FROM_SOURCE else schema,
         "preset": preset,
         "stride": int(stride),
+        "encoder_weights": None if weights in (None, "", ".") else weights,
     }
 
 
@@ -110,13 +121,13 @@ class ProjectForm(QWidget):
     Attributes
     ----------
     fields : magicgui.widgets.FunctionGui
-        The form of :func:`project_fields`; ``source``, ``root``, ``schema``, ``preset`` and
-        ``stride`` are its magicgui widgets (set ``.value``).
+        The form of :func:`project_fields`; ``source``, ``root``, ``schema``, ``preset``,
+        ``stride`` and ``encoder_weights`` are its magicgui widgets (set ``.value``).
 
     Signals
     -------
     create_requested(dict)
-        ``{"source", "root", "schema", "preset", "stride"}`` from the fields.
+        ``{"source", "root", "schema", "preset", "stride", "encoder_weights"}`` from the fields.
     open_requested(str)
         A project folder picked by the user, or the project folder field's when it already
         holds a project (the Create button then reads "Open existing project").
@@ -132,9 +143,11 @@ class ProjectForm(QWidget):
         self.fields.native.layout().setSpacing(2)  # the dock must fit a laptop screen
         f = self.fields
         self.source, self.root, self.schema = f.source, f.root, f.schema
-        self.preset, self.stride = f.preset, f.stride
+        self.preset, self.stride, self.encoder_weights = f.preset, f.stride, f.encoder_weights
         self.source.line_edit.native.setPlaceholderText("folder, CholecSeg8k tree, video, TIFF")
         self.root.line_edit.native.setPlaceholderText("new empty folder")
+        self.encoder_weights.line_edit.native.setPlaceholderText("random, a .pth file, or imagenet")
+        self.encoder_weights.choose_btn.text = "..."
         self.preset.tooltip = _preset_tooltip()
         self._browse_source_with_menu()
         self.root.choose_btn.text = "..."

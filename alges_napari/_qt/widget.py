@@ -127,6 +127,7 @@ class AlgesWidget(QWidget):
             button.clicked.connect(
                 partial(lambda w, *_: self.exports.ask_and_export(w, self.export.format), what)
             )
+        self.export.import_button.clicked.connect(lambda *_: self.exports.ask_and_import())
 
     def _fit_width(self) -> None:
         # As wide as the panels' content (styles change it once shown), plus the scroll bar:
@@ -194,6 +195,8 @@ class AlgesWidget(QWidget):
             self._refused("choose the frames and an empty project folder first")
             return None
         overrides.setdefault("first_queue", self.learn.query_size.value)
+        if overrides.get("encoder_weights"):
+            prepare_model_stack()  # the weights are checked on a model: smp imports now
         try:
             project = Project.create(root, source, schema, preset, stride, **overrides)
         except AlgesError as exc:
@@ -391,6 +394,7 @@ class AlgesWidget(QWidget):
         done = 0 if tracker is None else labelled + tracker.counts.get("validation", 0)
         self.export_labels_button.setEnabled(done > 0)
         self.export_model_button.setEnabled(tracker is not None and tracker.has_model)
+        self.export.import_button.setEnabled(self.project is not None)
         self.propagator.update()
 
     def shutdown(self) -> None:

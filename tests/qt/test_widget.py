@@ -469,16 +469,22 @@ def test_parameter_forms_are_magicgui_forms_of_typed_signatures(
 
     from alges_napari._qt import export_actions
     from alges_napari.core.acquire.strategies import DEFAULT_STRATEGY, available_strategies
+    from alges_napari.core.project.export import LABEL_FORMATS
+    from alges_napari.core.project.label_import import IMPORT_FORMATS
     from alges_napari.core.session import RoundConfig
 
     widget, viewer = widget_and_viewer
     form, learn, export = widget.form, widget.learn, widget.export
     assert all(isinstance(g, FunctionGui) for g in (form.fields, learn.settings, export.options))
-    assert [w.name for w in form.fields] == ["source", "root", "schema", "preset", "stride"]
+    assert [w.name for w in form.fields] == [
+        "source", "root", "schema", "preset", "stride", "encoder_weights"
+    ]  # fmt: skip
     assert [w.name for w in learn.settings] == ["strategy", "query_size", "epochs", "auto_every"]
     assert list(learn.strategy.choices) == available_strategies()
     assert learn.strategy.value == DEFAULT_STRATEGY
-    assert list(export.options.fmt.choices) == ["index", "cholecseg8k"]
+    assert list(export.options.fmt.choices) == list(export_actions.EXPORT_FORMATS)
+    assert export_actions.EXPORT_FORMATS == LABEL_FORMATS  # the core's, written out
+    assert export_actions.IMPORT_FORMATS == IMPORT_FORMATS
     assert "every n-th frame" in form.stride.tooltip  # tooltips come from the docstrings
     assert "after every K accepted labels" in learn.auto_every.tooltip
 
