@@ -72,6 +72,9 @@ class AnnotationController:
         self.has_prediction = False  # whether the frame on screen has a cached prediction
         self.propagated: Any = None  # the propagated draft on screen (a core Draft), if any
         self.effort = EffortMeter(layers.annotation)  # also the time spent on each frame
+        # The queue was replaced (a round) since this frame opened: its rank in the new queue
+        # says nothing about where the user was going, so Next starts at the new queue's top.
+        self._new_queue = False
 
     # ------------------------------------------------------------ moving between frames
 
@@ -89,6 +92,7 @@ class AnnotationController:
             self.drafts[self.key] = self.layers.annotation_mask()  # keep unaccepted edits
         self.effort.leave(self.key is not None and self.layers.edited)
         self.key = key
+        self._new_queue = False
         project = self.project
         prediction, heat = project.prediction(key), project.heat_map(key)
         annotation = self.drafts.get(key)
@@ -115,12 +119,16 @@ class AnnotationController:
             return None
 
     def next_frame(self) -> None:
-        """Go to the next unlabelled frame of the queue (after the current one, wrapping)."""
+        """Go to the next unlabelled frame of the queue (after the current one, wrapping).
+
+        The first Next after a round replaced the queue goes to the new queue's top (#1, or
+        #2 when #1 is the frame on screen), wherever the frame on screen ranks in it.
+        """
         pending = [k for k in self.tracker.pending if k != self.key]
         if not pending:
             return
         ranks = self.tracker.ranks
-        here = ranks.get(self.key, -1) if self.key is not None else -1
+        here = ranks.get(self.key, -1) if self.key is not None and not self._new_queue else -1
         later = [k for k in pending if ranks[k] > here]
         self.go_to_key((later or pending)[0])
 
@@ -135,6 +143,7 @@ class AnnotationController:
                 self.effort.restart(self.propagated.mask)
             self.refresh()
         elif kind == "queue" or self.key in keys:  # its queue rank, or its status, changed
+            self._new_queue = self._new_queue or kind == "queue"
             if kind == "status":
                 self.panel.validation.setChecked(self.project.status(self.key) == "validation")
             self.refresh()

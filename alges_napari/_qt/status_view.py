@@ -1,14 +1,20 @@
-"""Status: labelled / total, per-class labelled pixels, effort per round, the round history."""
+"""Status: labelled / total, the log of rounds and exports, per-class pixels, effort, history.
+
+The log keeps one line per finished round, export and propagation, with full frame names and
+paths (selectable, copyable): napari's toasts are cut off, vanish after seconds and render
+their text as markdown (``frame_87_endo`` became "frame 87 endo"), so a toast only points here.
+"""
 
 from __future__ import annotations
 
 import html
+import time
 from collections.abc import Generator, Sequence
 from typing import Any
 
 import numpy as np
 from qtpy.QtCore import Qt
-from qtpy.QtWidgets import QLabel, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QLabel, QPlainTextEdit, QVBoxLayout, QWidget
 
 from alges_napari._qt.history_plot import HistoryPlot
 from alges_napari.core.errors import AlgesError
@@ -51,8 +57,18 @@ def iter_label_pixels(
     return out
 
 
+#: Lines the log keeps (the oldest go first): a long session's rounds, exports and drafts.
+LOG_LINES = 500
+
+
 class StatusPanel(QWidget):
-    """Counts, per-class pixels and the Dice history of the open project."""
+    """Counts, the log, per-class pixels and the Dice history of the open project.
+
+    Attributes
+    ----------
+    log : QPlainTextEdit
+        Read-only, selectable: one line per round, export or propagation (:meth:`add_log`).
+    """
 
     def __init__(self, parent: Any = None):
         super().__init__(parent)
@@ -71,10 +87,30 @@ class StatusPanel(QWidget):
             "(round 0: before any model): seconds on the frame, pixels changed from what it "
             "opened with (prediction or draft), edits (strokes, fills, superpixel clicks)"
         )
+        self.log = QPlainTextEdit()
+        self.log.setReadOnly(True)  # selectable and copyable, never edited
+        self.log.setMaximumBlockCount(LOG_LINES)
+        self.log.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+        self.log.setPlaceholderText("Rounds, exports and propagations are logged here")
+        self.log.setToolTip("What each round, export and propagation did (select to copy)")
+        line = self.log.fontMetrics().lineSpacing()
+        self.log.setMinimumHeight(4 * line + 12)
+        self.log.setMaximumHeight(8 * line + 12)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        for w in (self.counts, self.pixels, self.effort, self.plot, self.last_round):
+        for w in (self.counts, self.last_round, self.log, self.pixels, self.effort, self.plot):
             layout.addWidget(w)
+
+    def add_log(self, text: str) -> None:
+        """Append ``text`` as one line, after the time of day, and scroll to it."""
+        self.log.appendPlainText(f"{time.strftime('%H:%M:%S')}  {text}")
+        bar = self.log.verticalScrollBar()
+        bar.setValue(bar.maximum())
+
+    def log_lines(self) -> list[str]:
+        """The logged lines, oldest first, without their times."""
+        lines = self.log.toPlainText().splitlines()
+        return [line.split("  ", 1)[1] if "  " in line else line for line in lines]
 
     def show_counts(self, counts: dict[str, int], total: int, pending: int) -> None:
         """``counts`` from ``Project.counts()``; ``pending`` = queued frames still unlabelled."""
@@ -133,7 +169,7 @@ class StatusPanel(QWidget):
         self.counts.setText("No project open")
         self.pixels.setText("")
         self.effort.setText("")
-        self.show_rounds([])
+        self.show_rounds([])  # the log stays: an export's path is still wanted after Close
 
 
 def _medians(r: RoundEffort) -> tuple[str, str, str]:

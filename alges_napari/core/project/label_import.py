@@ -33,7 +33,7 @@ from alges_napari.core.project.formats import (
     read_label_png,
     read_rgb_png,
 )
-from alges_napari.core.project.project import Project
+from alges_napari.core.project.project import LabelExistsError, Project
 
 #: Every import format, in the order the CLI and the widget offer them.
 IMPORT_FORMATS = ("masks", "coco", "cvat-mask", "nnunet")
@@ -169,11 +169,14 @@ def import_labels(
             report.invalid.append(f"{label.file}: labels no pixel (everything is unlabelled)")
             continue
         had = project.has_label(key)
-        if had and not overwrite:
+        origin = {"format": fmt, "file": label.file, "name": label.name}
+        try:
+            # replace=False: checked again inside the write gate, so a label accepted in the
+            # widget while this import runs is kept too
+            project.accept_label(key, label.mask, origin=origin, replace=overwrite)
+        except LabelExistsError:
             report.kept.append((key, label.file))
             continue
-        origin = {"format": fmt, "file": label.file, "name": label.name}
-        project.accept_label(key, label.mask, origin=origin)
         report.imported.append((key, label.file))
         if had:
             report.overwritten.append(key)

@@ -83,6 +83,10 @@ from alges_napari.core.project.view import ProjectView
 ENCODER_WEIGHTS_FILE = "encoder_weights.safetensors"
 
 
+class LabelExistsError(ProjectError):
+    """``accept_label(replace=False)`` found an accepted label of the frame: it is kept."""
+
+
 class ProjectRecoveryWarning(UserWarning):
     """The state file was missing or corrupt and was rebuilt from ``labels/``."""
 
@@ -267,6 +271,7 @@ class Project(ProjectView):
         seconds: float | None = None,
         effort: Effort | None = None,
         origin: dict[str, str] | None = None,
+        replace: bool = True,
     ) -> Path:
         """Store ``mask`` as the accepted label of ``key``; durable on disk before returning.
 
@@ -285,6 +290,10 @@ class Project(ProjectView):
             Where a label made elsewhere came from (``{"format", "file", "name"}``: see
             :mod:`.label_import`); kept in the frame's entry of ``state.json`` until the frame
             is accepted again without one.
+        replace : bool
+            False: refuse (:class:`LabelExistsError`) when the frame already has an accepted
+            label, checked inside the write gate, so a label accepted meanwhile in another
+            thread is never overwritten (imports use it).
 
         Returns
         -------
@@ -295,6 +304,8 @@ class Project(ProjectView):
         ------
         ProjectError
             The mask labels no pixel (all 255): an empty label would train on nothing.
+        LabelExistsError
+            ``replace`` is False and the frame has an accepted label (nothing was saved).
         """
         from alges_napari.core.data.masks import validate_mask
 
@@ -311,6 +322,8 @@ class Project(ProjectView):
         data = encode_index_png(mask)  # outside the gate: it changes nothing
         path = self.label_path(key)
         with self._write_gate():
+            if not replace and self._statuses.has_label(key):
+                raise LabelExistsError(f"frame {key!r} already has an accepted label; kept")
             makedirs(path.parent)
             atomic_write_bytes(path, data)
             # The effort goes with the round whose model made the frame's prediction.

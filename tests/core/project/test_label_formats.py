@@ -297,3 +297,28 @@ def test_import_refuses_what_is_no_dataset(project: Project, tmp_path: Path) -> 
         import_labels(project, "masks", tmp_path / "nothing")
     with pytest.raises(AlgesError, match="unknown import format"):
         import_labels(project, "voc", tmp_path)
+
+
+def test_accept_without_replace_never_overwrites(project: Project) -> None:
+    from alges_napari.core.project.project import LabelExistsError
+
+    before = project.label_path("clipA/f0").read_bytes()
+    with pytest.raises(LabelExistsError, match="already has an accepted label"):
+        project.accept_label("clipA/f0", np.zeros((H, W), np.uint8), replace=False)
+    assert project.label_path("clipA/f0").read_bytes() == before
+
+
+def test_masks_of_another_size_or_without_a_labelled_pixel_are_reported(
+    frames_dir: Path, tmp_path: Path
+) -> None:
+    src = tmp_path / "masks"
+    (src / "clipA").mkdir(parents=True)
+    Image.fromarray(np.zeros((H, W + 1), np.uint8)).save(src / "clipA" / "f0.png")
+    Image.fromarray(np.full((H, W), 255, np.uint8)).save(src / "clipA" / "f1.png")
+    with new_project(frames_dir, tmp_path / "p") as proj:
+        report = import_labels(proj, "masks", src)
+        assert not report.imported and not report.out_of_schema
+        assert report.invalid == [
+            f"{src / 'clipA' / 'f0.png'}: 65x48 (WxH), but frame 'clipA/f0' is 64x48",
+            f"{src / 'clipA' / 'f1.png'}: labels no pixel (everything is unlabelled)",
+        ]
