@@ -8,8 +8,8 @@
 # recorded as installed: it cannot tell that a library is unreachable (a broken or partial
 # install), it misses a library that came from elsewhere, it needs the Debian name of every
 # package on every release (libglib2.0-0 is libglib2.0-0t64 on Ubuntu 24.04), and it knows
-# nothing about a wheel that starts to link a new library. The two programs for headless runs
-# (Xvfb for the tests, xauth for xvfb-run) are looked up on PATH. The sonames are mapped to
+# nothing about a wheel that starts to link a new library. The programs (Xvfb for the tests,
+# xauth for xvfb-run, xdpyinfo for vispy's DPI) are looked up on PATH. The sonames are mapped to
 # Debian/Ubuntu package names below; apt pulls in what those depend on (Mesa's drivers, which
 # libGL opens at run time and ldd cannot see, come in as dependencies of libgl1 and libegl1).
 
@@ -97,6 +97,11 @@ qt_missing() {
     done < <(qt_not_found)
     command -v Xvfb >/dev/null 2>&1 || QT_MISSING_PACKAGES+=(xvfb)
     command -v xauth >/dev/null 2>&1 || QT_MISSING_PACKAGES+=(xauth)
+    # vispy (napari's canvas) asks xdpyinfo, else xrandr, for the screen's DPI on every start
+    # and logs "WARNING: could not determine DPI" when it finds neither.
+    if ! command -v xdpyinfo >/dev/null 2>&1 && ! command -v xrandr >/dev/null 2>&1; then
+        QT_MISSING_PACKAGES+=(x11-utils)
+    fi
     return 0
 }
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Set up alges-napari on a fresh machine: .venv with PyTorch, napari (PyQt5 and PyQt6) and the
 # project in editable mode with its test extras, then (Linux) the system libraries napari's Qt
-# viewer needs, with Xvfb and xauth for headless runs: installed with apt-get as root, or through
-# sudo when sudo works without a password; otherwise it stops with the one command to run.
+# viewer needs, with Xvfb and xauth for headless runs and xdpyinfo for vispy: installed with
+# apt-get as root, or through sudo when sudo works without a password; otherwise it stops with
+# the one command to run.
 # Safe to run again; it only adds what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,7 +36,7 @@ fi
 if [ ${#QT_MISSING_PACKAGES[@]} -gt 0 ]; then
     echo "system libraries for the Qt viewer: missing ${QT_MISSING_SONAMES[*]:-}${QT_MISSING_SONAMES[*]:+ }-> installing ${QT_MISSING_PACKAGES[*]}"
     if ! command -v apt-get >/dev/null 2>&1; then
-        echo "setup.sh: no apt-get here: install the packages that provide ${QT_MISSING_SONAMES[*]:-} (and Xvfb, xauth) with this system's package manager, then run bash scripts/setup.sh again" >&2
+        echo "setup.sh: no apt-get here: install the packages that provide ${QT_MISSING_SONAMES[*]:-} (and Xvfb, xauth, xdpyinfo) with this system's package manager, then run bash scripts/setup.sh again" >&2
         exit 1
     fi
     if [ "$(id -u)" -eq 0 ]; then

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import subprocess
 import sys
@@ -21,16 +22,9 @@ HEADLESS_PLATFORMS = frozenset(
 )
 #: What the Qt check runs in a child Python: napari's own choice of binding (qtpy follows QT_API)
 #: starting a QApplication and an OpenGL context (napari's canvas needs one), the steps at which
-#: Qt aborts or vispy fails when they cannot. It first prints where the binding's plugins are,
-#: for the loader check of a platform plugin that would not load.
+#: Qt aborts or vispy fails when they cannot.
 QT_START_PROBE = """
 import sys
-from qtpy import QT6
-from qtpy.QtCore import QLibraryInfo
-if QT6:
-    print(QLibraryInfo.path(QLibraryInfo.LibraryPath.PluginsPath), flush=True)
-else:
-    print(QLibraryInfo.location(QLibraryInfo.PluginsPath), flush=True)
 from qtpy.QtGui import QOffscreenSurface, QOpenGLContext
 from qtpy.QtWidgets import QApplication
 app = QApplication(["alges-demo-check"])
@@ -40,6 +34,13 @@ context = QOpenGLContext()
 if not (context.create() and context.makeCurrent(surface)):
     sys.exit("no OpenGL context (napari draws its canvas with OpenGL)")
 """
+#: Where each binding's wheel keeps Qt's xcb platform plugin, in qtpy's order of preference.
+XCB_PLUGINS = {
+    "pyqt5": ("PyQt5", "Qt5/plugins/platforms/libqxcb.so"),
+    "pyside2": ("PySide2", "Qt/plugins/platforms/libqxcb.so"),
+    "pyqt6": ("PyQt6", "Qt6/plugins/platforms/libqxcb.so"),
+    "pyside6": ("PySide6", "Qt/plugins/platforms/libqxcb.so"),
+}
 PROBE_TIMEOUT_S = 60.0
 
 
@@ -156,10 +157,12 @@ def qt_start_problem(environ: Mapping[str, str] | None = None) -> str | None:
     if child.returncode == 0:
         return None
     lines = [line.strip() for line in child.stderr.splitlines() if line.strip()]
-    plugins = child.stdout.strip().splitlines()[:1]
-    if plugins and any("Could not load the Qt platform plugin" in line for line in lines):
-        # Qt 6 then always suggests libxcb-cursor0, whatever is missing: the loader knows.
-        missing = unresolved_libraries(Path(plugins[0]) / "platforms" / "libqxcb.so")
+    platform = env.get("QT_QPA_PLATFORM", "xcb") or "xcb"
+    plugin = xcb_plugin(env.get("QT_API", ""))
+    if "xcb" in platform and plugin is not None:
+        # Qt's own words mislead here: Qt 6 suggests libxcb-cursor0 whatever is missing, and a
+        # binding whose QtCore cannot load reads "No Qt bindings could be found". The loader knows.
+        missing = unresolved_libraries(plugin)
         if missing:
             return (
                 f"Qt cannot load its xcb platform plugin: the loader cannot find "
@@ -171,6 +174,21 @@ def qt_start_problem(environ: Mapping[str, str] | None = None) -> str | None:
     said = said or (lines[-1] if lines else f"exit status {child.returncode}")
     where = env.get("QT_QPA_PLATFORM") or env.get("DISPLAY") or env.get("WAYLAND_DISPLAY") or "?"
     return f"Qt cannot start on {where}: {said}"
+
+
+def xcb_plugin(qt_api: str = "") -> Path | None:
+    """The xcb platform plugin of the binding qtpy would pick (``qt_api`` as ``QT_API``, else
+    the first one installed), found without importing it; None when there is none."""
+    wanted = qt_api.lower()
+    for api, (package, relative) in XCB_PLUGINS.items():
+        if wanted in XCB_PLUGINS and api != wanted:
+            continue
+        spec = importlib.util.find_spec(package)
+        if spec is not None and spec.submodule_search_locations:
+            path = Path(list(spec.submodule_search_locations)[0]) / relative
+            if path.is_file():
+                return path
+    return None
 
 
 def unresolved_libraries(library: Path) -> list[str]:

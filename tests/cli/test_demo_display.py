@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from alges_napari.cli.demo import missing_display, unresolved_libraries
+from alges_napari.cli.demo import missing_display, unresolved_libraries, xcb_plugin
 
 
 def run_demo(env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -100,3 +100,19 @@ def test_unresolved_libraries_names_what_the_loader_cannot_find(tmp_path) -> Non
     ghost.unlink()
     assert unresolved_libraries(needy) == ["libghost.so"]
     assert unresolved_libraries(tmp_path / "absent.so") == []
+
+
+@pytest.mark.parametrize(
+    ("qt_api", "expected"),
+    [
+        ("pyqt6", "PyQt6/Qt6/plugins/platforms/libqxcb.so"),
+        ("PyQt5", "PyQt5/Qt5/plugins/platforms/libqxcb.so"),
+        ("", "PyQt5/Qt5/plugins/platforms/libqxcb.so"),  # qtpy's first choice, as napari's
+    ],
+)
+def test_xcb_plugin_is_the_one_of_the_binding_qtpy_picks(qt_api, expected) -> None:
+    pytest.importorskip("PyQt5")
+    pytest.importorskip("PyQt6")
+    plugin = xcb_plugin(qt_api)
+    assert plugin is not None and plugin.is_file()
+    assert plugin.as_posix().endswith(expected)
