@@ -1,12 +1,27 @@
-"""Render docs/screenshot.png: the ALGES widget after one round on the synthetic sample data.
+"""Render the screenshots in docs/screenshots/ (and the README's docs/screenshot.png).
 
-Run ``.venv/bin/python scripts/screenshot.py`` (it re-runs itself under ``xvfb-run`` when there
-is no display). Steps: dock the widget, create a project on ``sample_data/cholecseg8k`` (the
-SYNTHETIC sample; CPU preset, 12 epochs), accept the ground
-truth of the first queued frames (standing in for a surgeon's labels), run "Retrain and rank"
-(ALGES-seg) in its thread worker, go to the first frame of the new queue, start from the
-prediction, switch superpixel painting on and click a few superpixels with the palette's
-class, save.
+Run ``.venv/bin/python scripts/screenshot.py`` (needs ``xvfb-run``: ``apt-get install -y
+xvfb``). For each screen size (default 1366x768 and 1600x1000) it starts napari on a virtual
+screen of exactly that size with fresh napari settings (a true first launch) and saves, as the
+whole screen shows them:
+
+1. ``first_launch_WxH.png``: the main command's window: the SYNTHETIC sample
+   (``sample_data/cholecseg8k``) opened by the plugin's reader and the widget docked, before
+   any project exists;
+2. ``round1_prefilled_WxH.png``: a project created with the form's DEFAULT settings (preset,
+   schema, stride, frames per round, strategy, epochs, as they are in the tree when this runs),
+   the first queue labelled with the ground truth (standing in for a surgeon's labels), one
+   "Retrain and rank", then **Next**: queue #1 as the widget opens it after round 1 (Auto-fill
+   on, as by default; whether the prediction is pasted is the widget's own decision);
+3. ``round1_status_WxH.png``: the Status tab after that round (its log line);
+4. ``alges_seg_queue_WxH.png``: the new queue labelled the same way, ALGES-seg chosen in the
+   Learn tab, a second round, then Next: the queue with its scores;
+5. ``heat_map_WxH.png``: Heat map ticked on that frame.
+
+The rounds run once, on the first size; the other sizes open copies of the project as it was
+after each round (the widget opens a project on the first frame of its queue, as Next after a
+round does). ``--readme`` (default ``docs/screenshot.png``) gets a copy of the pre-filled
+frame at 1600x1000. Shots are saved as 256-colour PNGs to keep the repository small.
 """
 
 from __future__ import annotations
@@ -21,102 +36,194 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+SIZES = ("1366x768", "1600x1000")
+README_SIZE = "1600x1000"
+ROUND_TIMEOUT_S = 3600.0
 
 
-def _ensure_display() -> None:
-    if os.environ.get("DISPLAY") or os.environ.get("ALGES_SCREENSHOT_CHILD"):
-        return
+def _parent(args: argparse.Namespace) -> int:
+    """Run one child per screen size under its own Xvfb screen; copy the README shot."""
     xvfb = shutil.which("xvfb-run")
     if xvfb is None:
-        sys.exit("no display and no xvfb-run: apt-get install -y xvfb")
-    env = dict(os.environ, ALGES_SCREENSHOT_CHILD="1")
-    cmd = [xvfb, "-a", "-s", "-screen 0 1920x1200x24", sys.executable, *sys.argv]
-    sys.exit(subprocess.call(cmd, env=env))
+        sys.exit("screenshot.py needs xvfb-run: apt-get install -y xvfb")
+    work = Path(tempfile.mkdtemp(prefix="alges_shots_"))
+    try:
+        sizes = args.sizes.split(",")
+        for i, size in enumerate(sizes):
+            width, height = (int(v) for v in size.lower().split("x"))
+            env = dict(os.environ, NAPARI_CONFIG=str(work / f"napari_{size}.yaml"))
+            env.setdefault("QT_API", "pyqt6")  # as the README's main command
+            env.pop("DISPLAY", None)
+            cmd = [
+                xvfb,
+                "-a",
+                "-s",
+                f"-screen 0 {width}x{height}x24",
+                sys.executable,
+                __file__,
+                "--child",
+                size,
+                "--work",
+                str(work),
+                "--out-dir",
+                str(args.out_dir),
+                "--data",
+                str(args.data),
+            ]
+            if args.launch_only:
+                cmd.append("--launch-only")
+            elif i == 0:
+                cmd.append("--rounds")
+            started = time.monotonic()
+            code = subprocess.call(cmd, env=env)
+            print(f"{size}: exit {code} after {time.monotonic() - started:.0f} s", flush=True)
+            if code:
+                return code
+        shot = args.out_dir / f"round1_prefilled_{README_SIZE}.png"
+        if args.readme and shot.is_file():
+            shutil.copyfile(shot, args.readme)
+            print(f"copied {shot} -> {args.readme}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
 
 
-def _wait(app, condition, timeout: float) -> None:
+# ---------------------------------------------------------------- the child (one screen size)
+
+
+def _settle(app, seconds: float) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        app.processEvents()
+        time.sleep(0.02)
+
+
+def _wait(app, condition, timeout: float, what: str) -> None:
     end = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > end:
-            raise TimeoutError("the round did not finish in time")
+            raise TimeoutError(f"{what} did not finish in {timeout:.0f} s")
         app.processEvents()
         time.sleep(0.02)
 
 
 def _dismiss_notifications(viewer) -> None:
-    """Close napari's notification toasts so they do not cover the canvas."""
+    """Close napari's toasts so they do not cover the canvas (the Status log keeps the text)."""
     from napari._qt.dialogs.qt_notification import NapariQtNotification
 
     for toast in viewer.window._qt_window.findChildren(NapariQtNotification):
         toast.close()
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Build the scene and save the screenshot."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshot.png")
-    parser.add_argument("--data", type=Path, default=ROOT / "sample_data" / "cholecseg8k")
-    parser.add_argument("--paint-class", type=int, default=5, help="class the clicks paint")
-    args = parser.parse_args(argv)
-    _ensure_display()
+def _save(app, viewer, path: Path) -> None:
+    """The whole screen as a 256-colour PNG (what the user sees, window size included)."""
+    from PIL import Image
 
+    _dismiss_notifications(viewer)
+    _settle(app, 1.0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    raw = path.with_suffix(".raw.png")
+    app.primaryScreen().grabWindow(0).save(str(raw))
+    with Image.open(raw) as image:
+        image.convert("RGB").quantize(256, dither=Image.Dither.NONE).save(path, optimize=True)
+    raw.unlink()
+    print(f"saved {path} ({path.stat().st_size // 1024} KiB)", flush=True)
+
+
+def _label_queue_from_truth(app, widget) -> None:
+    """Accept the ground truth of every queued, unlabelled frame, one after the other."""
+    project = widget.project
+    frames = project.frames
+    for entry in project.pending_queue():
+        widget.go_to_key(entry.key)
+        widget.layers.set_annotation(frames.ground_truth(frames.index_of(entry.key)))
+        assert widget.accept() is not None, entry.key
+        app.processEvents()
+
+
+def _round(app, widget) -> None:
+    """Click Retrain and rank, wait for the round, click Next."""
+    widget.learn.retrain.click()
+    assert widget.round_running, "Retrain and rank did not start a round"
+    _wait(app, lambda: not widget.round_running, ROUND_TIMEOUT_S, "the round")
+    _settle(app, 0.5)
+    widget.annotate.next.click()
+
+
+def _child(args: argparse.Namespace) -> int:
     import napari
-    import numpy as np
     from qtpy.QtWidgets import QApplication
 
-    from alges_napari._qt.widget import AlgesWidget
+    from alges_napari import PLUGIN_NAME, WIDGET_NAME
 
-    work = Path(tempfile.mkdtemp(prefix="alges_shot_"))
-    try:
-        viewer = napari.Viewer(title="alges-napari")
-        widget = AlgesWidget(viewer)
-        viewer.window.add_dock_widget(widget, name="ALGES Active Learning", area="right")
-        app = QApplication.instance()
-        for _ in range(10):  # let the window and dock take their size before the camera fits
-            app.processEvents()
-            time.sleep(0.02)
-        project = widget.create_project(
-            str(args.data), str(work / "project"), input_size=(128, 224), epochs=12
-        )
-        frames = project.frames
-        for entry in project.queue[:10]:  # ground truth stands in for the surgeon's labels
-            widget.go_to_key(entry.key)
-            widget.layers.set_annotation(frames.ground_truth(frames.index_of(entry.key)))
-            widget.annotate.validation.setChecked(entry.rank % 3 == 2)
-            widget.accept()
-        widget.annotate.validation.setChecked(False)
-        widget.learn.strategy.value = "alges-seg"
-        widget.retrain()
-        _wait(app, lambda: not widget.round_running, timeout=900)
-        widget.annotate.auto_prediction.setChecked(False)
-        widget.go_to_key(project.pending_queue()[0].key)
-        widget.start_from_prediction()
-        widget.choose_class(args.paint_class)
-        widget.annotate.superpixels.click()
-        tool = widget.superpixels
-        tool.wait()
-        index = widget.layers.current_index()
-        labels, shown = tool.labels(), widget.layers.annotation.data
-        # Click the largest superpixels the prediction has wrong where the truth is this class,
-        # as a corrector would: the click fills each one up to the image's edges.
-        truth = frames.ground_truth(frames.index_of(widget.current_key))
-        wrong = (truth == args.paint_class) & (shown != args.paint_class)
-        sizes = np.bincount(labels[wrong], minlength=labels.max() + 1)
-        for sp in np.argsort(sizes)[::-1][:12]:
-            rows, cols = np.nonzero(labels == sp)
-            tool.paint_at((index, rows[len(rows) // 2], cols[len(cols) // 2]))
-        _dismiss_notifications(viewer)
-        for _ in range(20):
-            app.processEvents()
-            time.sleep(0.05)
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        viewer.screenshot(str(args.out), canvas_only=False)
-        print(f"saved {args.out}")
-        widget.shutdown()
+    size = args.child
+    out = args.out_dir
+    viewer = napari.Viewer(title="alges-napari")
+    app = QApplication.instance()
+    viewer.open(str(args.data), plugin=PLUGIN_NAME)
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN_NAME, WIDGET_NAME)
+    _settle(app, 2.0)
+    _save(app, viewer, out / f"first_launch_{size}.png")
+    if args.launch_only:
         viewer.close()
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+        return 0
+
+    # The folder the form suggests, but in the work folder: never beside the repository's
+    # sample. The copies after each round keep its name (the frames layer shows it).
+    name = f"{args.data.name}_alges"
+    after = [args.work / "after_round1" / name, args.work / "after_round2" / name]
+    if args.rounds:
+        widget.form.root.value = args.work / name
+        widget.form.create_button.click()
+        assert widget.project is not None, widget.form.problem.text()
+        _label_queue_from_truth(app, widget)
+        _round(app, widget)
+        shutil.copytree(widget.project.root, after[0])
+    else:
+        assert widget.open_project(after[0]) is not None, widget.form.problem.text()
+    _settle(app, 1.0)
+    _save(app, viewer, out / f"round1_prefilled_{size}.png")
+    widget.dock.show_tab("Status")
+    _save(app, viewer, out / f"round1_status_{size}.png")
+    widget.dock.show_tab("Correct")
+
+    if args.rounds:
+        _label_queue_from_truth(app, widget)
+        widget.learn.strategy.value = "alges-seg"
+        _round(app, widget)
+        shutil.copytree(widget.project.root, after[1])
+    else:
+        assert widget.open_project(after[1]) is not None, widget.form.problem.text()
+    _settle(app, 1.0)
+    _save(app, viewer, out / f"alges_seg_queue_{size}.png")
+    widget.annotate.heat.setChecked(True)
+    _save(app, viewer, out / f"heat_map_{size}.png")
+
+    widget.shutdown()
+    viewer.close()
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the arguments; the parent starts the children, a child takes its shots."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default=",".join(SIZES), help="screen sizes, WxH,WxH")
+    parser.add_argument("--out-dir", type=Path, default=ROOT / "docs" / "screenshots")
+    parser.add_argument(
+        "--readme",
+        type=Path,
+        default=ROOT / "docs" / "screenshot.png",
+        help=f"where the {README_SIZE} pre-filled shot is copied ('' for nowhere)",
+    )
+    parser.add_argument("--data", type=Path, default=ROOT / "sample_data" / "cholecseg8k")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--rounds", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--launch-only", action="store_true", help="only the first-launch shots")
+    args = parser.parse_args(argv)
+    if args.readme is not None and str(args.readme) in ("", "."):
+        args.readme = None
+    return _child(args) if args.child else _parent(args)
 
 
 if __name__ == "__main__":

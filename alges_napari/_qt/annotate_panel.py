@@ -30,7 +30,16 @@ def key_label(key: str) -> str:
 
 
 class AnnotatePanel(QWidget):
-    """Widgets of the annotation loop (the wiring lives in the dock widget)."""
+    """Widgets of the annotation loop (the wiring lives in the dock widget).
+
+    Attributes
+    ----------
+    loop : QWidget
+        The frame line, the queue and Next / Accept / Skip: what the dock keeps always in view.
+    tools : QWidget
+        The palette, superpixel painting and the prediction / heat map / validation switches:
+        the dock's "Correct" tab. Both sit in this panel until the dock lays them out.
+    """
 
     def __init__(self, parent: Any = None):
         super().__init__(parent)
@@ -92,14 +101,21 @@ class AnnotatePanel(QWidget):
         grid.addWidget(self.heat, 0, 1)
         grid.addWidget(self.auto_prediction, 1, 0)
         grid.addWidget(self.validation, 1, 1)
-        layout = QVBoxLayout(self)
+        self.loop, self.tools = QWidget(), QWidget()
+        loop = QVBoxLayout(self.loop)
+        loop.setContentsMargins(0, 0, 0, 0)
+        loop.addWidget(self.frame_info)
+        loop.addWidget(self.queue, 1)  # the queue takes the height the dock has to spare
+        loop.addLayout(buttons)
+        layout = QVBoxLayout(self.tools)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.frame_info)
-        layout.addWidget(self.queue)
-        layout.addLayout(buttons)
         layout.addWidget(self.palette)
         layout.addLayout(tools)
         layout.addLayout(grid)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self.loop, 1)
+        outer.addWidget(self.tools)
 
     def set_classes(self, names: tuple[str, ...], colors: tuple[tuple[int, int, int], ...]) -> None:
         """Show the schema's classes in the palette."""

@@ -9,7 +9,6 @@ widget to parent its folder dialog on.
 # No `from __future__ import annotations`: magicgui reads the annotations of the form's
 # signature at run time.
 from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -86,6 +85,9 @@ class ExportController:
         (:func:`~alges_napari._qt.jobs.start_job` bound to the widget's resources).
     dialog_parent : QWidget
         Parent of the folder dialog.
+    log : callable, optional
+        Called with one line per finished or failed export, naming the folder in full (the
+        Status panel's log); the toast only points there.
     """
 
     def __init__(
@@ -93,16 +95,20 @@ class ExportController:
         project: Callable[[], Any],
         start_job: JobStarter,
         dialog_parent: QWidget,
+        log: Callable[[str], Any] | None = None,
     ):
         self._project = project
         self._start_job = start_job
         self._dialog_parent = dialog_parent
+        self._log = log or (lambda _text: None)
 
     def export_labels(self, out: str | Path, fmt: str = "index") -> BackgroundJob | None:
         """Export the accepted labels to a new folder ``out`` in a thread worker."""
         from alges_napari.core.project.export import export_labels
 
-        return self._export(lambda project: export_labels(project, out, fmt), "labels")
+        return self._export(
+            lambda project: export_labels(project, out, fmt), "labels", f"{fmt} format"
+        )
 
     def export_model(self, out: str | Path) -> BackgroundJob | None:
         """Export the latest model to a new folder ``out`` in a thread worker."""
@@ -110,7 +116,7 @@ class ExportController:
 
         return self._export(lambda project: export_model(project, out), "model")
 
-    def _export(self, call: Callable[[Any], Any], what: str) -> BackgroundJob | None:
+    def _export(self, call: Callable[[Any], Any], what: str, how: str = "") -> BackgroundJob | None:
         project = self._project()
         if project is None:
             return None
@@ -119,8 +125,17 @@ class ExportController:
             yield Progress("export", 0, 1)
             return call(project)
 
-        done = partial(lambda w, path: show_info(f"ALGES: {w} exported to {path}"), what)
-        return self._start_job(work, done, name=f"export {what}")
+        def done(path: Any) -> None:
+            self._log(
+                f"{what.capitalize()} of {project.root.name} exported to {path}"
+                + (f" ({how})" if how else "")
+            )
+            show_info(f"ALGES: {what} exported (see Status)")
+
+        def failed(exc: BaseException) -> None:  # the job's own toast says it failed
+            self._log(f"Export of the {what} of {project.root.name} failed: {exc}")
+
+        return self._start_job(work, done, name=f"export {what}", on_error=failed)
 
     def ask_and_export(self, what: str, fmt: str = "index") -> BackgroundJob | None:
         """Ask for a folder, then export the ``what`` ("labels" or "model") into it.

@@ -6,10 +6,18 @@ Layout in the viewer (bottom to top):
   chunks are single frames decoded on demand (``_reader.lazy_frames``): nothing is held in RAM
   beyond what napari is displaying.
 - **prediction**: Labels in the schema's colours at 40% opacity, not editable.
-- **heat map**: Image (inferno, additive), the ALGES-seg gradient map; hidden until toggled.
+- **heat map**: Image, the ALGES-seg gradient map, in its own colormap (:data:`HEAT_COLORMAP`:
+  transparent where the gradient is small, blue to cyan to white where it is large, colours
+  no tissue or class has) at :data:`HEAT_OPACITY`; hidden until toggled. While it shows, the
+  two label overlays are dimmed to :data:`DIMMED_OPACITY` (their own opacities come back when
+  it is hidden): under them it could not be seen.
 - **annotation**: Labels, editable with napari's brush, fill and eraser; 255 ("ignore", not
   labelled) is transparent and is what the eraser paints. The class names are layer features,
   so the status bar names the class under the cursor.
+
+A layer the user removes from the viewer does not close the project: the layer object lives
+on here (the annotation keeps its edits) and :meth:`ProjectLayers.put_back` inserts it again
+at its place in the stack (see the dock widget for when).
 
 Why the three overlays are 2-D layers holding only the *current* frame: napari broadcasts a
 2-D layer over the leading (frame) axis of the 3-D frames layer, so the overlays stay aligned
@@ -25,6 +33,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from napari.utils import Colormap
+from napari.utils.notifications import show_warning
+from qtpy.QtCore import QTimer
 
 from alges_napari._reader import FRAME_AXES, lazy_frames, schema_colormap, schema_features
 from alges_napari.core.data.classes import IGNORE_INDEX as IGNORE
@@ -36,6 +47,22 @@ HEAT = "ALGES heat map"
 ANNOTATION = "ALGES annotation"
 PREDICTION_OPACITY = 0.4
 ANNOTATION_OPACITY = 0.6  # the frame must stay visible under the labels being corrected
+#: The heat map's colours (RGBA, by heat 0..255): no colour at all where the gradient is small,
+#: so the frame shows through, then blue, cyan and white: tissue is red, pink, yellow and brown,
+#: and the class colours are those too, so only cold colours stand out on a laparoscopic frame.
+HEAT_COLORMAP = Colormap(
+    colors=[
+        [0.0, 0.0, 0.0, 0.0],
+        [0.0, 0.2, 1.0, 0.2],
+        [0.0, 0.8, 1.0, 0.75],
+        [1.0, 1.0, 1.0, 1.0],
+    ],
+    controls=[0.0, 0.25, 0.6, 1.0],
+    name="alges heat",
+)
+HEAT_OPACITY = 0.9
+#: The label overlays' opacity while the heat map shows.
+DIMMED_OPACITY = 0.12
 
 
 def empty_mask(shape: tuple[int, int]) -> np.ndarray:
@@ -85,13 +112,14 @@ class ProjectLayers:
         self.heat = viewer.add_image(
             np.zeros(self.shape, np.uint8),
             name=HEAT,
-            colormap="inferno",
-            blending="additive",
+            colormap=HEAT_COLORMAP,
+            blending="translucent",
             contrast_limits=(0, 255),
-            opacity=0.6,
+            opacity=HEAT_OPACITY,
             visible=False,
             metadata={"alges": "heat"},
         )
+        self._undimmed: dict[Any, float] = {}  # overlay -> its opacity while the heat map shows
         self.annotation = viewer.add_labels(
             empty.copy(),
             name=ANNOTATION,
@@ -189,8 +217,25 @@ class ProjectLayers:
         self._baseline = self.annotation_mask()
 
     def set_heat_visible(self, visible: bool) -> None:
-        """Show or hide the heat map."""
+        """Show the heat map with the label overlays dimmed, or hide it and undim them.
+
+        The overlays get back the opacities they had when it was shown (a change the user made
+        meanwhile is overridden).
+        """
+        if visible and not self._undimmed:
+            for layer in (self.prediction, self.annotation):
+                self._undimmed[layer] = float(layer.opacity)
+                layer.opacity = min(float(layer.opacity), DIMMED_OPACITY)
+        elif not visible:
+            for layer, opacity in self._undimmed.items():
+                layer.opacity = opacity
+            self._undimmed.clear()
         self.heat.visible = bool(visible)
+
+    @property
+    def heat_shown(self) -> bool:
+        """True while the heat map is shown (and the overlays dimmed)."""
+        return bool(self.heat.visible)
 
     def _fit(self, array: np.ndarray | None, fill: int) -> np.ndarray:
         if array is None:
@@ -206,8 +251,85 @@ class ProjectLayers:
         """The four layers, bottom to top."""
         return [self.frames, self.prediction, self.heat, self.annotation]
 
+    def missing(self) -> list[Any]:
+        """The project's layers the user removed from the viewer, bottom to top."""
+        return [layer for layer in self.layers() if layer not in self.viewer.layers]
+
+    def put_back(self, *layers: Any) -> list[Any]:
+        """Insert removed ``layers`` (default: all removed) again at their place in the stack.
+
+        Each goes just above the nearest of the project's layers below it that is in the
+        viewer (the bottom when none is). Putting the frames back returns the viewer to the
+        frame the overlays show, as removing them reset the frame axis. Returns those put back.
+        """
+        order = self.layers()
+        wanted = [layer for layer in (layers or order) if layer not in self.viewer.layers]
+        for layer in sorted(wanted, key=order.index):
+            below = [ly for ly in order[: order.index(layer)] if ly in self.viewer.layers]
+            at = self.viewer.layers.index(below[-1]) + 1 if below else 0
+            self.viewer.layers.insert(at, layer)
+        if self.frames in wanted and self.index is not None:
+            self.go_to(self.index)
+        if self.annotation in wanted:
+            self.viewer.layers.selection.active = self.annotation
+        return wanted
+
     def remove(self) -> None:
         """Take the layers out of the viewer (those the user already removed are skipped)."""
         for layer in self.layers():
             if layer in self.viewer.layers:
                 self.viewer.layers.remove(layer)
+
+
+class LayerKeeper:
+    """What happens when the user removes one of the project's layers: never a closed project.
+
+    - the frames and the annotation (unaccepted edits live only there) are put back once
+      napari has finished removing them, with a note to hide them with their eye instead;
+    - the prediction is not needed to work on (Auto-fill and Start from prediction read the
+      project's cache): the dock puts it back with the next round's predictions;
+    - the heat map comes back when Heat map is ticked (the box is unticked, the overlays
+      undimmed, when it is removed).
+
+    Parameters
+    ----------
+    layers : ProjectLayers
+        The project's layers.
+    heat_box : QCheckBox
+        The annotate panel's Heat map switch.
+    """
+
+    def __init__(self, layers: ProjectLayers, heat_box: Any):
+        self._layers, self._heat_box = layers, heat_box
+        self._reported: list[Any] = []  # removed layers already reported
+
+    def removed(self) -> None:
+        """A layer left the viewer (napari's ``layers.events.removed``)."""
+        layers = self._layers
+        gone = layers.missing()
+        if layers.heat in gone and self._heat_box.isChecked():
+            self._heat_box.setChecked(False)  # undims the label overlays
+        if layers.prediction in gone and not any(ly is layers.prediction for ly in self._reported):
+            show_warning(
+                "ALGES: prediction layer removed: Auto-fill and Start from prediction still "
+                "work; it comes back with the next round"
+            )
+        self._reported = gone
+        if layers.frames in gone or layers.annotation in gone:
+            QTimer.singleShot(0, self.put_back_essentials)
+
+    def put_back_essentials(self) -> list[Any]:
+        """Put the frames and the annotation back, unless the viewer holds no layer at all.
+
+        An empty viewer is closing (``Viewer.close`` clears the layers) or was emptied by the
+        user: then the next frame change of the dock brings them back. Returns those put back.
+        """
+        layers = self._layers
+        if not len(layers.viewer.layers):
+            return []
+        back = layers.put_back(layers.frames, layers.annotation)
+        if back:
+            names = " and ".join(layer.name for layer in back)
+            show_warning(f"ALGES: {names} put back: the project needs it (hide it with its eye)")
+        self._reported = layers.missing()
+        return back

@@ -93,6 +93,12 @@ class LearnPanel(QWidget):
     engine : magicgui.widgets.ComboBox
         What runs the scoring pass (auto, torch, onnx); a change applies at once, to this
         process (:func:`~alges_napari.core.learn.engine.set_engine`).
+    form_box : QWidget
+        The settings (the form and the engine): the dock's "Learn" tab.
+    run_box : QWidget
+        Retrain and rank, Cancel and the progress line: the dock keeps it always in view, so
+        a round can be started and followed while labelling. Both sit in this panel until the
+        dock lays them out.
     """
 
     def __init__(self, parent: Any = None):
@@ -135,13 +141,21 @@ class LearnPanel(QWidget):
         buttons = QHBoxLayout()
         buttons.addWidget(self.retrain, 2)
         buttons.addWidget(self.cancel, 1)
+        self.form_box, self.run_box = QWidget(), QWidget()
+        form = QVBoxLayout(self.form_box)
+        form.setContentsMargins(0, 0, 0, 0)
+        form.addWidget(s.native)
+        form.addWidget(engine_row.native)
+        run = QVBoxLayout(self.run_box)
+        run.setContentsMargins(0, 0, 0, 0)
+        run.setSpacing(2)
+        run.addLayout(buttons)
+        run.addWidget(self.progress)
+        run.addWidget(self.progress_text)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(s.native)
-        layout.addWidget(engine_row.native)
-        layout.addLayout(buttons)
-        layout.addWidget(self.progress)
-        layout.addWidget(self.progress_text)
+        layout.addWidget(self.form_box)
+        layout.addWidget(self.run_box)
 
     def set_preset_epochs(self, epochs: int) -> None:
         """Show the project's preset epoch count (what a round trains for unless changed)."""

@@ -70,9 +70,9 @@ class PropagatePanel(QWidget):
         super().__init__(parent)
         self.frames = QSpinBox()
         self.frames.setRange(1, 100)
+        self.frames.valueChanged.connect(self._name_unit)
         self.frames.setValue(5)
-        self.frames.setPrefix("\u00b1 ")
-        self.frames.setSuffix(" frames")
+        self._name_unit(5)
         self.frames.setToolTip("How many frames before and after to reach, within the clip")
         self.propagate = QPushButton("Propagate")
         self.propagate.setToolTip(
@@ -87,15 +87,20 @@ class PropagatePanel(QWidget):
         self.progress.setMaximumHeight(10)
         self.text = QLabel("")
         self.text.setWordWrap(True)
+        # The count on a row of its own, whole: squeezed beside the buttons it read "± 5 f".
         row = QHBoxLayout()
-        row.addWidget(self.frames, 1)
         row.addWidget(self.propagate, 2)
         row.addWidget(self.cancel, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(self.frames)
         layout.addLayout(row)
         layout.addWidget(self.progress)
         layout.addWidget(self.text)
+
+    def _name_unit(self, value: int) -> None:
+        self.frames.setSuffix(" frame each side" if value == 1 else " frames each side")
 
     def show_progress(self, p: Progress) -> None:
         """Move the bar to a "propagate" progress record."""
@@ -113,6 +118,9 @@ class PropagateController:
         Returns the :class:`~._qt.annotation.AnnotationController` of the open project, or None.
     start_job : callable
         Runs a core generator in a thread worker (:func:`~alges_napari._qt.jobs.start_job`).
+    log : callable, optional
+        Called with one line per finished propagation, frame names in full (the Status
+        panel's log); the toast only points there.
 
     Attributes
     ----------
@@ -120,8 +128,14 @@ class PropagateController:
         Its controls, made and wired here (the dock lays them out).
     """
 
-    def __init__(self, annotation: Callable[[], Any], start_job: JobStarter):
+    def __init__(
+        self,
+        annotation: Callable[[], Any],
+        start_job: JobStarter,
+        log: Callable[[str], Any] | None = None,
+    ):
         self.panel, self._annotation, self._start_job = PropagatePanel(), annotation, start_job
+        self._log = log or (lambda _text: None)
         self.job: BackgroundJob | None = None
         panel = self.panel
         panel.propagate.clicked.connect(lambda: self.start())
@@ -171,7 +185,13 @@ class PropagateController:
         if result.stopped:
             text = "Stopped: " + text
         self.panel.text.setText(text)
-        show_info(f"ALGES: {text}")
+        full = f"{n} draft{'s' * (n != 1)} propagated from {result.source}"
+        if result.written:
+            full += f" to {', '.join(result.written)}"
+        if kept:
+            full += f"; kept their label or a nearer draft: {', '.join(result.kept)}"
+        self._log(("Stopped: " if result.stopped else "") + full)
+        show_info(f"ALGES: {n} draft{'s' * (n != 1)} propagated (see Status)")
 
     def update(self) -> None:
         """Enable Propagate for an accepted frame on screen, Cancel while one runs."""

@@ -28,6 +28,9 @@ class RoundRunner:
         Runs a core generator in a thread worker (:func:`~alges_napari._qt.jobs.start_job`).
     on_change : callable
         Called without arguments when the running state changes (to update buttons).
+    log : callable, optional
+        Called with one line per finished, stopped or failed round (the Status panel's log,
+        :meth:`~._qt.status_view.StatusPanel.add_log`); the toast only points there.
 
     Notes
     -----
@@ -40,10 +43,13 @@ class RoundRunner:
         panel: LearnPanel,
         start_job: JobStarter,
         on_change: Callable[[], Any],
+        log: Callable[[str], Any] | None = None,
     ):
         self._panel = panel
         self._start_job = start_job
         self._on_change = on_change
+        self._log = log or (lambda _text: None)
+        self._session: ActiveLearningSession | None = None
         self.job: BackgroundJob | None = None
 
     @property
@@ -72,6 +78,7 @@ class RoundRunner:
             show_error(f"ALGES: {exc}")
             return None
         panel = self._panel
+        self._session = session
         panel.show_progress(Progress("train", epoch=0, epochs=config.epochs))
         self.job = self._start_job(
             lambda stop: session.run_round(config, stop),
@@ -98,16 +105,46 @@ class RoundRunner:
     def _done(self, result: RoundResult) -> None:
         self.job = None
         if result.stopped:
-            self._panel.show_idle(f"Round {result.round} stopped: {result.message}")
+            text = f"Round {result.round} stopped: {result.message}"
+            self._panel.show_idle(text)
+            self._log(text)
         else:
             dice = "n/a" if np.isnan(result.mean_dice) else f"{result.mean_dice:.3f}"
-            text = f"Round {result.round} done: {len(result.queue)} frames queued, Dice {dice}"
-            self._panel.show_idle(text)
-            show_info(f"ALGES: {text}")
+            self._panel.show_idle(
+                f"Round {result.round} done: {len(result.queue)} frames queued, "
+                f"validation Dice {dice}"
+            )
+            self._log(round_line(result, self._session))
+            show_info(f"ALGES: round {result.round} done (see Status)")
         self._on_change()
 
     def _failed(self, exc: BaseException) -> None:
         # BackgroundJob has already shown the error as a napari notification.
         self.job = None
         self._panel.show_idle(f"Round failed: {exc}")
+        self._log(f"Round failed: {exc}")
         self._on_change()
+
+
+def round_line(result: RoundResult, session: ActiveLearningSession | None = None) -> str:
+    """The Status log's line for a finished round: labels, time, Dice, the new queue's top.
+
+    Frame keys are written in full (``video01_00080/frame_87_endo``): the line is for reading
+    and copying, not a toast.
+    """
+    record = None
+    if session is not None:
+        rounds = [r for r in session.project.rounds if r.round == result.round]
+        record = rounds[-1] if rounds else None
+    dice = "n/a" if np.isnan(result.mean_dice) else f"{result.mean_dice:.3f}"
+    parts = [f"Round {result.round}"]
+    if record is not None:
+        parts.append(f"{record.n_labelled} training labels, {record.strategy or '?'}")
+    seconds = sum(result.timings.values())
+    if seconds:
+        parts.append(f"{seconds:.0f} s")
+    parts.append(f"validation Dice {dice}")
+    text = ": ".join(parts[:1]) + ": " + ", ".join(parts[1:])
+    if result.queue:
+        text += f"; {len(result.queue)} frames queued, #1 {result.queue[0].key}"
+    return text

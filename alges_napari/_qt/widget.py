@@ -11,6 +11,10 @@ child objects, each handed what it needs.
 - :class:`~._qt.rounds.RoundRunner` runs :meth:`ActiveLearningSession.run_round` in a napari
   thread worker (:class:`~._qt.jobs.BackgroundJob`), so the GUI never waits on training;
 - :class:`~._qt.export_actions.ExportController` exports labels and the model.
+
+:class:`~._qt.dock_layout.DockLayout` lays the panels out (the loop always in view, the rest in
+tabs); :mod:`~._qt.window_fit` sizes the window and keeps the frame fitted to the canvas.
+Results of rounds, exports and propagations go to the Status panel's log, in full.
 """
 
 from __future__ import annotations
@@ -20,14 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from napari.utils.notifications import show_error, show_warning
-from qtpy.QtCore import Qt
-from qtpy.QtWidgets import QGroupBox, QScrollArea, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QWidget
 
 from alges_napari._qt.annotate_panel import AnnotatePanel
 from alges_napari._qt.annotation import AnnotationController
+from alges_napari._qt.dock_layout import DockLayout
 from alges_napari._qt.export_actions import ExportController, ExportPanel
 from alges_napari._qt.jobs import BackgroundJob, Resources, release, release_project, start_job
-from alges_napari._qt.layers import ProjectLayers
+from alges_napari._qt.layers import LayerKeeper, ProjectLayers
 from alges_napari._qt.learn_panel import LearnPanel
 from alges_napari._qt.project_form import ProjectForm
 from alges_napari._qt.propagate_actions import PropagateController
@@ -37,9 +41,9 @@ from alges_napari._qt.superpixel_tool import SuperpixelTool, attach_tool
 from alges_napari._qt.torch_guard import prepare_model_stack
 from alges_napari._qt.tracker import EventBridge, ProjectTracker
 from alges_napari._qt.viewer_hooks import hook_viewer, source_in_viewer
-from alges_napari._qt.window_fit import fit_frame, grow_window
+from alges_napari._qt.window_fit import fit_frame
 from alges_napari.core.acquire.queue import initial_queue
-from alges_napari.core.errors import AlgesError
+from alges_napari.core.errors import AlgesError, ProjectLockedError
 from alges_napari.core.learn.config import TrainConfig
 from alges_napari.core.project.project import Project
 from alges_napari.core.session import ActiveLearningSession, RoundConfig
@@ -65,11 +69,12 @@ class AlgesWidget(QWidget):
         self._bridge: EventBridge | None = None
         self.superpixels: SuperpixelTool | None = None
         self._accepted_since_round = 0
+        self._keeper: LayerKeeper | None = None
         self._start_job = partial(start_job, self._res, on_finished=self._update_buttons)
-        self.propagator = PropagateController(lambda: self._annotation, self._start_job)
         self._build()
-        self.rounds = RoundRunner(self.learn, self._start_job, self._update_buttons)
-        self.exports = ExportController(lambda: self.project, self._start_job, self)
+        log = self.status.add_log  # results in full, in the Status panel
+        self.rounds = RoundRunner(self.learn, self._start_job, self._update_buttons, log)
+        self.exports = ExportController(lambda: self.project, self._start_job, self, log)
         self._wire()
         self._connect_viewer()
         # The widget dies with the viewer window; release without touching the dead Qt object.
@@ -87,24 +92,11 @@ class AlgesWidget(QWidget):
         self.export = ExportPanel()
         self.export_labels_button = self.export.labels_button
         self.export_model_button = self.export.model_button
-        body = QWidget()
-        column = QVBoxLayout(body)
-        column.addWidget(self._group("Project", self.form))
-        column.addWidget(self._group("Annotate", self.annotate))
-        column.addWidget(self._group("Propagate", self.propagator.panel))
-        column.addWidget(self._group("Learn", self.learn))
-        column.addWidget(self._group("Status", self.status))
-        column.addWidget(self._group("Export", self.export))
-        column.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setWidget(body)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(scroll)
-        self._scroll, self._body = scroll, body
-        self._fit_width()
+        self.propagator = PropagateController(
+            lambda: self._annotation, self._start_job, self.status.add_log
+        )
+        panels = (self.form, self.annotate, self.propagator.panel, self.learn, self.status)
+        self.dock = DockLayout(self, *panels, self.export)
 
     def _wire(self) -> None:
         self.form.create_requested.connect(lambda v: self.create_project(**v))
@@ -117,7 +109,7 @@ class AlgesWidget(QWidget):
         a.skip.clicked.connect(self.skip)
         a.from_prediction.clicked.connect(self.start_from_prediction)
         a.palette.class_chosen.connect(self.choose_class)
-        a.heat.toggled.connect(lambda on: self.layers and self.layers.set_heat_visible(on))
+        a.heat.toggled.connect(self._show_heat)
         self.learn.retrain.clicked.connect(lambda: self.retrain())
         self.learn.cancel.clicked.connect(self.cancel)
         for button, what in (
@@ -129,26 +121,14 @@ class AlgesWidget(QWidget):
             )
         self.export.import_button.clicked.connect(lambda *_: self.exports.ask_and_import())
 
-    def _fit_width(self) -> None:
-        # As wide as the panels' content (styles change it once shown), plus the scroll bar:
-        # the dock never clips the right-hand side.
-        bar = self._scroll.verticalScrollBar().sizeHint().width()
-        self.setMinimumWidth(max(400, self._body.minimumSizeHint().width() + bar + 6))
-
     def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
-        """Fit the width to the styled content when first shown (and the window, the frame)."""
-        super().showEvent(event)
-        self._fit_width()
-        if grow_window(self.viewer):
-            fit_frame(self.viewer)
+        """Fit the width to the styled content when shown; grow the window, fit the frame.
 
-    @staticmethod
-    def _group(title: str, panel: QWidget) -> QGroupBox:
-        box = QGroupBox(title)
-        layout = QVBoxLayout(box)
-        layout.setContentsMargins(6, 6, 6, 6)
-        layout.addWidget(panel)
-        return box
+        The frame is refitted from then on whenever the canvas area changes size (a panel
+        widens, a dock moves) while the camera is still fitted (see ``window_fit``).
+        """
+        super().showEvent(event)
+        self.dock.shown(self.viewer)
 
     def _connect_viewer(self) -> None:
         viewer = self.viewer
@@ -208,6 +188,14 @@ class AlgesWidget(QWidget):
         """Open an existing project folder here; errors (e.g. locked) are notified."""
         try:
             project = Project.open(root)
+        except ProjectLockedError as exc:
+            # The core's advice names a read-only open, which the dock cannot do.
+            held = str(exc).split(";")[0]
+            self._refused(
+                f"{held}. Close it there (its napari window, or the alges command), then open "
+                "it here again; or create a new project from the same frames in another folder."
+            )
+            return None
         except AlgesError as exc:
             self._refused(str(exc))
             return None
@@ -224,6 +212,7 @@ class AlgesWidget(QWidget):
         self._res.project = project
         self.session = ActiveLearningSession(project)
         self.layers = ProjectLayers(self.viewer, project.frames, project.schema, project.root.name)
+        self._keeper = LayerKeeper(self.layers, self.annotate.heat)
         self.annotate.set_classes(project.schema.names, project.schema.colors)
         self.annotate.palette.select(self.layers.annotation.selected_label)
         self.learn.set_preset_epochs(TrainConfig.from_json(project.config["train"]).epochs)
@@ -253,7 +242,9 @@ class AlgesWidget(QWidget):
         if tracker.pending:
             self.go_to_key(tracker.pending[0])
         self._on_step()
-        fit_frame(self.viewer)
+        fit_frame(self.viewer, self.dock.remember_fit)
+        self.dock.show_tab("Correct")
+        self.status.add_log(f"Opened {project.root}")
         return project
 
     def choose_class(self, index: int) -> None:
@@ -276,6 +267,7 @@ class AlgesWidget(QWidget):
         if self._bridge is not None:
             self._bridge.deleteLater()
         self.session, self._tracker, self._annotation, self._bridge = None, None, None, None
+        self._keeper = None
         self.superpixels = None
         layers, self.layers = self.layers, None
         if layers is not None:
@@ -287,16 +279,20 @@ class AlgesWidget(QWidget):
         self._update_buttons()
 
     def _on_layer_removed(self) -> None:
-        if self.layers is not None and any(
-            layer not in self.viewer.layers for layer in self.layers.layers()
-        ):
-            show_warning(
-                "ALGES: project layers were removed, so the project was closed (accepted labels are saved)"
-            )
-            self.close_project()
+        # Never closes the project (see LayerKeeper).
+        if self._keeper is not None:
+            self._keeper.removed()
+
+    def _show_heat(self, on: bool) -> None:
+        if self.layers is not None:
+            if on:
+                self.layers.put_back(self.layers.heat)
+            self.layers.set_heat_visible(on)
 
     def _on_project_event(self, kind: str, keys: tuple[str, ...]) -> None:
         # The tracker has shown the change in the queue table and the status panel already.
+        if kind == "cache" and self.layers is not None:
+            self.layers.put_back(self.layers.prediction)  # new predictions: show them again
         if self._annotation is not None:
             self._annotation.project_changed(kind, keys)
         self._update_buttons()
@@ -311,9 +307,12 @@ class AlgesWidget(QWidget):
     def go_to_key(self, key: str) -> None:
         """Show frame ``key``."""
         if self._annotation is not None:
+            self.layers.put_back(self.layers.frames, self.layers.annotation)
             self._annotation.go_to_key(key)
 
     def _on_step(self) -> None:
+        if self.layers is not None and self.layers.frames not in self.viewer.layers:
+            return  # the frame axis went with the frames layer: no frame change to follow
         if self._annotation is not None:
             self._annotation.on_step()
         if self.superpixels is not None:
