@@ -6,7 +6,9 @@ mouse panning off (``Layer.mouse_pan``, public), and the tool's callback in the 
 ``mouse_drag_callbacks`` paints:
 
 - a click paints the whole superpixel under the cursor with the selected class; a drag paints
-  every superpixel it crosses;
+  every superpixel it crosses: all those on the straight segment between two consecutive mouse
+  events (:func:`~alges_napari.core.data.superpixels.superpixels_along`), so a fast drag, whose
+  events lie far apart, leaves no superpixel out;
 - with **Shift** held, the same gesture is napari's plain brush (``Labels.paint``, the layer's
   brush size) for the places where a superpixel straddles a boundary. Shift is free in napari's
   pan/zoom mode of a Labels layer (napari binds Shift only to keys: Shift-V, Shift-A, ...).
@@ -45,7 +47,11 @@ from napari.utils.notifications import show_info
 from qtpy.QtCore import QObject, Signal
 
 from alges_napari._qt.superpixel_overlay import BoundaryOverlay
-from alges_napari.core.data.superpixels import SuperpixelCache, check_coarseness, region_at
+from alges_napari.core.data.superpixels import (
+    SuperpixelCache,
+    check_coarseness,
+    superpixels_along,
+)
 
 #: Modifier that turns a superpixel gesture into a plain brush stroke.
 BRUSH_MODIFIER = "Shift"
@@ -258,21 +264,23 @@ class SuperpixelTool(QObject):
         """
         seen: set[int] = set()
         with self.layer.block_history():
-            return self._paint_region(position, seen)
+            return self._paint_path(position, position, seen)
 
-    def _paint_region(self, position: Any, seen: set[int]) -> bool:
+    def _paint_path(self, start: Any, end: Any, seen: set[int]) -> bool:
+        # Every superpixel the straight segment between two mouse events crosses, not only
+        # the one under each event: a fast drag's events lie far apart (core function
+        # superpixels_along, tested against a brute force). ``seen`` holds the gesture's
+        # superpixels painted already, so each is written once.
         labels = self.labels()
         if labels is None:
             return False
-        row, col = (int(np.floor(v + 0.5)) for v in self.layer.world_to_data(position)[-2:])
-        h, w = labels.shape
-        if not (0 <= row < h and 0 <= col < w):
+        a = np.asarray(self.layer.world_to_data(start), float)[-2:]
+        b = np.asarray(self.layer.world_to_data(end), float)[-2:]
+        crossed = [int(i) for i in superpixels_along(labels, [a, b]) if int(i) not in seen]
+        if not crossed:
             return False
-        region = int(labels[row, col])
-        if region in seen:
-            return False
-        seen.add(region)
-        self.layer.data_setitem(region_at(labels, row, col), int(self.layer.selected_label))
+        seen.update(crossed)
+        self.layer.data_setitem(np.nonzero(np.isin(labels, crossed)), int(self.layer.selected_label))
         return True
 
     def _brush(self, start: Any, end: Any) -> None:
@@ -300,7 +308,7 @@ class SuperpixelTool(QObject):
             if brush:
                 self._brush(last, last)
             else:
-                self._paint_region(last, seen)
+                self._paint_path(last, last, seen)
             yield
             while event.type == "mouse_move":
                 if self.panning:  # the pan key went down mid-gesture: napari pans from here
@@ -308,7 +316,7 @@ class SuperpixelTool(QObject):
                 if brush:
                     self._brush(last, event.position)
                 else:
-                    self._paint_region(event.position, seen)
+                    self._paint_path(last, event.position, seen)
                 last = event.position
                 yield
 

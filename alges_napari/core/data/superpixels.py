@@ -97,6 +97,74 @@ def region_at(labels: np.ndarray, row: int, col: int) -> tuple[np.ndarray, np.nd
     return rows, cols
 
 
+def pixels_on_segment(start: tuple[float, float], end: tuple[float, float]) -> np.ndarray:
+    """Every pixel the straight segment from ``start`` to ``end`` passes through.
+
+    Pixel ``(r, c)`` is the square ``[r - 0.5, r + 0.5) x [c - 0.5, c + 0.5)`` (napari's data
+    coordinates: pixel centres on whole numbers), so a drag between two mouse events far apart
+    still meets every pixel on its way, also those it only clips at a corner (the segment's
+    "supercover"). Exact: the segment is cut where it crosses a pixel edge, and the middle of
+    each piece names the pixel that piece lies in.
+
+    Parameters
+    ----------
+    start, end : (float, float)
+        (row, col) in data coordinates; equal points give the one pixel holding them.
+
+    Returns
+    -------
+    ndarray (n, 2) int64
+        (row, col) of the pixels crossed, in order from ``start``, each once; they may lie
+        outside any frame (negative or beyond its size): the caller clips.
+    """
+    a = np.asarray(start, float)
+    d = np.asarray(end, float) - a
+    cuts = [np.array([0.0, 1.0])]
+    for axis in (0, 1):
+        if d[axis] != 0.0:
+            lo, hi = sorted((a[axis], a[axis] + d[axis]))
+            # pixel edges lie at k + 0.5 for whole k
+            edges = np.arange(np.ceil(lo - 0.5), np.floor(hi - 0.5) + 1) + 0.5
+            cuts.append((edges - a[axis]) / d[axis])
+    t = np.unique(np.clip(np.concatenate(cuts), 0.0, 1.0))
+    mids = np.concatenate([[0.0], (t[:-1] + t[1:]) / 2, [1.0]]) if t.size > 1 else t
+    cells = np.floor(a + mids[:, None] * d + 0.5).astype(np.int64)
+    keep = np.ones(len(cells), bool)
+    keep[1:] = np.any(cells[1:] != cells[:-1], axis=1)
+    return cells[keep]
+
+
+def superpixels_along(labels: np.ndarray, points: np.ndarray | list) -> np.ndarray:
+    """Ids of every superpixel the polyline through ``points`` crosses (a gap-free drag).
+
+    Parameters
+    ----------
+    labels : ndarray (H, W) int
+        Superpixel ids (:func:`compute_superpixels`).
+    points : sequence of (row, col)
+        Mouse positions of a gesture in data coordinates, in order; one point is a click. The
+        straight segment between consecutive points counts whole (:func:`pixels_on_segment`),
+        so a fast drag, whose mouse events lie far apart, misses no superpixel on its way.
+        Parts outside the frame paint nothing.
+
+    Returns
+    -------
+    ndarray int
+        The sorted, distinct superpixel ids crossed (empty when the path misses the frame).
+    """
+    labels = np.asarray(labels)
+    pts = np.asarray(points, float).reshape(-1, 2)
+    if len(pts) == 0:
+        return np.zeros(0, labels.dtype)
+    pieces = [pixels_on_segment(pts[0], pts[0])]
+    pieces += [pixels_on_segment(p, q) for p, q in zip(pts[:-1], pts[1:], strict=True)]
+    cells = np.concatenate(pieces)
+    h, w = labels.shape
+    inside = (cells[:, 0] >= 0) & (cells[:, 0] < h) & (cells[:, 1] >= 0) & (cells[:, 1] < w)
+    cells = cells[inside]
+    return np.unique(labels[cells[:, 0], cells[:, 1]])
+
+
 def superpixel_boundaries(labels: np.ndarray) -> np.ndarray:
     """Where one superpixel meets another: scikit-image's ``find_boundaries``.
 
