@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from magicgui import magicgui
 from napari.utils.notifications import show_info, show_warning
-from qtpy.QtWidgets import QFileDialog, QHBoxLayout, QInputDialog, QPushButton, QWidget
+from qtpy.QtWidgets import QFileDialog, QGridLayout, QInputDialog, QPushButton, QWidget
 
 from alges_napari._qt.jobs import BackgroundJob, JobStarter
 from alges_napari.core.progress import Progress
@@ -62,10 +62,14 @@ class ExportPanel(QWidget):
             "Accept labels made elsewhere (image/mask folder, COCO, CVAT mask 1.1, nnU-Net), "
             "matched to the frames by name; frames already labelled keep their label"
         )
-        row = QHBoxLayout(self)
-        row.setContentsMargins(0, 0, 0, 0)
-        for w in (self.options.native, self.labels_button, self.model_button, self.import_button):
-            row.addWidget(w)
+        # Two rows, format and exports, then the import: in one row the four set the dock's
+        # width (its tab is no wider than the others), and took the canvas's on a laptop.
+        grid = QGridLayout(self)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.addWidget(self.options.native, 0, 0, 1, 2)
+        grid.addWidget(self.labels_button, 1, 0)
+        grid.addWidget(self.model_button, 1, 1)
+        grid.addWidget(self.import_button, 2, 0)
 
     @property
     def format(self) -> str:
