@@ -115,6 +115,17 @@ def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     )
     p.set_defaults(warm_start=False)
     p.add_argument(
+        "--warm-steps",
+        type=int,
+        default=0,
+        metavar="N",
+        help="with --warm-start: a round continuing from the previous model trains at least N "
+        "optimiser steps instead of --epochs/--min-steps (0: the same as a first model)",
+    )
+    p.add_argument(
+        "--weight-decay", type=float, default=0.0, help="AdamW weight decay (0: Adam, as the paper)"
+    )
+    p.add_argument(
         "--test-size",
         type=float,
         default=0.2,
@@ -231,6 +242,8 @@ def run_simulate(args: argparse.Namespace) -> int:
         full_pool=args.full_pool,
         stride=args.stride,
         test_data=args.test_data,
+        warm_steps=args.warm_steps,
+        weight_decay=args.weight_decay,
     )
     if not Path(args.data).exists():
         raise AlgesError(f"--data {args.data} does not exist")

@@ -64,6 +64,12 @@ class SimulationConfig:
         the Dice a strategy's curve is measured against.
     stride : int
         Use every ``stride``-th frame of the source.
+    warm_steps : int
+        With ``warm_start``: the optimiser steps of a round that continues from the previous
+        model (a step floor, as ``min_steps``), so rounds after the first cost a fraction of a
+        model trained from scratch (0: as many as ``epochs``/``min_steps`` give).
+    weight_decay : float
+        AdamW weight decay (0: Adam, as the paper).
     """
 
     data: str
@@ -89,6 +95,8 @@ class SimulationConfig:
     full_pool: bool = True
     stride: int = 1
     test_data: str | None = None
+    warm_steps: int = 0
+    weight_decay: float = 0.0
 
     def __post_init__(self) -> None:
         from alges_napari.core.acquire.strategies import get_strategy
@@ -105,23 +113,30 @@ class SimulationConfig:
                 f"rounds and seed must be >= 0, lr and test_size > 0 (got rounds={self.rounds}, "
                 f"seed={self.seed}, lr={self.lr}, test_size={self.test_size})"
             )
+        if self.warm_steps < 0 or self.weight_decay < 0:
+            raise AlgesError(
+                f"warm_steps and weight_decay must be >= 0, got {self.warm_steps}, "
+                f"{self.weight_decay}"
+            )
         if self.candidates is not None and self.candidates < self.query:
             raise AlgesError(f"candidates ({self.candidates}) must be >= query ({self.query})")
         self.train_config(0)  # validates size, epochs, batch size and lr
 
-    def train_config(self, seed: int) -> TrainConfig:
-        """The training settings of one round."""
+    def train_config(self, seed: int, warm: bool = False) -> TrainConfig:
+        """The training settings of one round; ``warm``: a round continuing from the previous
+        model, which trains ``warm_steps`` steps when that is set."""
         from alges_napari.core.learn.config import TrainConfig
 
+        short = warm and self.warm_start and self.warm_steps > 0
         return TrainConfig(
             arch=self.arch,
             encoder=self.encoder,
             input_size=self.size,
-            epochs=self.epochs,
-            min_steps=self.min_steps,
+            epochs=1 if short else self.epochs,
+            min_steps=self.warm_steps if short else self.min_steps,
             batch_size=self.batch_size,
             lr=self.lr,
-            weight_decay=0.0,
+            weight_decay=self.weight_decay,
             dice_weight=self.dice_weight,
             warm_start=self.warm_start,
             augment=self.augment,
@@ -140,6 +155,9 @@ class SimulationConfig:
             out["test_data"] = str(Path(self.test_data).resolve())
         else:
             del out["test_data"]  # so that runs made before the option still resume
+        for name, default in (("warm_steps", 0), ("weight_decay", 0.0)):
+            if out[name] == default:
+                del out[name]  # so that runs made before the option still resume
         out["strategies"], out["size"] = list(self.strategies), list(self.size)
         return out
 

@@ -303,7 +303,8 @@ class Runner:
     ) -> Generator[Progress, None, tuple[Any, Any] | None]:
         """Train a model on ``labeled``; from ``start`` when warm starting. None if stopped."""
         torch.manual_seed(seed)
-        if start is not None and self.config.warm_start:
+        warm = start is not None and self.config.warm_start
+        if warm:
             model, _, _ = load_checkpoint(start, device=str(self.device))
         else:
             model = build_model(
@@ -315,7 +316,7 @@ class Runner:
         idx = torch.tensor([self.index[k] for k in labeled])
         data = TrainSamples(self.pool.samples.images[idx], self.pool.samples.masks[idx])
         result = yield from iter_train(
-            model.to(self.device), data, self.config.train_config(seed), stop, self.device
+            model.to(self.device), data, self.config.train_config(seed, warm), stop, self.device
         )
         return None if result.stopped else (model, result)
 

@@ -444,3 +444,37 @@ def test_test_data_with_other_classes_is_refused_before_any_work(tree, tmp_path)
 def test_runs_made_before_test_data_still_resume(tree, tmp_path) -> None:
     config = tiny(tree)
     assert "test_data" not in config.to_json()  # old config.json files compare equal
+
+
+def test_warm_rounds_train_warm_steps_and_first_models_the_full_schedule(
+    tree, tmp_path, monkeypatch
+) -> None:
+    from alges_napari.core.experiment import pool as pool_module
+
+    seen = []
+    real = pool_module.iter_train
+
+    def recording(model, data, config, *args, **kw):
+        seen.append((len(data), config.epochs, config.min_steps, config.weight_decay))
+        return (yield from real(model, data, config, *args, **kw))
+
+    monkeypatch.setattr(pool_module, "iter_train", recording)
+    config = tiny(
+        tree,
+        strategies=("random",),
+        repeats=1,
+        rounds=2,
+        epochs=2,
+        min_steps=5,
+        warm_start=True,
+        warm_steps=3,
+        weight_decay=1e-4,
+    )
+    simulate(config, tmp_path / "exp")
+    # round 0 from scratch (2 epochs, floor 5), rounds 1 and 2 warm (1 epoch, floor 3)
+    assert seen == [(3, 2, 5, 1e-4), (5, 1, 3, 1e-4), (7, 1, 3, 1e-4)]
+    saved = json.loads((tmp_path / "exp" / "config.json").read_text())
+    assert saved["warm_steps"] == 3 and saved["weight_decay"] == 1e-4
+    assert "warm_steps" not in tiny(tree).to_json()  # defaults keep older runs resumable
+    with pytest.raises(AlgesError, match="warm_steps"):
+        tiny(tree, warm_steps=-1)
