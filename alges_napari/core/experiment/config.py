@@ -38,7 +38,7 @@ class SimulationConfig:
     encoder_weights : str or None
         Start every model trained from scratch with this encoder instead: a torchvision or
         timm state dict file, or ``"imagenet"`` (smp downloads it; see
-        :func:`~alges_napari.core.learn.model.read_encoder_weights`). None: random weights.
+        :func:`~alges_napari.core.learn.encoder_weights.read_encoder_weights`). None: random weights.
     warm_start : bool
         Continue from the previous round's model instead of training from scratch.
     test_size : float

@@ -173,7 +173,7 @@ class Project(ProjectView):
         for sub in (LABELS_DIR, MODELS_DIR, CACHE_DIR):
             makedirs(root / sub)
         if encoder_state is not None:
-            from alges_napari.core.learn.model import save_encoder_weights
+            from alges_napari.core.learn.encoder_weights import save_encoder_weights
 
             save_encoder_weights(encoder_state, root / ENCODER_WEIGHTS_FILE)
         atomic_write_json(root / CONFIG_FILE, config)
@@ -426,11 +426,8 @@ def _encoder_init(
     config: dict[str, Any], schema: Any, source: str | os.PathLike[str]
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """Read encoder weights for a new project's model and check they fit it (keys, shapes)."""
-    from alges_napari.core.learn.model import (
-        build_model,
-        load_encoder_state,
-        read_encoder_weights,
-    )
+    from alges_napari.core.learn.encoder_weights import load_encoder_state, read_encoder_weights
+    from alges_napari.core.learn.model import build_model
 
     train = config["train"]
     state, record = read_encoder_weights(source, train["encoder"])

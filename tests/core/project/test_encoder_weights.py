@@ -13,7 +13,8 @@ import torch
 from PIL import Image
 
 from alges_napari.core.errors import CheckpointError
-from alges_napari.core.learn.model import build_model, read_encoder_weights
+from alges_napari.core.learn.encoder_weights import read_encoder_weights
+from alges_napari.core.learn.model import build_model
 from alges_napari.core.project.project import ENCODER_WEIGHTS_FILE, Project
 
 torch.set_num_threads(1)
