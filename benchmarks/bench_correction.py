@@ -711,8 +711,13 @@ def video_ratio_interval(
     return float(num.sum() / max(den.sum(), 1)), float(lo), float(hi)
 
 
-def real_frames(val: Path, model_path: Path) -> list[tuple[str, np.ndarray, np.ndarray, dict]]:
+def real_frames(
+    val: Path, model_path: Path, limit: int = 0, shard: tuple[int, int] = (0, 1)
+) -> list[tuple[str, np.ndarray, np.ndarray, dict]]:
     """(key, truth, prediction, superpixels) per frame of ``val``, all on the GRID.
+
+    ``limit`` keeps the first frames only (0: all); ``shard`` (i, n) then keeps frames i, i + n,
+    ... of those (runs in parallel).
 
     The prediction is the model's at its input size (the scoring pass the app runs); the truth
     is the mask resized as the simulator resizes it (nearest neighbour, 255 kept); the
@@ -746,7 +751,9 @@ def real_frames(val: Path, model_path: Path) -> list[tuple[str, np.ndarray, np.n
         for _ in iter_score(model, frames, spec, batch_size=16, want=set(), on_frame=on_frame):
             pass
     out = []
-    for i, key in enumerate(keys):
+    chosen = range(len(keys))[: limit or None][shard[0] :: shard[1]]
+    for i in chosen:
+        key = keys[i]
         sps = {}
         for name in ("fine", "coarse"):
             sp = compute_superpixels(pairs[i][0], name)
@@ -772,11 +779,8 @@ def real_main(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     k = 7  # Endoscapes-Seg50: background + 6 classes
     t0 = time.perf_counter()
-    frames = real_frames(args.val, args.model)
-    if args.limit:
-        frames = frames[: args.limit]
     part, parts = (int(v) for v in args.shard.split("/"))
-    frames = frames[part::parts]
+    frames = real_frames(args.val, args.model, args.limit, (part, parts))
     scale = float(np.sqrt(GRID[0] / FULL_SIZE[0] * GRID[1] / FULL_SIZE[1]))
     print(f"{args.val}: {len(frames)} frames (shard {args.shard}) predicted by {args.model} on "
           f"the {GRID[0]}x{GRID[1]} grid ({time.perf_counter() - t0:.0f} s); tools at full-frame "

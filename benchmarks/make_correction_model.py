@@ -42,7 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pool", type=Path, default=DEFAULT_DATA / "train_seg")
     p.add_argument("--test", type=Path, default=DEFAULT_DATA / "val_seg")
     p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads (1: on a shared, loaded CPU two threads spin-wait)")
+    p.add_argument("--steps", type=int, default=STEPS, help="optimiser steps (600)")
     args = p.parse_args(argv)
     if args.out.resolve().is_relative_to(Path(__file__).resolve().parents[1]):
         raise SystemExit(f"{args.out}: keep the model outside the repository (licence of the data)")
@@ -59,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     model = build_model("Unet", "resnet18", num_classes=schema.num_classes)
     spec = ModelSpec.for_schema(schema, "Unet", "resnet18", SIZE)
     config = TrainConfig(
-        encoder="resnet18", input_size=SIZE, epochs=-(-STEPS // -(-FRAMES // BATCH)),
+        encoder="resnet18", input_size=SIZE, epochs=-(-args.steps // -(-FRAMES // BATCH)),
         batch_size=BATCH, lr=LR, dice_weight=1.0, augment=True, seed=SEED,
     )  # fmt: skip
     config.min_steps = 0
@@ -68,8 +70,8 @@ def main(argv: list[str] | None = None) -> int:
         if prog.stage == "train" and prog.loss is not None:
             losses.append(float(prog.loss))
             steps = int(prog.done)
-            if steps % 50 == 0:
-                print(f"step {steps} loss {np.mean(losses[-50:]):.4f} "
+            if steps % 10 == 0:
+                print(f"step {steps} loss {np.mean(losses[-10:]):.4f} "
                       f"({time.perf_counter() - t1:.0f} s)", flush=True)
     train_s = time.perf_counter() - t1
     model.eval()

@@ -185,3 +185,11 @@ def test_real_mode_runs_end_to_end_on_a_constructed_tree(bench, tmp_path, capsys
     assert all(r["e"]["capped"] == 0 and r["f"]["capped"] == 0 for r in rows)
     bench.main(["--report", str(out)])
     assert capsys.readouterr().out.strip().splitlines()[-1] == lines[-1]
+    # two shards, joined by --report: the same figures
+    halves = [tmp_path / "a.jsonl", tmp_path / "b.jsonl"]
+    for i, half in enumerate(halves):
+        bench.main(["--val", str(root / "train_seg"), "--model", str(ckpt), "--out", str(half),
+                    "--threads", "1", "--shard", f"{i}/2"])  # fmt: skip
+    capsys.readouterr()
+    bench.main(["--report", str(halves[0]), "--report", str(halves[1])])
+    assert capsys.readouterr().out.strip().splitlines()[-1] == lines[-1]
