@@ -90,6 +90,10 @@ class RoundResult:
         Per-class Dice on the labelled validation frames; all NaN when there are none.
     mean_dice : float
         Mean of ``val_dice`` over the schema's scored classes (NaN when undefined).
+    train_dice : float
+        Mean Dice over the scored classes on (up to 32 of) the training labels, measured only
+        when there are no labelled validation frames (NaN otherwise): the round's quality
+        figure then (see ``project.autofill``).
     timings : dict
         Seconds spent in "train", "validate", "score", "select", "save".
     stopped : bool
@@ -100,6 +104,7 @@ class RoundResult:
     queue: list[QueueEntry] = field(default_factory=list)
     val_dice: np.ndarray = field(default_factory=lambda: np.zeros(0))
     mean_dice: float = math.nan
+    train_dice: float = math.nan
     timings: dict[str, float] = field(default_factory=dict)
     stopped: bool = False
     train: TrainResult | None = None
@@ -193,8 +198,17 @@ class ActiveLearningSession:
         t0 = time.perf_counter()
         samples = self._training_samples(train_keys, tc)
         model, spec = self._start_model(tc)
+        # Labelled validation frames decide early stopping (TrainConfig.patience): the
+        # simulator's protocol, on frames the model never trains on.
         result.train = yield from iter_train(
-            model, samples, tc, stop=stop, device=self.device, mean=spec.mean, std=spec.std
+            model,
+            samples,
+            tc,
+            stop=stop,
+            device=self.device,
+            mean=spec.mean,
+            std=spec.std,
+            held_out=self._validation_pairs(),
         )
         result.timings["train"] = time.perf_counter() - t0
         if result.train.stopped:
@@ -306,6 +320,8 @@ class ActiveLearningSession:
 
         t0 = time.perf_counter()
         result.val_dice, result.mean_dice, result.message = yield from self._validate(stop)
+        if not math.isfinite(result.mean_dice):
+            result.train_dice = yield from self._training_dice(train_keys, stop)
         result.timings["validate"] = time.perf_counter() - t0
 
         if not (yield from self._queue_next(result, cfg, train_keys, stop)):
@@ -366,6 +382,31 @@ class ActiveLearningSession:
         mean = meter.mean_dice(schema.scored_classes)
         return dice, mean, f"validation Dice on {len(keys)} labelled validation frames"
 
+    def _validation_pairs(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(frame, label) of the labelled validation frames (the early-stopping frames)."""
+        project, frames = self.project, self.project.frames
+        keys = project.validation_keys(labelled_only=True)
+        return [(frames[frames.index_of(k)], project.load_label(k)) for k in keys]
+
+    def _training_dice(
+        self, train_keys: Sequence[str], stop: SupportsIsSet | None
+    ) -> Generator[Progress, None, float]:
+        """Mean Dice (scored classes) of the new model on up to 32 evenly spaced training labels.
+
+        Optimistic (the model trained on them), but a model that has not learnt its own labels
+        is plainly not worth pasting; 32 frames bound its cost on a large project.
+        """
+        project, schema = self.project, self.project.schema
+        pick = np.unique(np.linspace(0, len(train_keys) - 1, min(32, len(train_keys))).round())
+        keys = [train_keys[int(i)] for i in pick]
+        meter = SegmentationMeter(schema.num_classes)
+
+        def on_frame(i: int, pred: np.ndarray, heat: Any) -> None:
+            meter.update(pred, project.load_label(keys[i]))
+
+        yield from self._predict_frames(keys, on_frame, set(), stop, "validate")
+        return meter.mean_dice(schema.scored_classes)
+
     def _summary(
         self, r: RoundResult, cfg: RoundConfig, tc: TrainConfig, ckpt: str, n: int
     ) -> RoundRecord:
@@ -378,9 +419,12 @@ class ActiveLearningSession:
             n_validation=len(self.project.validation_keys(labelled_only=True)),
             strategy=cfg.strategy,
             warm_start=tc.warm_start,
-            epochs=tc.epochs,
+            epochs=len(r.train.history) if r.train else tc.epochs,
             val_dice=[clean(v) for v in r.val_dice],
             mean_dice=clean(r.mean_dice),
+            train_dice=clean(r.train_dice),
+            steps=r.train.steps if r.train else None,
+            best_step=r.train.best_step if r.train else None,
             note=r.message,
             checkpoint=ckpt,
             train_loss=r.train.history[-1]["loss"] if r.train and r.train.history else None,

@@ -33,7 +33,16 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def project(tree: Path, tmp_path: Path) -> Project:
-    proj = Project.create(tmp_path / "proj", tree, input_size=(64, 64), epochs=1, batch_size=4)
+    # No step floor nor early stopping (the cpu preset's): these tests are about the round.
+    proj = Project.create(
+        tmp_path / "proj",
+        tree,
+        input_size=(64, 64),
+        epochs=1,
+        batch_size=4,
+        min_steps=0,
+        patience=0,
+    )
     frames = proj.frames
     for i in (0, 5, 9, 14):  # training labels from ground truth
         proj.accept_label(proj.keys[i], frames.ground_truth(i))
@@ -132,6 +141,38 @@ def test_no_validation_frames_gives_nan_not_a_number(project: Project) -> None:
     assert "no labelled validation" in result.message
     record = project.rounds[-1]
     assert record.mean_dice is None and all(v is None for v in record.val_dice)
+    # The round's quality figure then is the Dice on its own training labels (all 4 here).
+    session = ActiveLearningSession(project, "cpu")
+    keys = project.labelled_keys()
+    preds = [session.predict(k) for k in keys]
+    expected = independent_dice(preds, [project.load_label(k) for k in keys], 13)
+    scored = expected[list(project.schema.scored_classes)]
+    assert record.train_dice == pytest.approx(float(np.nanmean(scored)), abs=1e-6)
+    assert result.train_dice == pytest.approx(record.train_dice, abs=1e-6)
+    assert record.steps == 1 and record.epochs == 1  # 4 labels, batch 4, 1 epoch
+
+
+def test_the_step_floor_and_early_stopping_on_validation_frames(project: Project) -> None:
+    # The settings the session reads each round (in memory only: the test changes no file).
+    project.config["train"].update(min_steps=5, max_steps=40, patience=2, eval_every=2)
+    session = ActiveLearningSession(project, "cpu")
+    # Without validation frames: exactly the floor (4 labels, batch 4: 1 step an epoch).
+    run_to_end(session.run_round(RoundConfig(query_size=2, warm_start=False)))
+    record = project.rounds[-1]
+    assert (record.steps, record.epochs, record.best_step) == (5, 5, None)
+    # With validation frames their loss decides: past the floor, at most max_steps, the
+    # best evaluation's step kept; the figure is then the validation Dice.
+    add_validation(project)
+    result = run_to_end(session.run_round(RoundConfig(query_size=2, warm_start=False)))
+    record = project.rounds[-1]
+    assert 5 <= record.steps <= 40 and record.best_step is not None
+    assert record.best_step <= record.steps and record.best_step % 2 == 0
+    losses = [h["held_out_loss"] for h in result.train.history if "held_out_loss" in h]
+    best = min(range(len(losses)), key=losses.__getitem__)
+    assert record.best_step == 2 * (best + 1)  # evaluated every 2 steps (1-step epochs)
+    if record.steps < 40:  # stopped early: the last 2 evaluations did not improve
+        assert result.train.early_stopped and len(losses) - 1 - best == 2
+    assert record.mean_dice is not None and record.train_dice is None
 
 
 def test_stop_during_training_keeps_previous_state(project: Project) -> None:

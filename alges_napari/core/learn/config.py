@@ -25,6 +25,16 @@ class TrainConfig:
         (0: exactly ``epochs``). A fixed epoch count gives 10 labels a tenth of the updates 100
         labels get; a step floor trains every round's model about as far (see
         :meth:`epochs_for`).
+    max_steps : int
+        With held-out frames to watch (:func:`~alges_napari.core.learn.train.iter_train`'s
+        ``held_out``) and ``patience`` > 0, training goes on past the floor, up to this many
+        steps, while the held-out loss improves (0 or below the floor: the floor is the cap).
+    patience : int
+        Early stopping: after the floor, stop once this many held-out evaluations in a row
+        have not improved on the best held-out loss (0: no early stopping). The weights of
+        the best evaluation are kept.
+    eval_every : int
+        Optimiser steps between two held-out evaluations (rounded up to whole epochs).
     dice_weight : float
         Weight of the soft-Dice term added to cross-entropy.
     warm_start : bool
@@ -43,6 +53,9 @@ class TrainConfig:
     input_size: tuple[int, int] = (128, 224)
     epochs: int = 4
     min_steps: int = 0
+    max_steps: int = 0
+    patience: int = 0
+    eval_every: int = 10
     batch_size: int = 8
     lr: float = 1e-3
     weight_decay: float = 1e-4
@@ -60,15 +73,25 @@ class TrainConfig:
             or any(v % 32 for v in self.input_size)
         ):
             raise AlgesError(f"input_size {self.input_size} must be two multiples of 32 (>= 32)")
-        if self.epochs < 1 or self.batch_size < 1 or not self.lr > 0 or self.min_steps < 0:
-            raise AlgesError(
-                f"epochs, batch_size and lr must be positive and min_steps >= 0, got {self}"
-            )
+        if self.epochs < 1 or self.batch_size < 1 or not self.lr > 0 or self.eval_every < 1:
+            raise AlgesError(f"epochs, batch_size, lr and eval_every must be positive, got {self}")
+        if min(self.min_steps, self.max_steps, self.patience) < 0:
+            raise AlgesError(f"min_steps, max_steps and patience must be >= 0, got {self}")
 
     def epochs_for(self, n: int) -> int:
         """Epochs over ``n`` labelled frames: ``epochs``, or more to reach ``min_steps``."""
         steps_per_epoch = max(1, math.ceil(n / self.batch_size))
         return max(self.epochs, math.ceil(self.min_steps / steps_per_epoch))
+
+    def steps_for(self, n: int) -> tuple[int, int]:
+        """(floor, cap) of the optimiser steps over ``n`` labelled frames.
+
+        The floor is :meth:`epochs_for` whole epochs; the cap is ``max_steps`` when early
+        stopping can extend training (``patience`` > 0 and held-out frames), else the floor.
+        """
+        steps_per_epoch = max(1, math.ceil(n / self.batch_size))
+        floor = self.epochs_for(n) * steps_per_epoch
+        return floor, max(floor, self.max_steps if self.patience > 0 else 0)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict of the settings."""
@@ -83,10 +106,22 @@ class TrainConfig:
         return cls(**{k: v for k, v in data.items() if k in names})
 
 
-#: "cpu": interactive on a laptop without a GPU (a 20-label round in well under a minute).
+#: "cpu": interactive on a laptop without a GPU. Every round trains at least ``min_steps``
+#: optimiser steps (3 epochs of 10 labels are 6 steps: round 1 learnt nothing, Dice 0.03 on
+#: the sample data); with labelled validation frames it goes on while their loss improves, up
+#: to ``max_steps``. Measured by ``benchmarks/bench_round.py`` (README, "A labelling session").
 #: "gpu": close to the paper (ResNet-18 U-Net, 224x224, lr 5e-5, batch 32, 25 epochs).
 PRESETS: dict[str, TrainConfig] = {
-    "cpu": TrainConfig(input_size=(128, 224), epochs=3, batch_size=8, lr=1e-3),
+    "cpu": TrainConfig(
+        input_size=(128, 224),
+        epochs=3,
+        batch_size=4,
+        lr=1e-3,
+        min_steps=60,
+        max_steps=120,
+        patience=3,
+        eval_every=10,
+    ),
     "gpu": TrainConfig(input_size=(224, 224), epochs=25, batch_size=32, lr=5e-5),
 }
 

@@ -48,9 +48,16 @@ class TrainResult:
     Attributes
     ----------
     history : list of dict
-        One entry per finished epoch: epoch, loss (mean), images_per_s.
+        One entry per finished epoch: epoch, loss (mean), images_per_s, step (steps done by
+        its end) and, where the held-out frames were evaluated after it, held_out_loss.
     stopped : bool
         True when a stop request ended training early.
+    steps : int
+        Optimiser steps taken.
+    best_step : int or None
+        With held-out frames: the step whose weights were kept (lowest held-out loss).
+    early_stopped : bool
+        True when the held-out loss stopped improving before ``max_steps``.
     batch_size : int
         The batch size in use at the end (smaller than asked after a CUDA out-of-memory).
     seconds : float
@@ -61,6 +68,9 @@ class TrainResult:
 
     history: list[dict[str, float]] = field(default_factory=list)
     stopped: bool = False
+    steps: int = 0
+    best_step: int | None = None
+    early_stopped: bool = False
     batch_size: int = 0
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
@@ -160,6 +170,7 @@ def iter_train(
     mean: Sequence[float] = IMAGENET_MEAN,
     std: Sequence[float] = IMAGENET_STD,
     channels_last: bool | None = None,
+    held_out: TrainSamples | Iterable[tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> Generator[Progress, None, TrainResult]:
     """Fine-tune ``model`` on labelled frames, yielding a progress dict after every batch.
 
@@ -181,6 +192,10 @@ def iter_train(
         Train in channels-last (True) or contiguous (False) memory format; default: whichever
         measures faster here (the first steps of a process try both; small batches stay
         contiguous). The model is left in the format it trained in.
+    held_out : TrainSamples or iterable of (frame, mask), optional
+        Labelled frames kept out of training whose loss decides early stopping (see
+        ``TrainConfig.patience``, ``max_steps``, ``eval_every``); the weights with the lowest
+        held-out loss are kept. None or empty: train exactly to the step floor.
 
     Yields
     ------
@@ -197,6 +212,11 @@ def iter_train(
     )
     if len(samples) == 0:
         raise AlgesError("no labelled frames to train on: accept at least one label first")
+    held = (
+        held_out
+        if held_out is None or isinstance(held_out, TrainSamples)
+        else _samples_or_none(held_out, config.input_size)
+    )
     device = torch.device(device) if device is not None else next(model.parameters()).device
     model.to(device).train()
     use_amp = bool(config.amp and device.type == "cuda")
@@ -212,21 +232,20 @@ def iter_train(
     trial = FormatTrial(model, size, result.batch_size, device, channels_last)
     start = time.perf_counter()
     try:
-        yield from _epochs(
+        loop = _Loop(
             model,
             optimizer,
             scaler,
             samples,
             config,
             device,
-            mean_t,
-            std_t,
+            (mean_t, std_t),
             gen,
-            stop,
             use_amp,
             result,
             trial,
         )
+        yield from _epochs(loop, stop, held)
     finally:
         result.seconds = time.perf_counter() - start
         model.eval()
@@ -237,77 +256,209 @@ def iter_train(
     return result
 
 
-def _epochs(
+class _Loop:
+    """What the epochs of one training run share: the model, its optimiser and its data."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        scaler: Any,
+        samples: TrainSamples,
+        config: TrainConfig,
+        device: torch.device,
+        norm: tuple[torch.Tensor, torch.Tensor],
+        gen: torch.Generator,
+        use_amp: bool,
+        result: TrainResult,
+        trial: FormatTrial,
+    ):
+        self.model, self.optimizer, self.scaler = model, optimizer, scaler
+        self.samples, self.config, self.device = samples, config, device
+        self.mean, self.std = norm
+        self.gen, self.use_amp, self.result, self.trial = gen, use_amp, result, trial
+
+
+class EarlyStopping:
+    """Held-out loss bookkeeping: the best loss, its step and weights, evaluations since.
+
+    Parameters
+    ----------
+    patience : int
+        Evaluations in a row without improvement after which :meth:`exhausted` is True
+        (0: never).
+    """
+
+    def __init__(self, patience: int):
+        self.patience = patience
+        self.best = math.inf
+        self.best_step: int | None = None
+        self.since_best = 0
+        self._state: dict[str, torch.Tensor] | None = None
+
+    def update(self, loss: float, step: int, model: nn.Module | None = None) -> bool:
+        """Record the held-out ``loss`` at ``step``; True (and the weights kept) if it is the best."""
+        if loss < self.best:
+            self.best, self.best_step, self.since_best = loss, step, 0
+            if model is not None:
+                self._state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            return True
+        self.since_best += 1
+        return False
+
+    def exhausted(self) -> bool:
+        """True once ``patience`` evaluations in a row have not improved."""
+        return self.patience > 0 and self.since_best >= self.patience
+
+    def restore(self, model: nn.Module) -> None:
+        """Put the best evaluation's weights back into ``model`` (no-op before any)."""
+        if self._state is not None:
+            model.load_state_dict(self._state)
+
+
+@torch.no_grad()
+def held_out_loss(
     model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    scaler: Any,
     samples: TrainSamples,
     config: TrainConfig,
     device: torch.device,
     mean: torch.Tensor,
     std: torch.Tensor,
-    gen: torch.Generator,
-    stop: SupportsIsSet | None,
-    use_amp: bool,
-    result: TrainResult,
-    trial: FormatTrial,
+) -> float:
+    """Mean loss of ``model`` over ``samples`` in eval mode, no augmentation (pixel-weighted
+    by batch, as the training loss is); the model is put back in training mode."""
+    model.eval()
+    total, weight = 0.0, 0
+    try:
+        for pos in range(0, len(samples), config.batch_size):
+            idx = torch.arange(pos, min(pos + config.batch_size, len(samples)))
+            images = (samples.images[idx].to(device).float() / 255.0 - mean) / std
+            masks = samples.masks[idx].to(device).long()
+            logits = model(images)
+            loss = segmentation_loss(logits, masks, dice_weight=config.dice_weight)
+            total, weight = total + float(loss) * len(idx), weight + len(idx)
+    finally:
+        model.train()
+    return total / max(weight, 1)
+
+
+def _epochs(
+    loop: _Loop, stop: SupportsIsSet | None, held_out: TrainSamples | None
 ) -> Generator[Progress, None, None]:
-    n = len(samples)
-    done = 0
-    epochs = config.epochs_for(n)
-    for epoch in range(1, epochs + 1):
-        order, pos, losses, seen, t0 = (
-            torch.randperm(n, generator=gen),
-            0,
-            [],
-            0,
-            time.perf_counter(),
-        )
-        while pos < n:
-            if is_stopped(stop):
-                result.stopped = True
-                return
-            bs = result.batch_size
-            # A lone trailing image joins this batch: BatchNorm cannot normalise a batch of one
-            # whose deepest feature map is 1x1 (small frames), and one image is a noisy step anyway.
-            end = pos + bs + 1 if n - (pos + bs) == 1 else pos + bs
-            idx = order[pos:end]
-            images, masks = _batch(samples, idx, config, device, mean, std, gen)
-            cl = trial.next_format()
-            if set_memory_format(model, cl):
-                optimizer_to_format(optimizer, cl)
-            if cl:
-                images = images.contiguous(memory_format=torch.channels_last)
-            t0_step = time.perf_counter()
-            try:
-                loss = _train_step(model, optimizer, scaler, images, masks, config, use_amp)
-            except torch.cuda.OutOfMemoryError:
-                yield _shrink_batch(result, device).replace(epoch=epoch, done=done, total=done + 1)
-                continue
-            trial.record(cl, time.perf_counter() - t0_step, len(idx))  # the loss synchronised
-            pos, seen, done = pos + len(idx), seen + len(idx), done + 1
-            losses.append(loss)
-            steps = math.ceil(n / bs)
-            rate = seen / max(time.perf_counter() - t0, 1e-9)
-            yield Progress(
-                "train",
-                done=done,
-                total=done + (epochs - epoch) * steps + math.ceil((n - pos) / bs),
-                epoch=epoch,
-                epochs=epochs,
-                step=math.ceil(pos / bs),
-                steps=steps,
-                loss=loss,
-                images_per_s=rate,
-                batch_size=bs,
+    """Whole epochs until the step floor, then on while the held-out loss improves.
+
+    The floor is ``epochs_for(n)`` epochs and at least ``min_steps`` steps; with ``held_out``
+    frames and ``patience`` > 0 training continues up to ``max_steps`` and ends once
+    ``patience`` evaluations (every ``eval_every`` steps, at epoch ends) have not improved;
+    the best evaluation's weights are kept. Without held-out frames the floor is the cap.
+    """
+    config, result = loop.config, loop.result
+    n = len(loop.samples)
+    floor, cap = config.steps_for(n)
+    watch = held_out is not None and len(held_out) > 0
+    cap = cap if watch else floor
+    early = EarlyStopping(config.patience if watch else 0)
+    planned = (
+        config.epochs_for(n)
+        if cap == floor
+        else math.ceil(cap / max(1, math.ceil(n / config.batch_size)))
+    )
+    last_eval, epoch = 0, 0
+    while True:
+        epoch += 1
+        record = yield from _one_epoch(loop, epoch, max(planned, epoch), stop)
+        if record is None:
+            return
+        if watch and (result.steps - last_eval >= config.eval_every or result.steps >= cap):
+            last_eval = result.steps
+            record["held_out_loss"] = held_out_loss(
+                loop.model,
+                held_out,
+                config,
+                loop.device,
+                loop.mean,
+                loop.std,  # type: ignore[arg-type]
             )
-        result.history.append(
-            {
-                "epoch": epoch,
-                "loss": float(np.mean(losses)),
-                "images_per_s": seen / max(time.perf_counter() - t0, 1e-9),
-            }
+            early.update(record["held_out_loss"], result.steps, loop.model)
+        result.history.append(record)
+        at_floor = epoch >= config.epochs and result.steps >= config.min_steps
+        if at_floor and (not watch or config.patience == 0 or result.steps >= cap):
+            break
+        if at_floor and early.exhausted():
+            result.early_stopped = True
+            break
+    if watch:
+        early.restore(loop.model)
+        result.best_step = early.best_step
+
+
+def _one_epoch(
+    loop: _Loop, epoch: int, epochs: int, stop: SupportsIsSet | None
+) -> Generator[Progress, None, dict[str, float] | None]:
+    """One pass over the labelled frames in a fresh order; None when a stop request came."""
+    samples, result, config = loop.samples, loop.result, loop.config
+    n = len(samples)
+    order, pos, losses, seen, t0 = (
+        torch.randperm(n, generator=loop.gen),
+        0,
+        [],
+        0,
+        time.perf_counter(),
+    )
+    while pos < n:
+        if is_stopped(stop):
+            result.stopped = True
+            return None
+        bs = result.batch_size
+        # A lone trailing image joins this batch: BatchNorm cannot normalise a batch of one
+        # whose deepest feature map is 1x1 (small frames), and one image is a noisy step anyway.
+        end = pos + bs + 1 if n - (pos + bs) == 1 else pos + bs
+        idx = order[pos:end]
+        images, masks = _batch(samples, idx, config, loop.device, loop.mean, loop.std, loop.gen)
+        cl = loop.trial.next_format()
+        if set_memory_format(loop.model, cl):
+            optimizer_to_format(loop.optimizer, cl)
+        if cl:
+            images = images.contiguous(memory_format=torch.channels_last)
+        t0_step = time.perf_counter()
+        try:
+            loss = _train_step(
+                loop.model, loop.optimizer, loop.scaler, images, masks, config, loop.use_amp
+            )
+        except torch.cuda.OutOfMemoryError:
+            done = result.steps
+            yield _shrink_batch(result, loop.device).replace(epoch=epoch, done=done, total=done + 1)
+            continue
+        loop.trial.record(cl, time.perf_counter() - t0_step, len(idx))  # the loss synchronised
+        pos, seen, result.steps = pos + len(idx), seen + len(idx), result.steps + 1
+        losses.append(loss)
+        steps = math.ceil(n / bs)
+        yield Progress(
+            "train",
+            done=result.steps,
+            total=result.steps + (epochs - epoch) * steps + math.ceil((n - pos) / bs),
+            epoch=epoch,
+            epochs=epochs,
+            step=math.ceil(pos / bs),
+            steps=steps,
+            loss=loss,
+            images_per_s=seen / max(time.perf_counter() - t0, 1e-9),
+            batch_size=bs,
         )
+    rate = seen / max(time.perf_counter() - t0, 1e-9)
+    return {
+        "epoch": epoch,
+        "loss": float(np.mean(losses)),
+        "images_per_s": rate,
+        "step": result.steps,
+    }
+
+
+def _samples_or_none(
+    pairs: Iterable[tuple[np.ndarray, np.ndarray]], input_size: Sequence[int]
+) -> TrainSamples | None:
+    pairs = list(pairs)
+    return make_samples(pairs, input_size) if pairs else None
 
 
 def _shrink_batch(result: TrainResult, device: torch.device) -> Progress:

@@ -33,6 +33,14 @@ class RoundRecord:
         Per-class validation Dice; None where a class was undefined (NaN).
     mean_dice : float or None
         Mean validation Dice over the scored classes; None without validation frames.
+    train_dice : float or None
+        Mean Dice over the scored classes on (up to 32 of) the round's own training labels,
+        measured when there are no validation frames: optimistic, but a model that has not
+        learnt its own labels is plainly not worth pasting. None when not measured.
+    steps : int or None
+        Optimiser steps the round trained.
+    best_step : int or None
+        The step whose weights were kept when early stopping watched validation frames.
     note : str
         The round's message for the user ("no labelled validation frames...", "stopped ...").
     checkpoint : str or None
@@ -55,6 +63,9 @@ class RoundRecord:
     epochs: int | None = None
     val_dice: list[float | None] = field(default_factory=list)
     mean_dice: float | None = None
+    train_dice: float | None = None
+    steps: int | None = None
+    best_step: int | None = None
     note: str = ""
     checkpoint: str | None = None
     train_loss: float | None = None
@@ -90,6 +101,9 @@ class RoundRecord:
             epochs=_optional(d.get("epochs"), int),
             val_dice=[_optional_float(v) for v in _list(d, "val_dice")],
             mean_dice=_optional_float(d.get("mean_dice")),
+            train_dice=_optional_float(d.get("train_dice")),
+            steps=_optional(d.get("steps"), int),
+            best_step=_optional(d.get("best_step"), int),
             note=str(d.get("note", "")),
             checkpoint=_optional(d.get("checkpoint"), str),
             train_loss=_optional_float(d.get("train_loss")),
