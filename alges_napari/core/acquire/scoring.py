@@ -19,7 +19,8 @@ below is computed from its outputs in torch, whichever it was.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterable, Sequence
+import itertools
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -204,21 +205,41 @@ def _to_frame(t: torch.Tensor, size: tuple[int, int], mode: str) -> torch.Tensor
 
 def _emit_frames(
     on_frame: OnFrame,
-    start: int,
+    indices: Sequence[int],
     logits: torch.Tensor,
     g: torch.Tensor | None,
     label: torch.Tensor | None,
     size: tuple[int, int],
 ) -> None:
-    """Predictions (argmax of logits resized to the frame) and sqrt(g) heat maps, per frame."""
-    if label is None or tuple(label.shape[-2:]) != tuple(size):
-        label = _to_frame(logits, size, "bilinear").argmax(dim=1)
-    pred = label.to(torch.uint8).cpu().numpy()
-    heat = None
-    if g is not None:
-        heat = _to_frame(g.clamp_min(0).sqrt()[:, None], size, "bilinear")[:, 0].cpu().numpy()
-    for j in range(len(pred)):
-        on_frame(start + j, pred[j], heat[j] if heat is not None else None)
+    """Predictions (argmax of logits resized to the frame) and sqrt(g) heat maps, per frame.
+
+    One frame at a time: resizing a whole batch's logits to the frame at once held
+    batch x classes x H x W float32 (860 MB for 8 frames of 1080p, 13 classes); one frame's
+    is the most this holds (C x H x W x 4 bytes: 108 MB at 1080p, 21 MB at 854x480).
+    """
+    reuse = label is not None and tuple(label.shape[-2:]) == tuple(size)
+    for j, i in enumerate(indices):
+        if reuse:
+            pred = label[j]  # type: ignore[index]
+        else:
+            pred = _to_frame(logits[j : j + 1], size, "bilinear").argmax(dim=1)[0]
+        heat = None
+        if g is not None:
+            root = g[j : j + 1].clamp_min(0).sqrt()[:, None]
+            heat = _to_frame(root, size, "bilinear")[0, 0].cpu().numpy()
+        on_frame(int(i), pred.to(torch.uint8).cpu().numpy(), heat)
+
+
+def _frame_stream(frames: Sequence[np.ndarray], n: int) -> Iterator[tuple[int, np.ndarray]]:
+    """``(index, frame)`` for all ``n`` frames, in the order cheapest for ``frames``.
+
+    A sequence with an ``iter_frames(indices)`` method (a FrameSource, ``step.KeyedFrames``)
+    chooses the order (a video: stream order, decoded forward once); others are read by index.
+    """
+    stream = getattr(frames, "iter_frames", None)
+    if callable(stream):
+        return iter(stream(range(n)))
+    return ((i, frames[i]) for i in range(n))
 
 
 def _check_want(want: Iterable[str]) -> frozenset[str]:
@@ -242,6 +263,7 @@ def iter_score(
     on_frame: OnFrame | None = None,
     stop: SupportsIsSet | None = None,
     engine: str | None = None,
+    frame_size: tuple[int, int] | None = None,
 ) -> Generator[Progress, None, ScoreResult]:
     """Score a pool of frames in one batched pass.
 
@@ -251,6 +273,10 @@ def iter_score(
         The segmentation model (moved to ``device``, put in eval mode).
     frames : sequence of uint8 (H, W, 3) arrays
         E.g. a :class:`~alges_napari.core.data.frames.base.FrameSource`; all frames of one size.
+        When it has ``iter_frames(indices)`` (sources, ``step.KeyedFrames``), the pass reads
+        the frames through it, in the order cheapest for the source (a video: stream order,
+        one forward decode); batches follow that order and every result is put back in the
+        sequence's order. Frames are streamed: the pass holds one batch at a time.
     spec : ModelSpec
         Input size and normalisation.
     batch_size : int
@@ -270,6 +296,10 @@ def iter_score(
         or a variant of :data:`~alges_napari.core.learn.engine.VARIANTS`; default the process's
         choice (:func:`~alges_napari.core.learn.engine.get_engine`). The ALGES maths, heat maps
         and predictions are computed from its outputs alike.
+    frame_size : (int, int), optional
+        The size ``on_frame`` gets predictions and heat maps at. Default: ``frames.frame_size``
+        when the sequence has one (frames handed over already at the model's input size, e.g.
+        from the pool cache, stand for frames of that size), else each frame's own size.
 
     Yields
     ------
@@ -285,26 +315,58 @@ def iter_score(
     dev = pick_device(device)
     model.to(dev).eval()
     n = len(frames)
+    out_size = frame_size or getattr(frames, "frame_size", None)
     parts: dict[str, list[np.ndarray]] = {f: [] for f in want}
+    order: list[np.ndarray] = []
     runner: Engine | None = None
     yield Progress("score", 0, n)
-    for start in range(0, n, batch_size):
-        if is_stopped(stop):
-            raise Cancelled(f"scoring stopped after {start} of {n} frames")
-        batch = [np.asarray(frames[i]) for i in range(start, min(start + batch_size, n))]
-        size = batch[0].shape[:2]
-        x = preprocess(np.stack(batch), spec, device=dev)
-        if runner is None:  # chosen once, on the pass's first frames
-            runner = pick_engine(model, x, n, engine)
-        out, logits, g, label = _batch_scores(model, runner, x, want, on_frame is not None)
-        for name in want:  # the batch may hold more (uncertainty scores come together)
-            parts[name].append(out[name].double().cpu().numpy())
-        if on_frame is not None:
-            _emit_frames(on_frame, start, logits, g, label, size)
-        yield Progress("score", start + len(batch), n)
+    stream = _frame_stream(frames, n)
+    try:
+        while True:
+            done = sum(map(len, order))
+            if done < n and is_stopped(stop):
+                raise Cancelled(f"scoring stopped after {done} of {n} frames")
+            # Read until the stream ends: a source finishing a pass (the pool cache) commits then.
+            chunk = list(itertools.islice(stream, batch_size))
+            if not chunk:
+                break
+            idx = np.fromiter((i for i, _ in chunk), dtype=np.int64, count=len(chunk))
+            batch = np.stack([np.asarray(f) for _, f in chunk])
+            del chunk  # frames are streamed, not held: only this batch is alive
+            size = tuple(out_size) if out_size is not None else batch.shape[1:3]
+            x = preprocess(batch, spec, device=dev)
+            if runner is None:  # chosen once, on the pass's first frames
+                runner = pick_engine(model, x, n, engine)
+            out, logits, g, label = _batch_scores(model, runner, x, want, on_frame is not None)
+            for name in want:  # the batch may hold more (uncertainty scores come together)
+                parts[name].append(out[name].double().cpu().numpy())
+            if on_frame is not None:
+                _emit_frames(on_frame, idx, logits, g, label, size)
+            order.append(idx)
+            yield Progress("score", done + len(idx), n)
+    finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()
+    return _in_caller_order(want, parts, order, n)
+
+
+def _in_caller_order(
+    want: frozenset[str], parts: dict[str, list[np.ndarray]], order: list[np.ndarray], n: int
+) -> ScoreResult:
+    """The pass's fields in pool order, whatever order the frames came in."""
+    where = np.concatenate(order) if order else np.zeros(0, np.int64)
+    if len(where) != n or not np.array_equal(np.sort(where), np.arange(n)):
+        raise AlgesError(f"the frames' stream gave {len(where)} frames for a pool of {n}")
     result = ScoreResult(n=n)
     for name, chunks in parts.items():
-        setattr(result, name, np.concatenate(chunks) if chunks else None)
+        if not chunks:
+            setattr(result, name, None)
+            continue
+        got = np.concatenate(chunks)
+        field = np.empty_like(got)
+        field[where] = got
+        setattr(result, name, field)
     return result
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Generator, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -109,7 +109,14 @@ class Acquisition:
 
 
 class KeyedFrames(Sequence):
-    """The frames of ``keys``, decoded on demand (what the scoring pass iterates)."""
+    """The frames of ``keys``, decoded on demand (what the scoring pass iterates).
+
+    When ``frame_of`` also has ``iter_keys(keys)`` (yielding ``(position in keys, frame)`` in
+    the order cheapest for its source, e.g. :class:`~alges_napari.core.data.frames.stream.
+    KeyReader` or the pool cache's reader), :meth:`iter_frames` passes it on, so the scoring
+    pass reads a video in stream order; its ``frame_size``, when it has one, is the size the
+    frames stand for (they may come resized to the model's input).
+    """
 
     def __init__(self, frame_of: Callable[[str], np.ndarray], keys: Sequence[str]):
         self._frame_of, self._keys = frame_of, list(keys)
@@ -119,6 +126,28 @@ class KeyedFrames(Sequence):
 
     def __getitem__(self, i: int) -> np.ndarray:  # type: ignore[override]
         return self._frame_of(self._keys[i])
+
+    @property
+    def frame_size(self) -> tuple[int, int] | None:
+        """The size of the frames these stand for (``frame_of.frame_size``), or None."""
+        return getattr(self._frame_of, "frame_size", None)
+
+    def iter_frames(self, indices: Iterable[int]) -> Iterator[tuple[int, np.ndarray]]:
+        """``(index, frame)`` for ``indices``, in ``frame_of.iter_keys``' order when it has one."""
+        idx = [int(i) for i in indices]
+        stream = getattr(self._frame_of, "iter_keys", None)
+        if stream is None:
+            for i in idx:
+                yield i, self[i]
+            return
+        inner = stream([self._keys[i] for i in idx])
+        try:
+            for pos, frame in inner:
+                yield idx[pos], frame
+        finally:
+            close = getattr(inner, "close", None)
+            if close is not None:
+                close()  # ends a decode thread at once when the pass stops early
 
 
 def draw_candidates(pool: Sequence[str], candidates: int | None, seed: int) -> list[str]:

@@ -24,7 +24,8 @@ Videos (PyAV) are indexed once at open by demuxing packets without decoding (the
 timestamps, sorted, are the frames); frame ``i`` is found by seeking to the keyframe before it and
 decoding forward to its exact timestamp, so random access returns the very frame a sequential
 decode would. A decoder stays positioned for sequential reads and a small LRU cache holds recent
-frames. Image folders and CholecSeg8k trees live in :mod:`alges_napari.core.data.frames.folder`,
+frames. Passes over many frames ask :meth:`FrameSource.iter_frames`, which a video answers in
+stream order with one forward decode. Image folders and CholecSeg8k trees live in :mod:`alges_napari.core.data.frames.folder`,
 videos and TIFF stacks in :mod:`alges_napari.core.data.frames.media`.
 """
 
@@ -33,6 +34,7 @@ from __future__ import annotations
 import abc
 import re
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -161,6 +163,17 @@ class FrameSource(abc.ABC):
 
     @abc.abstractmethod
     def _read(self, i: int) -> np.ndarray: ...
+
+    def iter_frames(self, indices: Iterable[int]) -> Iterator[tuple[int, np.ndarray]]:
+        """Frames ``indices`` as ``(index, frame)`` pairs, in the order cheapest for the source.
+
+        For passes over many frames (scoring, the pool cache): each occurrence of an index
+        comes exactly once, with the frame ``source[index]`` returns. This default reads them
+        in the order given by random access; a video decodes them in stream order, forward once
+        (:meth:`~alges_napari.core.data.frames.media.VideoSource.iter_frames`).
+        """
+        for i in indices:
+            yield int(i), self[i]
 
     def index_of(self, key: str) -> int:
         """Return the position of frame ``key``; FrameSourceError when it is not in the source."""
