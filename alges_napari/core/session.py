@@ -25,6 +25,7 @@ from alges_napari.core.acquire.scoring import iter_score
 from alges_napari.core.acquire.step import KeyedFrames, iter_acquire
 from alges_napari.core.acquire.strategies import DEFAULT_STRATEGY
 from alges_napari.core.data.classes import IGNORE_INDEX
+from alges_napari.core.data.frames.stream import KeyReader
 from alges_napari.core.errors import AlgesError
 from alges_napari.core.learn.config import TrainConfig
 from alges_napari.core.learn.metrics import SegmentationMeter
@@ -43,6 +44,7 @@ from alges_napari.core.progress import (
     restage,
     run_to_end,
 )
+from alges_napari.core.project.pool_cache import PoolCache, PoolFrames
 from alges_napari.core.project.project import Project
 from alges_napari.core.project.records import RoundRecord
 
@@ -226,7 +228,7 @@ class ActiveLearningSession:
     def _training_samples(self, train_keys: list[str], tc: TrainConfig) -> Any:
         """The labels of ``train_keys`` and their frames at the training size; an AlgesError
         when no pixel is labelled (all 255): such a round would learn nothing, with loss 0."""
-        project, frames = self.project, self.project.frames
+        project, frame_of = self.project, self._frames_at(tc.input_size, build=False)
         labelled_px = 0
 
         def pairs() -> Any:
@@ -234,7 +236,7 @@ class ActiveLearningSession:
             for key in train_keys:
                 label = project.load_label(key)
                 labelled_px += int(np.count_nonzero(label != IGNORE_INDEX))
-                yield frames[frames.index_of(key)], label
+                yield frame_of(key), label
 
         samples = make_samples(pairs(), tc.input_size)
         if labelled_px == 0 or not bool((samples.masks != IGNORE_INDEX).any()):
@@ -283,11 +285,10 @@ class ActiveLearningSession:
     ) -> Generator[Progress, None, bool]:
         """Run THE acquisition step with the current model; False when stopped."""
         project = self.project
-        frames = project.frames
         step = yield from iter_acquire(
             self._model,
             self._spec,
-            lambda key: frames[frames.index_of(key)],
+            self._frames_at(self._spec.input_size, build=True),
             project.unlabelled_keys(),
             cfg.strategy,
             cfg.query_size,
@@ -332,6 +333,16 @@ class ActiveLearningSession:
         self.project.record_round(self._summary(result, cfg, tc, ckpt, len(train_keys)))
         yield Progress("save", 1, 1)
 
+    def _frames_at(self, input_size: Any, build: bool) -> Any:
+        """``frame_of`` for the project's frames: from the pool cache at ``input_size`` for a
+        recording (``build``: a pass over the pool builds it; see :mod:`.project.pool_cache`),
+        else the source itself; either streams a pass in the source's order."""
+        frames = self.project.frames
+        cache = None if input_size is None else PoolCache(self.project.root, frames, input_size)
+        if cache is None or not cache.cacheable:
+            return KeyReader(frames)
+        return PoolFrames(cache, build=build)
+
     def _save(self, tc: TrainConfig, round_no: int, n: int) -> str:
         path = self.project.checkpoint_path(round_no)
         extra = {"round": round_no, "n_labelled": n, "train": tc.to_json()}
@@ -347,8 +358,7 @@ class ActiveLearningSession:
         stage: str = "score",
     ) -> Generator[Progress, None, Any]:
         assert self._model is not None
-        frames = self.project.frames
-        view = KeyedFrames(lambda key: frames[frames.index_of(key)], keys)
+        view = KeyedFrames(self._frames_at(self._spec.input_size, build=False), keys)
         gen = iter_score(
             self._model,
             view,
