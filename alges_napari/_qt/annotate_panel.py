@@ -64,7 +64,9 @@ class AnnotatePanel(QWidget):
         self.auto_prediction.setChecked(True)
         self.auto_prediction.setToolTip(
             "Start from prediction by default: a frame with no label or draft opens with the "
-            "model's prediction in the annotation"
+            "model's prediction in the annotation, once the latest round's quality (validation "
+            "Dice, else Dice on its training labels) reaches the auto-fill floor shown in Status; "
+            "below it the prediction shows as the overlay only, and the frame line says why"
         )
         self.validation = QCheckBox("Validation frame")
         self.validation.setToolTip(

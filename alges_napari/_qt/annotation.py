@@ -23,11 +23,12 @@ from napari.utils.notifications import show_error, show_warning
 
 from alges_napari._qt.annotate_panel import AnnotatePanel
 from alges_napari._qt.effort_meter import EffortMeter
-from alges_napari._qt.layers import IGNORE, ProjectLayers
+from alges_napari._qt.layers import IGNORE, ProjectLayers, empty_mask
 from alges_napari._qt.propagate_actions import marked, propagated_note, read_propagated
 from alges_napari._qt.queue_view import short_key
 from alges_napari._qt.tracker import ProjectTracker
 from alges_napari.core.errors import AlgesError
+from alges_napari.core.project.autofill import decide_autofill, round_quality
 
 #: Why an Accept with nothing painted saves nothing (the frame stays unlabelled).
 NOTHING_PAINTED = (
@@ -72,6 +73,8 @@ class AnnotationController:
         self.has_prediction = False  # whether the frame on screen has a cached prediction
         self.propagated: Any = None  # the propagated draft on screen (a core Draft), if any
         self.effort = EffortMeter(layers.annotation)  # also the time spent on each frame
+        self.autofill_note = ""  # why the frame on screen was (not) pre-filled, for its line
+        self._pasted = False  # the annotation on screen is an auto-filled prediction
         # The queue was replaced (a round) since this frame opened: its rank in the new queue
         # says nothing about where the user was going, so Next starts at the new queue's top.
         self._new_queue = False
@@ -101,8 +104,10 @@ class AnnotationController:
         self.propagated = None if annotation is not None else read_propagated(project, key)
         if self.propagated is not None:
             annotation = self.propagated.mask  # a draft, shown instead of the prediction
-        if annotation is None and self.panel.auto_prediction.isChecked():
+        decision = self._autofill(prediction is not None, touched=annotation is not None)
+        if decision.paste:
             annotation = prediction
+        self.autofill_note, self._pasted = decision.reason, decision.paste
         self.layers.show(index, annotation, prediction, heat)
         self.effort.open(key, self.layers.annotation_mask())
         self.has_prediction = prediction is not None
@@ -136,6 +141,8 @@ class AnnotationController:
         """A project event (see ``ProjectEvent``): update what it means for the frame on screen."""
         if kind == "cache":
             self.reload_prediction(keys)
+        elif kind == "round":  # a new quality figure: decide auto-fill of this frame again
+            self.reload_prediction(())
         elif kind == "draft" and self.key in keys and self._untouched():
             self.propagated = read_propagated(self.project, self.key)
             if self.propagated is not None:  # made while the frame was on screen, untouched
@@ -152,7 +159,8 @@ class AnnotationController:
         """The cached predictions of ``keys`` changed (all of them when empty): show the new one.
 
         A frame the user has not touched (no edit, draft or label) that opened with the old
-        prediction opens with the new one when auto-fill is on.
+        prediction opens with the new one when auto-fill is on and the latest round's quality
+        reaches the floor (``core.project.autofill``); otherwise it is shown as the overlay only.
         """
         key = self.key
         if key is None or (keys and key not in keys):
@@ -160,10 +168,26 @@ class AnnotationController:
         prediction = self.project.prediction(key)
         self.layers.set_prediction(prediction, self.project.heat_map(key))
         self.has_prediction = prediction is not None
-        if prediction is not None and self._untouched() and self.panel.auto_prediction.isChecked():
-            self.layers.set_annotation(prediction)
-            self.effort.restart(prediction)
-        self._on_change()
+        untouched = self._untouched()
+        decision = self._autofill(prediction is not None, touched=not untouched)
+        if decision.paste or (untouched and self._pasted):
+            # A new round whose model is below the floor takes back the old round's paste.
+            fill = prediction if decision.paste else None
+            self.layers.set_annotation(fill if fill is not None else empty_mask(self.layers.shape))
+            self.effort.restart(self.layers.annotation_mask())
+        if untouched:  # a touched frame's line keeps what it said when it opened
+            self.autofill_note, self._pasted = decision.reason, decision.paste
+        self.refresh()
+
+    def _autofill(self, has_prediction: bool, touched: bool) -> Any:
+        """The core's auto-fill decision for the frame on screen (``project.autofill``)."""
+        rounds = self.project.rounds
+        return decide_autofill(
+            round_quality(rounds[-1] if rounds else None),
+            enabled=self.panel.auto_prediction.isChecked(),
+            has_prediction=has_prediction,
+            touched=touched,
+        )
 
     def _untouched(self) -> bool:
         """The frame on screen has no edit, no kept draft, no label and no propagated draft."""
@@ -255,6 +279,8 @@ class AnnotationController:
                 notes.append(f"queue #{self.tracker.ranks[key] + 1}")
             if self.propagated is not None:
                 notes.append(propagated_note(self.propagated))
+            if self.autofill_note and not self.layers.edited:
+                notes.append(self.autofill_note)
             index = self.layers.current_index()
             line = f"Frame {index + 1}/{len(self._keys)}: {short_key(key)} ({', '.join(notes)})"
             self.panel.frame_info.setText(marked(line) if self.propagated is not None else line)

@@ -19,6 +19,7 @@ from qtpy.QtWidgets import QLabel, QPlainTextEdit, QVBoxLayout, QWidget
 from alges_napari._qt.history_plot import HistoryPlot
 from alges_napari.core.errors import AlgesError
 from alges_napari.core.progress import Progress, SupportsIsSet, is_stopped
+from alges_napari.core.project.autofill import floor_line, round_quality
 from alges_napari.core.project.effort import RoundEffort
 from alges_napari.core.project.records import RoundRecord
 
@@ -161,7 +162,7 @@ class StatusPanel(QWidget):
         dice = "n/a (no validation frames)" if r.mean_dice is None else f"{r.mean_dice:.3f}"
         self.last_round.setText(
             f"Round {r.round}: {r.n_labelled} labels, {r.strategy or '?'}, "
-            f"validation mean Dice {dice}"
+            f"validation mean Dice {dice}\n{floor_line(round_quality(r))}"
         )
 
     def clear(self) -> None:

@@ -9,9 +9,17 @@ import torch
 
 from alges_napari.core.data.synthetic import write_cholecseg8k_tree
 
-#: Tiny frames and a tiny training schedule: a whole round takes seconds on one CPU core.
+#: Tiny frames and a tiny training schedule: a whole round takes seconds on one CPU core (no
+#: step floor nor early stopping: the cpu preset's would train each test's round far longer).
 FRAME_SIZE = (64, 96)
-TINY = {"input_size": (64, 96), "epochs": 1, "batch_size": 4, "augment": False}
+TINY = {
+    "input_size": (64, 96),
+    "epochs": 1,
+    "batch_size": 4,
+    "augment": False,
+    "min_steps": 0,
+    "patience": 0,
+}
 
 
 @pytest.fixture(autouse=True)

@@ -8,6 +8,7 @@ import numpy as np
 from qtpy.QtCore import Qt
 
 from alges_napari._qt.layers import IGNORE
+from alges_napari.core.project import autofill
 from tests.qt.test_widget import label_from_truth, wait_round
 
 
@@ -107,7 +108,12 @@ def test_validation_checkbox_and_status_counts_and_pixels(project_widget, qtbot)
     assert pixel_cell(names[3], 30) in status.pixels.text()  # the same label, counted once
 
 
-def test_round_line_and_auto_fill_from_the_trained_model(project_widget, qtbot) -> None:
+def test_round_line_and_auto_fill_from_the_trained_model(
+    project_widget, qtbot, monkeypatch
+) -> None:
+    # The paste mechanics, with the quality floor at 0 (the tiny model's Dice is whatever it
+    # is): the floor itself is tested below.
+    monkeypatch.setattr(autofill, "AUTOFILL_FLOOR", 0.0)
     widget, viewer = project_widget
     project, panel, status, layers = widget.project, widget.annotate, widget.status, widget.layers
     queued = [e.key for e in project.queue]
@@ -164,3 +170,62 @@ def test_round_line_and_auto_fill_from_the_trained_model(project_widget, qtbot) 
     line = status.last_round.text()
     assert line.startswith("Round 2: 4 labels"), line
     assert f"validation mean Dice {second.mean_dice:.3f}" in line, line
+
+
+def fresh_frames(widget) -> list[str]:
+    """Unlabelled frames with a cached prediction, other than the one on screen."""
+    project = widget.project
+    return [
+        k
+        for k in project.unlabelled_keys()
+        if k != widget.current_key and project.prediction(k) is not None
+    ]
+
+
+def test_auto_fill_pastes_only_above_the_quality_floor_and_says_why(
+    project_widget, qtbot, monkeypatch
+) -> None:
+    widget, viewer = project_widget
+    project, panel, status, layers = widget.project, widget.annotate, widget.status, widget.layers
+    for key in [e.key for e in project.queue][:3]:
+        label_from_truth(widget, viewer, key)
+    assert widget.retrain() is not None
+    wait_round(qtbot, widget)
+    record = project.rounds[-1]
+    # No validation frame: the round measured Dice on its own training labels instead.
+    assert record.mean_dice is None and record.train_dice is not None
+    q = record.train_dice
+    below, above = q + 0.01, q - 0.01  # floors just above and just below the measured figure
+
+    monkeypatch.setattr(autofill, "AUTOFILL_FLOOR", below)
+    status.show_rounds(project.rounds)
+    assert status.last_round.text().splitlines()[-1] == (
+        f"Auto-fill: training-set Dice {q:.3f}, floor {below:.2f}: "
+        "predictions show as the overlay only"
+    )
+    first, second = fresh_frames(widget)[:2]
+    widget.go_to_key(first)
+    assert panel.auto_prediction.isChecked()
+    assert (layers.annotation.data == IGNORE).all()  # not pasted...
+    np.testing.assert_array_equal(layers.prediction.data, project.prediction(first))  # ...shown
+    why = (
+        f"prediction not pasted: training-set Dice {q:.3f} is below the auto-fill floor "
+        f"{below:.2f}; it shows as the overlay"
+    )
+    assert why in panel.frame_info.text(), panel.frame_info.text()
+
+    monkeypatch.setattr(autofill, "AUTOFILL_FLOOR", above)
+    widget.go_to_key(second)
+    np.testing.assert_array_equal(layers.annotation.data, project.prediction(second))
+    assert f"prediction pasted (training-set Dice {q:.3f} >= floor {above:.2f})" in (
+        panel.frame_info.text()
+    )
+
+    # Never over the user's edits: an edited frame stays as painted when a round lands.
+    widget.go_to_key(first)
+    paint(widget, stroke(tuple(project.frames.shape), {2: 50}))
+    painted = layers.annotation.data.copy()
+    assert widget.retrain() is not None
+    wait_round(qtbot, widget)
+    assert widget.current_key == first
+    np.testing.assert_array_equal(layers.annotation.data, painted)

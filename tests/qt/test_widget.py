@@ -522,6 +522,10 @@ def test_predictions_cached_in_a_worker_thread_reach_the_frame_on_screen(
     prediction[:, 48:] = 2
     heat = np.full((64, 96), 7, np.uint8)
     other = project.queue[1].key
+    # A round whose quality figure reaches the auto-fill floor: only then is a prediction pasted.
+    from alges_napari.core.project.records import RoundRecord
+
+    project.record_round(RoundRecord(round=1, train_dice=0.9))
     worker = threading.Thread(
         target=lambda: (
             project.write_cache(other, prediction),
