@@ -1,26 +1,42 @@
-"""Time one active-learning round with the CPU preset: 20 accepted labels, a 400-frame pool.
+"""Round 1 as a new user gets it: the sample data, the default preset, the first queue labelled.
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_round.py [--data DIR] [--strategy alges-seg] [--threads N]
+    .venv/bin/python benchmarks/bench_round.py [--data DIR] [--preset cpu] [--runs 2]
 
-Uses ``sample_data/cholecseg8k`` when it holds at least 420 frames, otherwise writes a synthetic
-CholecSeg8k tree (``core/synthetic.py``) once into ``bench_out/`` (git-ignored) and reuses it. The 20 labels are the ground-truth
-masks of evenly spaced frames; the pool is the next 400 frames (any others are marked skipped).
-Prints the wall time of training, validation, scoring, selection and saving, the whole round, and
-the machine's core count and load so noisy figures can be recognised.
+Each run creates a fresh project on ``sample_data/cholecseg8k`` (or ``--data``, a CholecSeg8k
+tree with ground truth) exactly as **Create project** does: the preset's training settings and
+the first queue, the initial spread of 10 frames. The oracle accepts the ground truth of those
+10 frames as training labels (no validation frame: a new user ticks none), and round 1 runs
+through :meth:`ActiveLearningSession.run_round` with the widget's default round settings
+(default strategy, 10 frames per round, the preset's epochs). Printed per run:
+
+- the round's wall time and the optimiser steps it trained;
+- the time per training step (wall, from the first to the last step's progress, and the
+  process CPU time over those steps: on a shared machine the wall figure moves with the other
+  processes, the CPU figure much less);
+- mean Dice on the other frames (every frame not in the first queue): the data-set Dice of
+  ``core.learn.metrics.SegmentationMeter`` (``2I / (P + T)`` per class, pooled over the frames)
+  averaged over the schema's scored classes, of the predictions the round cached (what
+  Auto-fill would paste); the median and mean per-frame pixel agreement with the truth;
+- the round's own quality figure and what Auto-fill does with it (``core.project.autofill``).
+
+The machine's core count and load averages are printed so a noisy figure can be recognised.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
-N_LABELS, N_POOL = 20, 400
+import numpy as np
+
+SAMPLE = Path(__file__).resolve().parents[1] / "sample_data" / "cholecseg8k"
 
 
 def load_avg() -> str:
@@ -28,83 +44,126 @@ def load_avg() -> str:
     return " ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
-def frames_root(data: str | None, size: tuple[int, int]) -> Path:
-    """A CholecSeg8k-layout tree with at least ``N_LABELS + N_POOL`` frames."""
-    from alges_napari.core.data.frames import open_frames
-    from alges_napari.core.data.synthetic import write_cholecseg8k_tree
+def pixel_agreement(pred: np.ndarray, truth: np.ndarray, ignore: int = 255) -> float:
+    """Fraction of the labelled pixels of ``truth`` (not ``ignore``) where ``pred`` agrees."""
+    valid = truth != ignore
+    return float((pred[valid] == truth[valid]).mean()) if valid.any() else float("nan")
 
-    candidate = (
-        Path(data) if data else Path(__file__).resolve().parents[1] / "sample_data" / "cholecseg8k"
-    )
-    if candidate.is_dir():
-        try:
-            if len(open_frames(candidate)) >= N_LABELS + N_POOL:
-                return candidate
-        except Exception as exc:  # noqa: BLE001 - any unreadable sample data: fall back to synthetic
-            print(f"cannot use {candidate} ({exc}); writing synthetic data", file=sys.stderr)
-    # Written once into bench_out/ (git-ignored) and reused: generating 420 frames takes a minute.
-    root = Path(__file__).resolve().parents[1] / "bench_out" / f"synthetic_420_{size[0]}x{size[1]}"
-    if root.is_dir() and len(open_frames(root)) >= N_LABELS + N_POOL:
-        return root
-    t0 = time.perf_counter()
-    write_cholecseg8k_tree(root, n_clips=4, frames_per_clip=105, size=size, seed=0)
-    print(
-        f"wrote synthetic tree ({N_LABELS + N_POOL} frames at {size[0]}x{size[1]}) in {time.perf_counter() - t0:.1f}s"
-    )
-    return root
+
+class StepClock:
+    """Wall and process CPU time between the first and the last training step's progress."""
+
+    def __init__(self) -> None:
+        self.first: tuple[float, float] | None = None
+        self.last: tuple[float, float] | None = None
+        self.steps = 0
+
+    def __call__(self, progress: Any) -> None:
+        """Record one progress dict (only "train" ones with a loss count as steps)."""
+        if progress.stage != "train" or progress.loss is None:
+            return
+        now = (time.perf_counter(), time.process_time())
+        self.first = self.first or now
+        self.last, self.steps = now, self.steps + 1
+
+    def per_step(self) -> tuple[float, float]:
+        """(wall s, CPU s) per step over the steps after the first; NaN with fewer than two."""
+        if self.first is None or self.last is None or self.steps < 2:
+            return float("nan"), float("nan")
+        n = self.steps - 1
+        return (self.last[0] - self.first[0]) / n, (self.last[1] - self.first[1]) / n
+
+
+def score_other_frames(
+    project: Any, session: Any, keys: Iterable[str]
+) -> tuple[float, float, float]:
+    """(mean Dice over scored classes, median agreement, mean agreement) on ``keys``.
+
+    Uses the prediction the round cached for each frame (the session predicts one it did not).
+    """
+    from alges_napari.core.learn.metrics import SegmentationMeter
+
+    frames, schema = project.frames, project.schema
+    meter = SegmentationMeter(schema.num_classes)
+    agree = []
+    for key in keys:
+        pred = project.prediction(key)
+        pred = session.predict(key) if pred is None else pred
+        truth = frames.ground_truth(frames.index_of(key))
+        meter.update(pred, truth)
+        agree.append(pixel_agreement(pred, truth))
+    return meter.mean_dice(schema.scored_classes), float(np.median(agree)), float(np.mean(agree))
+
+
+def one_run(source: Path, preset: str, workdir: Path) -> dict[str, Any]:
+    """Create the project, label the first queue from the truth, run round 1, measure it."""
+    from alges_napari.core.progress import run_to_end
+    from alges_napari.core.project.autofill import decide_autofill, round_quality
+    from alges_napari.core.project.project import Project
+    from alges_napari.core.session import ActiveLearningSession, RoundConfig
+
+    project = Project.create(workdir / "project", source, preset=preset)
+    try:
+        frames = project.frames
+        first = [e.key for e in project.queue]
+        for key in first:
+            project.accept_label(key, frames.ground_truth(frames.index_of(key)))
+        session = ActiveLearningSession(project, device="cpu")
+        clock = StepClock()
+        t0 = time.perf_counter()
+        result = run_to_end(session.run_round(RoundConfig()), clock)
+        wall = time.perf_counter() - t0
+        others = [k for k in project.keys if k not in set(first)]
+        dice, agree_median, agree_mean = score_other_frames(project, session, others)
+        quality = round_quality(project.rounds[-1])
+        paste = decide_autofill(quality, enabled=True, has_prediction=True, touched=False)
+        step_wall, step_cpu = clock.per_step()
+        return {
+            "labels": len(first),
+            "others": len(others),
+            "wall": wall,
+            "train": result.timings.get("train", float("nan")),
+            "steps": result.train.steps if result.train else 0,
+            "step_wall": step_wall,
+            "step_cpu": step_cpu,
+            "dice": dice,
+            "agree_median": agree_median,
+            "agree_mean": agree_mean,
+            "quality": quality.text(),
+            "autofill": paste.reason,
+        }
+    finally:
+        project.close()
 
 
 def main(argv: list[str] | None = None) -> None:
     """Run the benchmark and print its figures."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", default=str(SAMPLE), help="CholecSeg8k tree with ground truth")
     parser.add_argument(
-        "--data", help="CholecSeg8k-layout folder (default: sample_data/cholecseg8k or synthetic)"
+        "--preset", default="cpu", help="training preset (default: cpu, the default)"
     )
-    parser.add_argument("--strategy", default="alges-seg")
-    parser.add_argument(
-        "--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)"
-    )
-    parser.add_argument(
-        "--size", type=int, nargs=2, default=(240, 427), help="synthetic frame size H W"
-    )
+    parser.add_argument("--runs", type=int, default=1, help="fresh projects, one after the other")
     args = parser.parse_args(argv)
 
     import torch
 
     from alges_napari.core.learn.config import PRESETS
-    from alges_napari.core.progress import run_to_end
-    from alges_napari.core.project.project import Project
-    from alges_napari.core.session import ActiveLearningSession, RoundConfig
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    print(
-        f"nproc={os.cpu_count()} torch_threads={torch.get_num_threads()} load_before={load_avg()}"
-    )
-    source = frames_root(args.data, tuple(args.size))
-    with tempfile.TemporaryDirectory() as tmp:
-        project = Project.create(Path(tmp) / "project", source, preset="cpu")
-        keys, frames = project.keys, project.frames
-        step = (N_LABELS + N_POOL) // N_LABELS
-        for i in range(0, N_LABELS * step, step):
-            project.accept_label(keys[i], frames.ground_truth(i))
-        for key in keys[N_LABELS + N_POOL :]:
-            project.skip(key)
-        counts = project.counts()
+    print(f"nproc={os.cpu_count()} torch_threads={torch.get_num_threads()} load={load_avg()}")
+    print(f"preset {args.preset}: {PRESETS[args.preset]}")
+    for run in range(1, args.runs + 1):
+        with tempfile.TemporaryDirectory() as tmp:
+            r = one_run(Path(args.data), args.preset, Path(tmp))
         print(
-            f"labels={counts['labelled']} pool={counts['unlabelled']} preset=cpu {PRESETS['cpu']}"
+            f"run {run}: round 1 {r['wall']:.1f} s (train {r['train']:.1f} s, {r['steps']} steps, "
+            f"{r['step_wall']:.2f} s/step wall, {r['step_cpu']:.2f} s/step CPU); "
+            f"{r['labels']} labels; on the other {r['others']} frames: mean Dice "
+            f"{r['dice']:.3f} (data-set Dice, scored classes), pixel agreement median "
+            f"{r['agree_median']:.3f} mean {r['agree_mean']:.3f}; round quality {r['quality']}; "
+            f"auto-fill: {r['autofill']}; load={load_avg()}",
+            flush=True,
         )
-        session = ActiveLearningSession(project, device="cpu")
-        t0 = time.perf_counter()
-        result = run_to_end(session.run_round(RoundConfig(strategy=args.strategy, query_size=10)))
-        total = time.perf_counter() - t0
-        for stage in ("train", "validate", "score", "select", "save"):
-            print(f"{stage:>9}: {result.timings.get(stage, float('nan')):7.2f} s")
-        print(
-            f"    round: {total:7.2f} s  (strategy {args.strategy}, queue {len(result.queue)} frames)"
-        )
-        print(f"load_after={load_avg()}")
-        project.close()
 
 
 if __name__ == "__main__":
