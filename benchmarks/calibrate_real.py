@@ -11,7 +11,11 @@ class, averaged over the foreground classes present in the test truth
 (:func:`alges_napari.core.experiment.pool.evaluation_columns`).
 
 Every finished evaluation is appended as one JSON line to ``--out`` (a run already there, same
-settings, is skipped: the calibration resumes). Seeds used here (``--seed``, default 900+) are
+settings, is skipped) and the model is saved in ``--work-dir``; a stopped run resumes from its
+last evaluation point. Training between two evaluation points is one call of the product's
+loop continuing the same model, so AdamW's moments restart at each point (as in the widget's
+warm-started rounds); each segment's data order is seeded by ``seed + step``, so a resumed run
+trains exactly as an uninterrupted one. Seeds used here (``--seed``, default 900+) are
 never used by the comparison (seeds 0..)::
 
     .venv/bin/python benchmarks/calibrate_real.py --frames all --eval-at 300 600 1200 2400 \\
@@ -24,6 +28,7 @@ splits beside the repository (``../shared/data/endoscapes-seg50``; never copied 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -38,7 +43,13 @@ from alges_napari.core.acquire.step import KeyedFrames
 from alges_napari.core.data.frames import open_frames
 from alges_napari.core.learn.config import TrainConfig
 from alges_napari.core.learn.metrics import SegmentationMeter
-from alges_napari.core.learn.model import ModelSpec, build_model
+from alges_napari.core.learn.model import (
+    ModelSpec,
+    build_model,
+    checkpoint_metadata,
+    load_weights,
+    save_checkpoint,
+)
 from alges_napari.core.learn.train import TrainSamples, iter_train, make_samples
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,6 +93,37 @@ def evaluate(model, test: TrainSamples, spec: ModelSpec, num_classes: int) -> di
     }
 
 
+def yield_segment(model, data: TrainSamples, config: TrainConfig, steps: int, losses: list,
+                  offset: int) -> int:
+    """Train ``steps`` optimiser steps (whole epochs are cut short there); the steps taken."""
+    config.epochs = -(-steps // -(-len(data) // config.batch_size))
+    config.min_steps = 0
+    gen = iter_train(model, data, config, device="cpu")
+    taken = 0
+    for prog in gen:
+        if prog.stage != "train" or prog.loss is None:
+            continue
+        losses.append(float(prog.loss))
+        taken = int(prog.done)
+        if taken % 50 == 0:
+            print(f"step {offset + taken} loss {np.mean(losses[-50:]):.4f}", flush=True)
+        if taken >= steps:
+            gen.close()
+            break
+    return taken
+
+
+def resume(model, work: Path) -> tuple[int, float]:
+    """Load the run's latest checkpoint into ``model``: (its step, its training seconds)."""
+    found = sorted(work.glob("step_*.safetensors"))
+    if not found:
+        return 0, 0.0
+    meta = checkpoint_metadata(found[-1]) or {}
+    load_weights(model, found[-1])
+    extra = meta.get("extra", meta)
+    return int(extra.get("step", found[-1].stem.split("_")[1])), float(extra.get("train_s", 0.0))
+
+
 def done_runs(out: Path) -> set[str]:
     if not out.exists():
         return set()
@@ -103,6 +145,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=900)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--out", type=Path, required=True)
+    p.add_argument(
+        "--work-dir",
+        type=Path,
+        default=Path("/tmp/alges_calibration"),
+        help="checkpoints after every evaluation point, so a stopped run resumes from the last",
+    )
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -131,57 +179,49 @@ def main(argv: list[str] | None = None) -> int:
     num_classes = schema.num_classes
     model = build_model("Unet", args.encoder, num_classes=num_classes)
     spec = ModelSpec.for_schema(schema, "Unet", args.encoder, size)
-    steps_per_epoch = -(-len(data) // args.batch_size)
-    config = TrainConfig(
-        encoder=args.encoder,
-        input_size=size,
-        epochs=1,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        dice_weight=args.dice_weight,
-        augment=not args.no_augment,
-        seed=args.seed,
-    )
-    # whole epochs that cover the last evaluation point; the loop stops right after it
-    config.epochs, config.min_steps = -(-eval_at[-1] // steps_per_epoch), 0
-    gen = iter_train(model, data, config, device="cpu")
-    t_train, t_start, losses = 0.0, time.perf_counter(), []
-    pending = list(eval_at)
-    for prog in gen:
-        if prog.stage != "train" or prog.loss is None:
-            continue
-        losses.append(float(prog.loss))
-        done = int(prog.done)
-        if pending and done >= pending[0]:
-            t_train += time.perf_counter() - t_start
-            model.eval()
-            with torch.no_grad():
-                scores = evaluate(model, test, spec, num_classes)
-            model.train()
-            record = {
-                "run": run,
-                "frames": args.frames,
-                "n_train": int(len(data)),
-                "step": done,
-                "train_s": round(t_train, 1),
-                "s_per_step": round(t_train / done, 3),
-                "loss_last100": round(float(np.mean(losses[-100:])), 4),
-                **scores,
-                "when": time.strftime("%Y-%m-%d %H:%M"),
-            }
-            pending.pop(0)
-            if pending:
-                record["run"] = run + " (partial)"
-            print(json.dumps(record), flush=True)
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            with args.out.open("a") as fh:
-                fh.write(json.dumps(record) + "\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-            t_start = time.perf_counter()
-            if not pending:
-                gen.close()
-                break
+    work = args.work_dir / hashlib.sha1(run.encode()).hexdigest()[:12]
+    done, t_train = resume(model, work)
+    if done:
+        print(f"resumed at step {done} from {work}", flush=True)
+    for target in [s for s in eval_at if s > done]:
+        config = TrainConfig(
+            encoder=args.encoder,
+            input_size=size,
+            epochs=1,
+            min_steps=target - done,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            dice_weight=args.dice_weight,
+            augment=not args.no_augment,
+            seed=args.seed + done,  # each segment's own data order, the same on a rerun
+        )
+        t_start, losses = time.perf_counter(), []
+        steps = yield_segment(model, data, config, target - done, losses, done)
+        t_train += time.perf_counter() - t_start
+        done += steps
+        model.eval()
+        with torch.no_grad():
+            scores = evaluate(model, test, spec, num_classes)
+        record = {
+            "run": run if done >= eval_at[-1] else run + " (partial)",
+            "frames": args.frames,
+            "n_train": int(len(data)),
+            "step": done,
+            "train_s": round(t_train, 1),
+            "s_per_step": round(t_train / done, 3),
+            "loss_last100": round(float(np.mean(losses[-100:])), 4),
+            **scores,
+            "when": time.strftime("%Y-%m-%d %H:%M"),
+        }
+        print(json.dumps(record), flush=True)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        with args.out.open("a") as fh:
+            fh.write(json.dumps(record) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        work.mkdir(parents=True, exist_ok=True)
+        save_checkpoint(model, work / f"step_{done:05d}.safetensors", spec,
+                        extra={"step": done, "train_s": round(t_train, 1)})
     return 0
 
 
