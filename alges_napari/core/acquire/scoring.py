@@ -15,6 +15,17 @@ below is computed from its outputs in torch, whichever it was.
   convolution's resolution (p, yhat from ``o`` itself), with ``||patch(z)||^2`` a k x k box sum
   of ``sum_d z_d^2``; ``u_c`` sums ``g`` over pixels predicted ``c``. No backward at all.
   ``sqrt(g)``, resized to the frame, is the heat map shown to the user.
+
+Memory budget of a pass (frames are streamed, never held): at most the source's decode queue
+(8 decoded frames: 50 MB at 1080p, 10 MB at 854x480), one batch at the model's input size, and
+one frame's logits resized to the frame (classes x H x W float32: 108 MB for 13 classes at
+1080p, 21 MB at 854x480) with its prediction and heat map, which go to disk (``cache/``) at
+once; the results kept are a few numbers per frame (an (N, C) embedding). Nothing grows with
+the recording but those numbers. Before this bound a batch of 8 frames was normalised at full
+resolution and its logits resized together (860 MB at 1080p): a 1080p round measured 2.5 GB
+peak RSS here, 1.0 GB of it in the passes. The rest of a CPU round is the model stack itself,
+whatever the recording: about 0.5 GB for torch and smp, 1.2-1.4 GB while a Unet/ResNet-18
+trains at 128x224 (README, "Long recordings").
 """
 
 from __future__ import annotations

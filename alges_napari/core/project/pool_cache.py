@@ -31,6 +31,9 @@ atomic_write_with` (fsync, rename, fsync of the folder), the manifest is written
 cache or the new one. A pass cut short leaves no cache (its temporary is removed); a disk
 that cannot take the cache leaves the pass reading the video, with a warning in the log.
 
+Memory: rows are written as they come and read one at a time with ``pread``
+(:class:`CachedRows`), so the cache costs the process no resident memory beyond the rows in use.
+
 Size: ``N * h * w * 3`` bytes plus a 128-byte header (600 frames at 128x224: 51.6 MB; an
 hour at 1 frame per second, 3,600 frames: 310 MB). :meth:`PoolCache.status` states it, and
 the build logs it.
@@ -122,8 +125,8 @@ class PoolCache:
         except (OSError, ValueError):
             return None
 
-    def open(self) -> np.ndarray | None:
-        """The cached frames (a read-only memory map, N x h x w x 3), or None when there is no
+    def open(self) -> CachedRows | None:
+        """The cached frames (N x h x w x 3 rows read on demand), or None when there is no
         valid cache for this source and input size."""
         if self.identity is None:
             return None
@@ -131,19 +134,22 @@ class PoolCache:
         if not manifest or manifest.get("identity") != self.identity:
             return None
         try:
-            array = np.load(self.folder / str(manifest.get("file")), mmap_mode="r")
+            rows = CachedRows(self.folder / str(manifest.get("file")))
         except (OSError, ValueError):
             return None  # removed or damaged: rebuilt by the next pass
-        want = (len(self.source), *self.size, 3)
-        return array if array.shape == want and array.dtype == np.uint8 else None
+        if rows.shape == (len(self.source), *self.size, 3):
+            return rows
+        rows.close()
+        return None
 
     def status(self) -> str:
         """One line for a log or status panel: what is cached and its size on disk."""
         if self.identity is None:
             return f"pool cache: not used for {self.source.kind} sources (frames read directly)"
-        manifest = self._read_manifest()
-        if self.open() is None or manifest is None:
+        manifest, rows = self._read_manifest(), self.open()
+        if rows is None or manifest is None:
             return f"pool cache: none yet at {self.size[0]}x{self.size[1]} (built by the next pass)"
+        rows.close()
         return (
             f"pool cache: {manifest['frames']} frames at {self.size[0]}x{self.size[1]}, "
             f"{manifest['bytes'] / 1e6:.1f} MB on disk ({POOL_CACHE_DIR}/{manifest['file']})"
@@ -184,6 +190,53 @@ class PoolCache:
                 with contextlib.suppress(OSError):
                     old.unlink()
         log.info("%s", self.status())
+
+
+class CachedRows:
+    """The rows of a cache file, each read from disk when asked for (``rows[i]``, a new array).
+
+    Read with ``pread`` rather than a memory map: mapped pages count in the process's resident
+    memory for as long as the map lives (310 MB for an hour at 1 frame/s, 128x224), read
+    pages stay in the OS's page cache only, which it may drop.
+    """
+
+    def __init__(self, path: Path) -> None:
+        with open(path, "rb") as fh:
+            version = np.lib.format.read_magic(fh)
+            if version != (1, 0):
+                raise ValueError(f"{path}: unexpected .npy version {version}")
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
+            self.offset = fh.tell()
+        if fortran or dtype != np.uint8 or len(shape) != 4:
+            raise ValueError(f"{path}: not a cache of uint8 frames")
+        self.path, self.shape, self.dtype = path, tuple(shape), np.dtype(np.uint8)
+        self.row = int(np.prod(shape[1:]))
+        if path.stat().st_size != self.offset + self.row * shape[0]:
+            raise ValueError(f"{path}: truncated")
+        self._fd: int | None = os.open(path, os.O_RDONLY)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        if self._fd is None:
+            raise ValueError(f"{self.path} is closed")
+        if not 0 <= int(i) < self.shape[0]:
+            raise IndexError(f"row {i} out of range for {self.shape[0]} cached frames")
+        data = os.pread(self._fd, self.row, self.offset + int(i) * self.row)
+        if len(data) != self.row:
+            raise OSError(f"{self.path}: short read at row {i}")
+        return np.frombuffer(data, np.uint8).reshape(self.shape[1:]).copy()
+
+    def close(self) -> None:
+        """Close the file."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
 
 
 class _Writer:
@@ -272,20 +325,26 @@ class PoolFrames:
 
     def __call__(self, key: str) -> np.ndarray:
         i = self.source.index_of(key)
-        array = self.cache.open()
-        if array is not None:
-            return np.array(array[i])
-        return resize_frame(self.source[i], self.cache.size)
+        rows = self.cache.open()
+        if rows is None:
+            return resize_frame(self.source[i], self.cache.size)
+        try:
+            return rows[i]
+        finally:
+            rows.close()
 
     def iter_keys(self, keys: Sequence[str]) -> Iterator[tuple[int, np.ndarray]]:
         """``(position in keys, frame at the input size)`` for every key (see the class)."""
         wanted = positions_by_index(self.source, keys)
-        array = self.cache.open()
-        if array is not None:
-            for i in sorted(wanted):  # file order: the cache is read front to back
-                frame = np.array(array[i])
-                for pos in wanted[i]:
-                    yield pos, frame
+        rows = self.cache.open()
+        if rows is not None:
+            try:
+                for i in sorted(wanted):  # file order: the cache is read front to back
+                    frame = rows[i]
+                    for pos in wanted[i]:
+                        yield pos, frame
+            finally:
+                rows.close()
             return
         if self.build and self.cache.cacheable:
             yield from self.cache.build(wanted)
