@@ -1,4 +1,4 @@
-"""A simulated corrector: actions to correct round-1 predictions with the brush alone vs the tools.
+"""A simulated corrector: actions to correct predictions with napari's tools vs the app's tools.
 
 Usage::
 
@@ -120,6 +120,10 @@ summed actions. Decision rule: the target is met if the pooled (f)/(e) is <= 0.5
 is reported with it and an upper bound above 0.5 is said plainly. The last line is
 ``actions ratio (app tools / napari tools): X [lo, hi]``. Before the registered run, the code
 was run only on hand-made frames (tests) and on synthetic frames (the timing check).
+
+**Result of the registered run** (2026-12-02, all 76 ``val_seg`` frames, the model of
+``make_correction_model.py``, val Dice 0.315): (e) 3,962 actions, (f) 3,841; ``actions ratio
+(app tools / napari tools): 0.969 [0.954, 0.990]``: not met (``docs/correction/real_val_e_f.txt``).
 
 Prints, per data tree and pooled over them, the starting agreement, per-setting totals over all
 unlabelled frames with the frames that needed the brush, the ratios (b)/(a), (c)/(a) and (d)/(a)
