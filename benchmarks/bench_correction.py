@@ -121,6 +121,13 @@ is reported with it and an upper bound above 0.5 is said plainly. The last line 
 ``actions ratio (app tools / napari tools): X [lo, hi]``. Before the registered run, the code
 was run only on hand-made frames (tests) and on synthetic frames (the timing check).
 
+**Resolution check (exploratory; defined after run 5's result, before it ran).** Run 5 corrects
+on the 128 x 224 grid. To see whether the grid decides the ratio, the same models run with
+``--grid 480 854 --first-per-video``: the first frame (key order) of each of the 10 videos, at
+the full 480 x 854 (prediction resized by nearest neighbour, the tools at their own size,
+``MIN_AREA`` scaled to the same 0.1 % of the frame: 429 px). Nothing else changes; the figure
+is exploratory (10 frames, chosen by position, not by result) and does not replace run 5's.
+
 **Result of the registered run** (2026-12-02, all 76 ``val_seg`` frames, the model of
 ``make_correction_model.py``, val Dice 0.315): (e) 3,962 actions, (f) 3,841; ``actions ratio
 (app tools / napari tools): 0.969 [0.954, 0.990]``: not met (``docs/correction/real_val_e_f.txt``).
@@ -458,8 +465,10 @@ POLYGON_TOLERANCE = 1.0
 SP_HALF_SIDE = {"fine": 8.0, "coarse": 16.0}
 
 
-def frame_dice(ann: np.ndarray, truth: np.ndarray, k: int) -> dict[int, float]:
-    """Dice of every class that the done criterion scores: area >= MIN_AREA in truth or ann.
+def frame_dice(
+    ann: np.ndarray, truth: np.ndarray, k: int, min_area: int = MIN_AREA
+) -> dict[int, float]:
+    """Dice of every class that the done criterion scores: area >= ``min_area`` in truth or ann.
 
     Pixels whose truth is 255 (ignore) count for neither. A class scored in ``ann`` but absent
     from the truth has Dice 0, so a spurious region of that size must go too.
@@ -471,13 +480,18 @@ def frame_dice(ann: np.ndarray, truth: np.ndarray, k: int) -> dict[int, float]:
     return {
         c: float(2 * inter[c] / (t_area[c] + a_area[c]))
         for c in range(k)
-        if t_area[c] >= MIN_AREA or a_area[c] >= MIN_AREA
+        if t_area[c] >= min_area or a_area[c] >= min_area
     }
 
 
-def is_done(ann: np.ndarray, truth: np.ndarray, k: int) -> bool:
+def is_done(ann: np.ndarray, truth: np.ndarray, k: int, min_area: int = MIN_AREA) -> bool:
     """The done criterion: every scored class (:func:`frame_dice`) at Dice >= DICE_DONE."""
-    return all(d >= DICE_DONE for d in frame_dice(ann, truth, k).values())
+    return all(d >= DICE_DONE for d in frame_dice(ann, truth, k, min_area).values())
+
+
+def min_area_on(grid: tuple[int, int]) -> int:
+    """MIN_AREA for a grid other than GRID: the same share of the frame (0.1 %)."""
+    return round(MIN_AREA * grid[0] * grid[1] / (GRID[0] * GRID[1]))
 
 
 def _branch_ends(skel: np.ndarray) -> np.ndarray:
@@ -651,7 +665,7 @@ def _click_moves(ann: np.ndarray, truth: np.ndarray, maps: dict, tables: dict) -
 
 def greedy_correct(
     ann: np.ndarray, truth: np.ndarray, k: int, scale: float,
-    superpixels: dict[str, np.ndarray] | None = None,
+    superpixels: dict[str, np.ndarray] | None = None, min_area: int = MIN_AREA,
 ) -> dict[str, int]:  # fmt: skip
     """Correct ``ann`` in place until :func:`is_done`, one greedy gesture at a time.
 
@@ -670,7 +684,7 @@ def greedy_correct(
     maps = superpixels or {}
     valid = truth != IGNORE
     selected, out = START_CLASS, {"actions": 0, "switches": 0, "capped": 0}
-    while not is_done(ann, truth, k):
+    while not is_done(ann, truth, k, min_area):
         if out["actions"] >= ACTION_CAP:
             out["capped"] = 1
             break
@@ -716,12 +730,15 @@ def video_ratio_interval(
 
 
 def real_frames(
-    val: Path, model_path: Path, limit: int = 0, shard: tuple[int, int] = (0, 1)
-) -> list[tuple[str, np.ndarray, np.ndarray, dict]]:
-    """(key, truth, prediction, superpixels) per frame of ``val``, all on the GRID.
+    val: Path, model_path: Path, limit: int = 0, shard: tuple[int, int] = (0, 1),
+    grid: tuple[int, int] = GRID, first_per_video: bool = False,
+) -> list[tuple[str, np.ndarray, np.ndarray, dict]]:  # fmt: skip
+    """(key, truth, prediction, superpixels) per frame of ``val``, all on ``grid``.
 
-    ``limit`` keeps the first frames only (0: all); ``shard`` (i, n) then keeps frames i, i + n,
-    ... of those (runs in parallel).
+    ``first_per_video`` keeps the first frame (key order) of each video; ``limit`` the first
+    frames only (0: all); ``shard`` (i, n) then keeps frames i, i + n, ... (parallel runs).
+    On a ``grid`` finer than the model's input, the prediction is resized to it by nearest
+    neighbour (as the app shows it on the frame).
 
     The prediction is the model's at its input size (the scoring pass the app runs); the truth
     is the mask resized as the simulator resizes it (nearest neighbour, 255 kept); the
@@ -744,6 +761,7 @@ def real_frames(
     keys = list(source.keys)
     pairs = [(np.asarray(source[i]), source.ground_truth(i)) for i in range(len(keys))]
     samples = make_samples(pairs, GRID)
+    truths = samples.masks if grid == GRID else make_samples(pairs, grid).masks
     preds: dict[int, np.ndarray] = {}
 
     def on_frame(i: int, pred: np.ndarray, heat: object) -> None:
@@ -755,15 +773,25 @@ def real_frames(
         for _ in iter_score(model, frames, spec, batch_size=16, want=set(), on_frame=on_frame):
             pass
     out = []
-    chosen = range(len(keys))[: limit or None][shard[0] :: shard[1]]
+    chosen = list(range(len(keys)))
+    if first_per_video:
+        firsts: dict[str, int] = {}
+        for i in chosen:
+            firsts.setdefault(keys[i].split("/")[0], i)
+        chosen = sorted(firsts.values())
+    chosen = chosen[: limit or None][shard[0] :: shard[1]]
     for i in chosen:
         key = keys[i]
         sps = {}
         for name in ("fine", "coarse"):
             sp = compute_superpixels(pairs[i][0], name)
-            sps[name] = resize(sp, GRID, order=0, preserve_range=True, anti_aliasing=False
+            sps[name] = resize(sp, grid, order=0, preserve_range=True, anti_aliasing=False
                                ).astype(np.int64)  # fmt: skip
-        out.append((key, samples.masks[i].numpy().copy(), preds[i], sps))
+        pred = preds[i]
+        if grid != GRID:
+            pred = resize(pred, grid, order=0, preserve_range=True, anti_aliasing=False
+                          ).astype(np.uint8)  # fmt: skip
+        out.append((key, truths[i].numpy().copy(), pred, sps))
     return out
 
 
@@ -784,18 +812,22 @@ def real_main(args: argparse.Namespace) -> None:
     k = 7  # Endoscapes-Seg50: background + 6 classes
     t0 = time.perf_counter()
     part, parts = (int(v) for v in args.shard.split("/"))
-    frames = real_frames(args.val, args.model, args.limit, (part, parts))
-    scale = float(np.sqrt(GRID[0] / FULL_SIZE[0] * GRID[1] / FULL_SIZE[1]))
+    grid = tuple(args.grid)
+    frames = real_frames(args.val, args.model, args.limit, (part, parts), grid,
+                         args.first_per_video)  # fmt: skip
+    scale = float(np.sqrt(grid[0] / FULL_SIZE[0] * grid[1] / FULL_SIZE[1]))
+    area = min_area_on(grid)
     print(f"{args.val}: {len(frames)} frames (shard {args.shard}) predicted by {args.model} on "
-          f"the {GRID[0]}x{GRID[1]} grid ({time.perf_counter() - t0:.0f} s); tools at full-frame "
+          f"the {grid[0]}x{grid[1]} grid ({time.perf_counter() - t0:.0f} s); tools at full-frame "
           f"size x {scale:.3f}", flush=True)  # fmt: skip
     rows = []
     for key, truth, pred, sps in frames:
         t1 = time.perf_counter()
-        e = greedy_correct(pred.copy(), truth, k, scale)
-        f = greedy_correct(pred.copy(), truth, k, scale, sps)
+        e = greedy_correct(pred.copy(), truth, k, scale, min_area=area)
+        f = greedy_correct(pred.copy(), truth, k, scale, sps, min_area=area)
         row = {"key": key, "video": key.split("/")[0], "agreement": agreement(pred, truth),
-               "start_dice": frame_dice(pred, truth, k), "done_at_start": is_done(pred, truth, k),
+               "start_dice": frame_dice(pred, truth, k, area),
+               "done_at_start": is_done(pred, truth, k, area), "grid": list(grid),
                "e": e, "f": f, "s": round(time.perf_counter() - t1, 1)}  # fmt: skip
         rows.append(row)
         print(json.dumps(row), flush=True)
@@ -817,7 +849,7 @@ def real_report(rows: list[dict]) -> None:
     print(f"{n} frames of {len(set(videos))} videos; starting pixel agreement median "
           f"{np.median([r['agreement'] for r in rows]):.3f}; "
           f"{sum(r['done_at_start'] for r in rows)} frames already done "
-          f"(Dice >= {DICE_DONE} on every class of >= {MIN_AREA} grid px)")  # fmt: skip
+          f"(Dice >= {DICE_DONE} on every class of >= 0.1 % of the frame)")  # fmt: skip
     for name, label in (("e", "(e) napari tools"), ("f", "(f) app tools")):
         tools: dict[str, int] = {}
         for r in rows:
@@ -857,6 +889,11 @@ def main(argv: list[str] | None = None) -> None:
                         help="real mode: the model of benchmarks/make_correction_model.py")
     parser.add_argument("--out", type=Path, help="real mode: append one JSON line per frame")
     parser.add_argument("--limit", type=int, default=0, help="real mode: first N frames only")
+    parser.add_argument("--grid", type=int, nargs=2, default=GRID,
+                        help="real mode: correct on this grid (default the model's 128 224; "
+                        "480 854: full size, the exploratory resolution check)")
+    parser.add_argument("--first-per-video", action="store_true",
+                        help="real mode: only the first frame (key order) of each video")
     parser.add_argument("--shard", default="0/1",
                         help="real mode: I/N runs frames I, I+N, ... (parallel runs; --report joins)")
     parser.add_argument("--report", type=Path, action="append",
