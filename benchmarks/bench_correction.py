@@ -128,6 +128,11 @@ the full 480 x 854 (prediction resized by nearest neighbour, the tools at their 
 ``MIN_AREA`` scaled to the same 0.1 % of the frame: 429 px). Nothing else changes; the figure
 is exploratory (10 frames, chosen by position, not by result) and does not replace run 5's.
 
+The check gave 0.981 [0.950, 1.019] over its 10 frames. Since a full-size frame takes about
+30 s for both correctors, **run 6** (defined after run 5 and after the check, both seen; no
+model, metric or setting changed) runs every ``val_seg`` frame at full size: ``--grid 480 854``
+without ``--first-per-video``.
+
 **Result of the registered run** (2026-12-02, all 76 ``val_seg`` frames, the model of
 ``make_correction_model.py``, val Dice 0.315): (e) 3,962 actions, (f) 3,841; ``actions ratio
 (app tools / napari tools): 0.969 [0.954, 0.990]``: not met (``docs/correction/real_val_e_f.txt``).

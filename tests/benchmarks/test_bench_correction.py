@@ -193,3 +193,12 @@ def test_real_mode_runs_end_to_end_on_a_constructed_tree(bench, tmp_path, capsys
     capsys.readouterr()
     bench.main(["--report", str(halves[0]), "--report", str(halves[1])])
     assert capsys.readouterr().out.strip().splitlines()[-1] == lines[-1]
+
+
+def test_the_small_area_is_the_same_share_of_the_frame_on_any_grid(bench):
+    assert bench.min_area_on(bench.GRID) == bench.MIN_AREA == 30
+    assert bench.min_area_on((480, 854)) == 429  # 0.1 % of the full frame
+    truth = np.zeros((40, 40), np.uint8)
+    truth[:2, :20] = 3  # 40 px: scored with min_area 30, not with 50
+    assert 3 in bench.frame_dice(np.zeros_like(truth), truth, 7)
+    assert 3 not in bench.frame_dice(np.zeros_like(truth), truth, 7, min_area=50)
