@@ -1,0 +1,311 @@
+"""Rounds on a recording: one forward decode per pass, the pool cache, memory (issue 26).
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_recording.py --minutes 2 [--gop 250] [--fps 25]
+        [--stride 25] [--size 854x480] [--input 128x224] [--labels 10] [--keep DIR]
+
+Makes a recording with PyAV (H.264, B-frames, a keyframe every ``--gop`` frames as consumer
+and OR recorders write, ``--size`` synthetic laparoscopic content from
+``alges_napari.core.data.synthetic``: one rendered frame every 2 s, cross-faded in between, a
+new clip every 30 s), opens it at 1 frame per ``--stride`` frames (25: 1 frame/s at 25 fps) and
+prints, in one run:
+
+- open time (demux index), mean random-read time of a pool frame (no frame cache);
+- sequential decode: PyAV, threaded, every frame decoded, the pool's frames converted to RGB
+  (what a pass must do at least);
+- plain inference of the pool: an eager fp32 forward of the pool frames already at the
+  model's input size, logits resized to the frame and argmax (the predictions the round's pass
+  makes, without its scores, heat maps and overlay files; round 2's trained model), best of 2;
+- round 1 and round 2 (``ActiveLearningSession.run_round``, 1 epoch, ``--labels`` labels, the
+  queue's frames labelled between them): wall time, scoring stage, frames decoded;
+- peak RSS of each round (VmHWM, reset before it) and of the whole run;
+- the ratios against the targets: round 1's scoring <= 1.3 x (sequential decode + plain
+  inference), round 2's <= 1.3 x plain inference, peak RSS under 1.5 GB.
+
+The machine's load averages are printed beside the figures: on a shared CPU the absolute
+times move with the other processes, the in-run ratios much less.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+RENDER_EVERY_S = 2.0  # one synthetic frame rendered every 2 s of video, cross-faded between
+CLIP_EVERY_S = 30.0  # a new synthetic clip (scene, lighting) every 30 s
+
+
+def load_avg() -> str:
+    """The 1/5/15-minute load averages, as text."""
+    return " ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
+def peak_rss_mb() -> float:
+    """The process's peak resident set since the last :func:`reset_peak` (VmHWM), in MB."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def reset_peak() -> bool:
+    """Reset VmHWM to the current RSS (Linux >= 4.0); False where that is not possible."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def size_arg(text: str) -> tuple[int, int]:
+    """``854x480`` (width x height) -> (480, 854)."""
+    w, h = (int(v) for v in text.lower().split("x"))
+    return h, w
+
+
+def hw_arg(text: str) -> tuple[int, int]:
+    """``128x224`` (height x width, as model input sizes are written) -> (128, 224)."""
+    h, w = (int(v) for v in text.lower().split("x"))
+    return h, w
+
+
+class Scenes:
+    """Rendered synthetic frames by time, cached two at a time (the cross-fade's ends)."""
+
+    def __init__(self, size: tuple[int, int], seed: int = 0):
+        from alges_napari.core.data.synthetic.clips import SyntheticClip
+
+        self.size, self.seed, self._clip_type = size, seed, SyntheticClip
+        self._clips: dict[int, Any] = {}
+        self._rendered: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def rendered(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Rendered frame ``k`` (one every RENDER_EVERY_S seconds) and its mask."""
+        if k not in self._rendered:
+            per_clip = int(CLIP_EVERY_S / RENDER_EVERY_S)
+            clip = k // per_clip
+            if clip not in self._clips:
+                self._clips = {clip: self._clip_type(clip, self.size, self.seed)}
+            self._rendered = {j: v for j, v in self._rendered.items() if j >= k - 1}
+            self._rendered[k] = self._clips[clip].frame((k % per_clip) * 4)
+        return self._rendered[k]
+
+    def frame(self, t: float) -> np.ndarray:
+        """The video frame at ``t`` seconds: a cross-fade of the rendered frames around it."""
+        k, a = divmod(t / RENDER_EVERY_S, 1.0)
+        f0 = self.rendered(int(k))[0].astype(np.float32)
+        f1 = self.rendered(int(k) + 1)[0].astype(np.float32)
+        return (f0 * (1 - a) + f1 * a).astype(np.uint8)
+
+    def mask(self, t: float) -> np.ndarray:
+        """A label for the frame at ``t``: the mask of the nearest rendered frame."""
+        return self.rendered(int(round(t / RENDER_EVERY_S)))[1]
+
+
+def make_recording(path: Path, minutes: float, fps: int, gop: int, size: tuple[int, int]) -> int:
+    """Write the recording; returns its frame count."""
+    import av
+
+    n = int(round(minutes * 60 * fps))
+    scenes = Scenes(size)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.height, stream.width = size
+        stream.pix_fmt, stream.gop_size = "yuv420p", gop
+        # veryfast keeps x264's B-frames (3) and b-pyramid; a fixed GOP as recorders write.
+        stream.options = {"preset": "veryfast", "sc_threshold": "0", "crf": "23"}
+        for i in range(n):
+            img = av.VideoFrame.from_ndarray(scenes.frame(i / fps), format="rgb24")
+            for packet in stream.encode(img):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return n
+
+
+def sequential_decode(path: Path, stride: int) -> float:
+    """Seconds for a threaded PyAV decode of every frame, converting the pool's to RGB."""
+    import av
+
+    t0 = time.perf_counter()
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        for i, frame in enumerate(container.decode(stream)):
+            if i % stride == 0:
+                frame.to_ndarray(format="rgb24")
+    return time.perf_counter() - t0
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--minutes", type=float, default=2.0)
+    ap.add_argument("--gop", type=int, default=250, help="frames between keyframes")
+    ap.add_argument("--fps", type=int, default=25)
+    ap.add_argument("--stride", type=int, default=25, help="keep every stride-th frame")
+    ap.add_argument("--size", type=size_arg, default=(480, 854), help="WxH of the recording")
+    ap.add_argument("--input", type=hw_arg, default=(128, 224), help="HxW of the model input")
+    ap.add_argument("--labels", type=int, default=10)
+    ap.add_argument("--keep", type=Path, default=None, help="keep the recording and project here")
+    ap.add_argument("--recording", type=Path, default=None, help="use this recording instead")
+    ap.add_argument("--make-only", type=Path, default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.make_only is not None:  # the child that writes the recording
+        make_recording(args.make_only, args.minutes, args.fps, args.gop, args.size)
+        return
+    input_size = args.input
+    work = args.keep or Path(tempfile.mkdtemp(prefix="bench_recording_"))
+    work.mkdir(parents=True, exist_ok=True)
+    print(f"cores {os.cpu_count()}, load average {load_avg()} (start)")
+    path = work / "recording.mp4"
+    if args.recording is not None:
+        path = args.recording
+        print(f"recording: {path} (given)")
+        run(args, path, work, input_size)
+        print(f"load average {load_avg()} (end)")
+        return
+    t0 = time.perf_counter()
+    # In a child process: rendering leaves memory behind that would count in this one's peak.
+    h, w = args.size
+    subprocess.run(
+        [sys.executable, __file__, "--make-only", str(path), "--minutes", str(args.minutes),
+         "--fps", str(args.fps), "--gop", str(args.gop), "--size", f"{w}x{h}"],
+        check=True,
+    )  # fmt: skip
+    n = int(round(args.minutes * 60 * args.fps))
+    mb = path.stat().st_size / 1e6
+    print(f"recording: {n} frames of {w}x{h} at {args.fps} fps, GOP {args.gop}, {mb:.1f} MB, "
+          f"made in {time.perf_counter() - t0:.1f} s")  # fmt: skip
+    run(args, path, work, input_size)
+    print(f"load average {load_avg()} (end)")
+
+
+def run(args: Any, path: Path, work: Path, input_size: tuple[int, int]) -> None:
+    """Everything after the recording exists."""
+    import torch
+
+    from alges_napari.core.data.frames.media import VideoSource
+    from alges_napari.core.learn.engine import set_engine
+
+    set_engine("torch-contiguous")  # the rounds and the plain baseline run the same engine
+    t0 = time.perf_counter()
+    src = VideoSource(path, stride=args.stride, cache_size=0)
+    t_open = time.perf_counter() - t0
+    rng = np.random.default_rng(0)
+    picks = rng.choice(len(src), size=min(10, len(src)), replace=False)
+    t0 = time.perf_counter()
+    for i in picks:
+        src[int(i)]
+    t_random = (time.perf_counter() - t0) / len(picks)
+    src.close()
+    t_seq = sequential_decode(path, args.stride)
+    print(f"open {t_open:.2f} s ({len(src)} pool frames at stride {args.stride}); random read "
+          f"{t_random * 1e3:.0f} ms/frame; sequential decode {t_seq:.1f} s")  # fmt: skip
+    rounds = run_rounds(args, path, work, input_size)
+    runs = [plain_inference(rounds["project"], input_size) for _ in range(2)]
+    t_plain, n_plain = min(t for t, _ in runs), runs[0][1]
+    print(f"plain inference of the pool: {t_plain:.1f} s, best of "
+          f"{', '.join(f'{t:.1f}' for t, _ in runs)} ({n_plain} frames at "
+          f"{input_size[0]}x{input_size[1]}, torch threads {torch.get_num_threads()})")
+    r1, r2 = rounds["rounds"]
+    for r in (r1, r2):
+        print(f"round {r['round']}: wall {r['wall']:.1f} s, train {r['train']:.1f} s, validate "
+              f"{r['validate']:.1f} s, scoring {r['score']:.1f} s ({r['pool']} frames), frames "
+              f"decoded {r['decoded']}, peak RSS {r['rss']:.0f} MB")  # fmt: skip
+    print(rounds["cache"])
+    per_frame = t_plain / n_plain  # each round's pool is a little smaller than the last
+    overall = max(r1["rss"], r2["rss"], peak_rss_mb())  # VmHWM was reset before each round
+    floor1, floor2 = t_seq + per_frame * r1["pool"], per_frame * r2["pool"]
+    print(f"ratios: round 1 scoring / (sequential decode + plain inference) = "
+          f"{r1['score'] / floor1:.2f} (target <= 1.3); round 2 scoring / plain inference = "
+          f"{r2['score'] / floor2:.2f} (target <= 1.3); peak RSS {overall:.0f} MB "
+          "(target < 1500)")  # fmt: skip
+    rounds["project"].close()
+
+
+def run_rounds(args: Any, path: Path, work: Path, input_size: tuple[int, int]) -> dict[str, Any]:
+    """Round 1 and round 2 on a new project of the recording."""
+    from alges_napari.core.progress import run_to_end
+    from alges_napari.core.project.pool_cache import PoolCache
+    from alges_napari.core.project.project import Project
+    from alges_napari.core.session import ActiveLearningSession, RoundConfig
+
+    root = work / f"project_{time.time_ns()}"
+    proj = Project.create(
+        root, path, stride=args.stride, input_size=input_size, epochs=1, batch_size=4,
+        min_steps=0, patience=0,
+    )  # fmt: skip
+    scenes = Scenes(args.size)
+    keys = proj.keys
+
+    def label(key: str) -> None:
+        proj.accept_label(key, scenes.mask(proj.frames.index_of(key) * args.stride / args.fps))
+
+    for i in np.linspace(0, len(keys) - 1, args.labels).round().astype(int):
+        label(keys[int(i)])
+    session = ActiveLearningSession(proj, device="cpu")
+    out = []
+    for r in (1, 2):
+        decoded = proj.frames.decode_counts["decoded"]
+        pool = len(proj.unlabelled_keys())
+        exact = reset_peak()
+        t0 = time.perf_counter()
+        result = run_to_end(session.run_round(RoundConfig(query_size=10)))
+        wall = time.perf_counter() - t0
+        out.append({
+            "round": r, "wall": wall, "train": result.timings.get("train", 0.0),
+            "score": result.timings.get("score", 0.0), "pool": pool,
+            "validate": result.timings.get("validate", 0.0),
+            "decoded": proj.frames.decode_counts["decoded"] - decoded,
+            "rss": peak_rss_mb() if exact else float("nan"),
+        })  # fmt: skip
+        if r == 1:  # the user labels round 1's queue; round 2's pool is what is left
+            for entry in result.queue:
+                label(entry.key)
+    cache = PoolCache(proj.root, proj.frames, input_size).status()
+    return {"project": proj, "rounds": out, "cache": cache}
+
+
+def plain_inference(proj: Any, input_size: tuple[int, int]) -> tuple[float, int]:
+    """Seconds of plain batched inference over the pool, and the pool's frame count.
+
+    Eager fp32 forward of the pool frames already at the model's input size (from the pool
+    cache, in memory), batch 8, logits resized to the frame and argmax: the predictions the
+    round's pass produces, without its scores, heat maps and overlay files.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    from alges_napari.core.learn.model import load_checkpoint, preprocess
+    from alges_napari.core.project.pool_cache import PoolCache
+
+    model, spec, _ = load_checkpoint(proj.latest_checkpoint(), device="cpu")
+    model.eval()
+    rows = PoolCache(proj.root, proj.frames, input_size).open()
+    pool = np.stack([rows[proj.frames.index_of(k)] for k in proj.unlabelled_keys()])
+    rows.close()
+    size = proj.frames.shape
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        for start in range(0, len(pool), 8):
+            logits = model(preprocess(pool[start : start + 8], spec))
+            for one in logits:  # one frame at a time, as the pass resizes them
+                F.interpolate(one[None], size=size, mode="bilinear").argmax(dim=1)
+    return time.perf_counter() - t0, len(pool)
+
+
+if __name__ == "__main__":
+    main()
