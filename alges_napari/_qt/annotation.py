@@ -78,6 +78,7 @@ class AnnotationController:
         # The queue was replaced (a round) since this frame opened: its rank in the new queue
         # says nothing about where the user was going, so Next starts at the new queue's top.
         self._new_queue = False
+        self._quality = self._latest_quality()  # refreshed by each "round" event
 
     # ------------------------------------------------------------ moving between frames
 
@@ -142,6 +143,7 @@ class AnnotationController:
         if kind == "cache":
             self.reload_prediction(keys)
         elif kind == "round":  # a new quality figure: decide auto-fill of this frame again
+            self._quality = self._latest_quality()
             self.reload_prediction(())
         elif kind == "draft" and self.key in keys and self._untouched():
             self.propagated = read_propagated(self.project, self.key)
@@ -181,13 +183,17 @@ class AnnotationController:
 
     def _autofill(self, has_prediction: bool, touched: bool) -> Any:
         """The core's auto-fill decision for the frame on screen (``project.autofill``)."""
-        rounds = self.project.rounds
         return decide_autofill(
-            round_quality(rounds[-1] if rounds else None),
+            self._quality,
             enabled=self.panel.auto_prediction.isChecked(),
             has_prediction=has_prediction,
             touched=touched,
         )
+
+    def _latest_quality(self) -> Any:
+        """The latest round's quality figure (read once per round, not on every frame)."""
+        rounds = self.project.rounds
+        return round_quality(rounds[-1] if rounds else None)
 
     def _untouched(self) -> bool:
         """The frame on screen has no edit, no kept draft, no label and no propagated draft."""
