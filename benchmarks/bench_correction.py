@@ -124,14 +124,15 @@ was run only on hand-made frames (tests) and on synthetic frames (the timing che
 **Resolution check (exploratory; defined after run 5's result, before it ran).** Run 5 corrects
 on the 128 x 224 grid. To see whether the grid decides the ratio, the same models run with
 ``--grid 480 854 --first-per-video``: the first frame (key order) of each of the 10 videos, at
-the full 480 x 854 (prediction resized by nearest neighbour, the tools at their own size,
+the full 480 x 854 (the 128 x 224 prediction resized by nearest neighbour, the tools at their own size,
 ``MIN_AREA`` scaled to the same 0.1 % of the frame: 429 px). Nothing else changes; the figure
 is exploratory (10 frames, chosen by position, not by result) and does not replace run 5's.
 
 The check gave 0.981 [0.950, 1.019] over its 10 frames. Since a full-size frame takes about
 30 s for both correctors, **run 6** (defined after run 5 and after the check, both seen; no
 model, metric or setting changed) runs every ``val_seg`` frame at full size: ``--grid 480 854``
-without ``--first-per-video``.
+without ``--first-per-video``. It gave (e) 4,651 actions, (f) 4,491: ``actions ratio (app
+tools / napari tools): 0.966 [0.940, 0.998]``: not met (``docs/correction/real_val_full.txt``).
 
 **Result of the registered run** (2026-12-02, all 76 ``val_seg`` frames, the model of
 ``make_correction_model.py``, val Dice 0.315): (e) 3,962 actions, (f) 3,841; ``actions ratio
@@ -742,8 +743,8 @@ def real_frames(
 
     ``first_per_video`` keeps the first frame (key order) of each video; ``limit`` the first
     frames only (0: all); ``shard`` (i, n) then keeps frames i, i + n, ... (parallel runs).
-    On a ``grid`` finer than the model's input, the prediction is resized to it by nearest
-    neighbour (as the app shows it on the frame).
+    On a ``grid`` finer than the model's input, the prediction (argmax at the input size) is
+    resized to it by nearest neighbour (the app resizes the logits before the argmax instead).
 
     The prediction is the model's at its input size (the scoring pass the app runs); the truth
     is the mask resized as the simulator resizes it (nearest neighbour, 255 kept); the
