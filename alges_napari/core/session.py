@@ -269,7 +269,9 @@ class ActiveLearningSession:
         cfg = config or RoundConfig()
         project = self.project
         if self.model is None:
-            raise AlgesError(f"project {project.root} has no trained model yet: train a round first")
+            raise AlgesError(
+                f"project {project.root} has no trained model yet: train a round first"
+            )
         result = RoundResult(round=len(project.rounds))
         if not (yield from self._queue_next(result, cfg, project.labelled_keys(), stop, scorer)):
             result.stopped, result.message = True, "stopped while scoring; the previous queue stays"
