@@ -88,34 +88,29 @@ def write(project: Any, keys: list[str], frames: Any, stage: Path) -> dict[str, 
 
 
 def read_labelmap(path: Path) -> list[tuple[str, tuple[int, int, int]]]:
-    """The (name, colour) lines of a ``labelmap.txt``.
+    """The (name, colour) lines of a ``labelmap.txt``, read by the class-file reader
+    (:func:`~alges_napari.core.data.frames.classfile.parse_label_map`) that frame folders use.
 
     Raises
     ------
     AlgesError
-        The file is missing, or a line is not ``name:r,g,b:...``; the line is named.
+        The file is missing or unreadable, or is not a CVAT label map (a line that is not
+        ``name:r,g,b:...`` is named).
     """
+    from alges_napari.core.data.frames.classfile import parse_label_map
+
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise AlgesError(f"{path.parent} is not a CVAT mask 1.1 folder (no {LABELMAP})") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise AlgesError(f"cannot read {path}: {exc}") from None
-    out = []
-    for n, line in enumerate(text.splitlines(), start=1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        parts = line.split(":")
-        try:
-            rgb = tuple(int(v) for v in parts[1].split(","))
-            if len(rgb) != 3 or not all(0 <= v <= 255 for v in rgb):
-                raise ValueError(rgb)
-        except (IndexError, ValueError):
-            raise AlgesError(
-                f"{path}, line {n}: {line!r} is not 'name:r,g,b:parts:actions'"
-            ) from None
-        out.append((parts[0], rgb))  # type: ignore[arg-type]
-    return out
+    names, colors = parse_label_map(text, str(path))
+    if colors is None:
+        raise AlgesError(f"{path} is not a CVAT label map: its lines are not 'name:r,g,b:parts:actions'")
+    if any(not all(0 <= v <= 255 for v in c) for c in colors):
+        raise AlgesError(f"{path}: a colour is outside 0..255")
+    return [(n, (int(c[0]), int(c[1]), int(c[2]))) for n, c in zip(names, colors, strict=True)]
 
 
 def read(path: Path, schema: Any) -> list[FoundLabel]:
