@@ -21,6 +21,7 @@ from alges_napari.core.data.frames import (
 from alges_napari.core.data.masks import MaskValueWarning
 from alges_napari.core.data.synthetic import generate_clip, write_cholecseg8k_tree
 from alges_napari.core.errors import FrameSourceError, MaskError
+from tests.core.data.video_clips import write_numbered_video as _write_video
 
 H, W = 24, 32
 
@@ -218,23 +219,6 @@ def test_cholecseg8k_falls_back_to_the_colour_mask(tree, tmp_path) -> None:
 
 
 # ------------------------------------------------------------------ video
-
-
-def _write_video(path, n=47, codec="libx264", gop=10, h=64, w=96):
-    """Frame i shows i's bits as big black/white blocks, which survive compression."""
-    container = av.open(str(path), "w")
-    stream = container.add_stream(codec, rate=25)
-    stream.width, stream.height, stream.pix_fmt, stream.gop_size = w, h, "yuv420p", gop
-    for i in range(n):
-        img = np.zeros((h, w, 3), np.uint8)
-        for b in range(6):
-            r, c = divmod(b, 3)
-            img[r * 32 : r * 32 + 32, c * 32 : c * 32 + 32] = 255 * ((i >> b) & 1)
-        for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
-            container.mux(packet)
-    for packet in stream.encode():
-        container.mux(packet)
-    container.close()
 
 
 def _number(frame: np.ndarray) -> int:

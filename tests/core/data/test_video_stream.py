@@ -10,24 +10,12 @@ import pytest
 
 from alges_napari.core.data.frames import open_frames
 from alges_napari.core.data.frames.media import VideoSource
+from tests.core.data.video_clips import write_numbered_video
 
 
 def _write_video(path, n=47, gop=10, h=64, w=96, bframes=2):
-    """Frame i shows i's bits as big blocks (they survive compression); B-frames on."""
-    container = av.open(str(path), "w")
-    stream = container.add_stream("libx264", rate=25)
-    stream.width, stream.height, stream.pix_fmt, stream.gop_size = w, h, "yuv420p", gop
-    stream.options = {"bf": str(bframes), "sc_threshold": "0", "preset": "ultrafast"}
-    for i in range(n):
-        img = np.zeros((h, w, 3), np.uint8)
-        for b in range(6):
-            r, c = divmod(b, 3)
-            img[r * 32 : r * 32 + 32, c * 32 : c * 32 + 32] = 255 * ((i >> b) & 1)
-        for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
-            container.mux(packet)
-    for packet in stream.encode():
-        container.mux(packet)
-    container.close()
+    """A numbered clip with B-frames on."""
+    write_numbered_video(path, n=n, gop=gop, h=h, w=w, bframes=bframes)
 
 
 def _sequential(path):
