@@ -104,6 +104,10 @@ def test_effort_of_an_accept_lands_in_the_project(
     key, other = project.queue[0].key, project.queue[1].key
     shape = tuple(project.frames.shape)
     prediction = np.ones(shape, np.uint8)  # the model's prediction: class 1 everywhere
+    # A round whose quality figure reaches the auto-fill floor: only then is a prediction pasted.
+    from alges_napari.core.project.records import RoundRecord
+
+    project.record_round(RoundRecord(round=1, train_dice=0.9))
     project.write_cache(key, prediction)
     widget.go_to_key(other)
     widget.go_to_key(key)  # opens with the prediction (auto-fill)
@@ -137,10 +141,11 @@ def test_effort_of_an_accept_lands_in_the_project(
 
     qtbot.mouseClick(widget.annotate.accept, Qt.MouseButton.LeftButton)
     effort = project.effort(key)
-    assert (effort.pixels_changed, effort.edit_actions, effort.round) == (43, 4, 0)
+    # accepted after the recorded round 1
+    assert (effort.pixels_changed, effort.edit_actions, effort.round) == (43, 4, 1)
     assert effort.seconds == 15.0
     state = json.loads((project.root / "state.json").read_text())["frames"][key]
-    assert (state["pixels_changed"], state["edit_actions"], state["round"]) == (43, 4, 0)
+    assert (state["pixels_changed"], state["edit_actions"], state["round"]) == (43, 4, 1)
     assert state["seconds"] == 15.0
     effort_text = widget.status.effort.text()
     assert "px changed" in effort_text and "<td align='right'>43</td>" in effort_text
@@ -156,7 +161,7 @@ def test_effort_of_an_accept_lands_in_the_project(
     with open(out / "effort.csv", newline="") as f:
         rows_out = list(csv.DictReader(f))
     assert rows_out == [
-        {"key": key, "round": "0", "seconds": "18.00", "pixels_changed": "45", "edit_actions": "5"}
+        {"key": key, "round": "1", "seconds": "18.00", "pixels_changed": "45", "edit_actions": "5"}
     ]
 
 

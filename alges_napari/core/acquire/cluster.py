@@ -117,7 +117,9 @@ def open_client(address: str, workers: int | None = None, security: Any = None) 
                 # dask gives each worker OMP_NUM_THREADS=1; the cores are shared out instead
                 env={"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads},
             ) as cluster,
-            distributed.Client(cluster) as client,
+            # Not the process's default: dask arrays elsewhere (napari's lazy frames in the
+            # same process) keep their own scheduler; this code passes the client explicitly.
+            distributed.Client(cluster, set_as_default=False) as client,
         ):
             yield client
         return
@@ -132,7 +134,7 @@ def open_client(address: str, workers: int | None = None, security: Any = None) 
             stacklevel=3,
         )
     kwargs = {} if security is None else {"security": security}
-    with distributed.Client(address, **kwargs) as client:
+    with distributed.Client(address, set_as_default=False, **kwargs) as client:
         if workers:
             client.wait_for_workers(workers)
         yield client

@@ -256,7 +256,8 @@ class DaskScorer:
                 if is_stopped(stop):
                     raise Cancelled(f"scoring stopped after {done} of {n} frames")
                 try:
-                    finished = wait(pending, timeout=0.2, return_when="FIRST_COMPLETED").done
+                    with self.client.as_current():  # the client is not the process default
+                        finished = wait(pending, timeout=0.2, return_when="FIRST_COMPLETED").done
                 except TimeoutError:
                     continue
                 for future in finished:

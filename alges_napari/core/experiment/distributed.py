@@ -126,7 +126,8 @@ def run_on_cluster(
             if is_stopped(stop):
                 raise Cancelled()
             try:
-                finished = wait(list(futures), timeout=0.5, return_when="FIRST_COMPLETED").done
+                with client.as_current():  # the client is not the process default
+                    finished = wait(list(futures), timeout=0.5, return_when="FIRST_COMPLETED").done
             except TimeoutError:
                 continue
             for future in finished:
