@@ -3,32 +3,10 @@ superpixel on the straight segment between them, with the selected class, as one
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import numpy as np
-from napari.utils.interactions import (
-    mouse_move_callbacks,
-    mouse_press_callbacks,
-    mouse_release_callbacks,
-)
 from qtpy.QtCore import Qt
 
-
-class _Persisted:
-    """The event napari keeps for a drag generator (it swaps ``__wrapped__`` on each move)."""
-
-    def __init__(self, event):
-        self.__wrapped__ = event
-
-    def __getattr__(self, name):
-        return getattr(self.__wrapped__, name)
-
-
-def _event(kind: str, position, dragging=False):
-    return SimpleNamespace(
-        type=kind, position=tuple(float(v) for v in position), modifiers=(), button=1,
-        is_dragging=dragging, handled=False,
-    )  # fmt: skip
+from tests.qt.mouse_gestures import gesture
 
 
 def _crossed(start, end, h: int, w: int) -> set[tuple[int, int]]:
@@ -69,9 +47,7 @@ def test_a_fast_drag_paints_every_superpixel_it_crosses(project_widget, qtbot) -
     paints: list[object] = []
     layer.events.paint.connect(paints.append)
 
-    mouse_press_callbacks(layer, _Persisted(_event("mouse_press", (index, *start))))
-    mouse_move_callbacks(layer, _event("mouse_move", (index, *end), dragging=True))
-    mouse_release_callbacks(layer, _event("mouse_release", (index, *end)))
+    gesture(layer, [(index, *start), (index, *end)])  # a press, one move, a release
 
     crossed = {int(sp[r, c]) for r, c in _crossed(start, end, h, w)}
     ends = {int(sp[round(start[0]), round(start[1])]), int(sp[round(end[0]), round(end[1])])}

@@ -2,45 +2,11 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import numpy as np
-from napari.utils.interactions import (
-    mouse_move_callbacks,
-    mouse_press_callbacks,
-    mouse_release_callbacks,
-)
 from qtpy.QtCore import Qt
 from skimage.segmentation import slic
 
-
-class _Persisted:
-    """The event napari keeps for a drag generator (it swaps ``__wrapped__`` on each move)."""
-
-    def __init__(self, event):
-        self.__wrapped__ = event
-
-    def __getattr__(self, name):
-        return getattr(self.__wrapped__, name)
-
-
-def _event(kind: str, position, modifiers=(), dragging=False):
-    return SimpleNamespace(
-        type=kind,
-        position=tuple(float(v) for v in position),
-        modifiers=tuple(modifiers),
-        button=1,
-        is_dragging=dragging,
-        handled=False,
-    )
-
-
-def _gesture(layer, points, modifiers=()) -> None:
-    """Press at the first point, move through the others, release at the last."""
-    mouse_press_callbacks(layer, _Persisted(_event("mouse_press", points[0], modifiers)))
-    for p in points[1:]:
-        mouse_move_callbacks(layer, _event("mouse_move", p, modifiers, dragging=True))
-    mouse_release_callbacks(layer, _event("mouse_release", points[-1], modifiers))
+from tests.qt.mouse_gestures import gesture as _gesture
 
 
 def _ready_tool(widget, qtbot):
