@@ -11,8 +11,6 @@ where that repeat counts, never zero; a class empty everywhere has no row.
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import os
 import re
@@ -29,6 +27,7 @@ from alges_napari.core.experiment.curves import (
     normalised_auc,
 )
 from alges_napari.core.experiment.stats import repeat_aucs, t_interval
+from alges_napari.core.experiment.summary import write_csv_table
 
 #: per_class.csv's columns, in order.
 COLUMNS = (
@@ -149,10 +148,6 @@ def write_per_class(
     """Write ``per_class.csv`` (columns :data:`COLUMNS`) and ``per_class.md`` atomically."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(COLUMNS)
-    writer.writerows([_cell(row[k]) for k in COLUMNS] for row in table)
-    csv_path = atomic_write_text(out_dir / "per_class.csv", buf.getvalue())
+    csv_path = write_csv_table(out_dir / "per_class.csv", COLUMNS, table)
     md_path = atomic_write_text(out_dir / "per_class.md", format_per_class_markdown(table, names))
     return [csv_path, md_path]

@@ -261,6 +261,18 @@ def format_markdown(
     return "\n".join(lines) + "\n"
 
 
+def write_csv_table(
+    path: str | os.PathLike[str], columns: tuple[str, ...], rows: list[dict[str, Any]]
+) -> Path:
+    """Write ``rows`` as a CSV with ``columns``, atomically: floats with 6 decimals, empty
+    cells where a value is missing (None or not finite)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows([_csv_cell(row[k]) for k in columns] for row in rows)
+    return atomic_write_text(Path(path), buf.getvalue())
+
+
 def write_summary(
     summary: list[dict[str, Any]],
     out_dir: str | os.PathLike[str],
@@ -278,11 +290,7 @@ def write_summary(
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(COLUMNS)
-    writer.writerows([_csv_cell(row[k]) for k in COLUMNS] for row in summary)
-    csv_path = atomic_write_text(out_dir / "summary.csv", buf.getvalue())
+    csv_path = write_csv_table(out_dir / "summary.csv", COLUMNS, summary)
     md = format_markdown(summary, baseline, level)
     md_path = atomic_write_text(out_dir / "summary.md", md)
     return [csv_path, md_path]
