@@ -39,6 +39,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import median
 
+from alges_napari.core.errors import AlgesError
+from alges_napari.core.experiment.curves import read_results
+
 LEARNT = 0.20
 FULL_STEPS = 2400
 WITHIN = 0.02
@@ -67,11 +70,6 @@ class Record:
     mean_dice: float
     dice: tuple[float | None, ...]
     s_per_step: float
-
-    @property
-    def pixels(self) -> int:
-        """Input pixels, the cost order of two sizes."""
-        return self.size[0] * self.size[1]
 
 
 def _field(run: str, name: str) -> str:
@@ -204,13 +202,8 @@ def choose_budgets(records: Sequence[Record], plan: Plan) -> None:
 
 def read_dice_at(folder: str | Path, n_labelled: int) -> list[float]:
     """``mean_dice`` of the random rows at ``n_labelled`` frames in a simulation's results.csv."""
-    import csv
-
-    path = Path(folder) / "results.csv"
-    with path.open(newline="") as fh:
-        rows = [r for r in csv.DictReader(fh)
-                if r.get("strategy") == "random" and int(float(r["n_labelled"])) == n_labelled]
-    return [float(r["mean_dice"]) for r in rows]
+    return [row["mean_dice"] for row in read_results(folder)
+            if row["strategy"] == "random" and row["n_labeled"] == n_labelled]
 
 
 def choose_warm_start(plan: Plan, warm_dir: Path | None, scratch_dir: Path | None) -> None:
@@ -352,10 +345,11 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         records = read_calibration(args.calibration)
-    except (OSError, ValueError) as exc:
+        plan = make_plan(records, args.warm_dir, args.scratch_dir)
+    except (OSError, ValueError, AlgesError) as exc:
         print(f"real_protocol: {exc}", file=sys.stderr)
         return 2
-    print(report(make_plan(records, args.warm_dir, args.scratch_dir), records))
+    print(report(plan, records))
     return 0
 
 
