@@ -25,6 +25,8 @@ records); the scoring passes (one forward pass over the pool per round and strat
 apart, at a third of a training step's cost per batch, which is stated, not measured here::
 
     .venv/bin/python benchmarks/real_protocol.py --calibration docs/experiment/real/calibration/runs.jsonl
+
+``--table`` prints the calibration points instead, as the README's table.
 """
 
 from __future__ import annotations
@@ -337,14 +339,54 @@ def report(plan: Plan, records: Sequence[Record]) -> str:
     return "\n".join(lines)
 
 
+#: The README's column names for the Endoscapes classes, in class-id order.
+CLASS_COLUMNS = ("background", "cystic plate", "calot triangle", "cystic artery", "cystic duct",
+                 "gallbladder", "tool")
+
+
+def table(records: Sequence[Record]) -> str:
+    """The calibration's evaluation points as the README's markdown table.
+
+    Parameters
+    ----------
+    records : sequence of Record
+        As :func:`read_calibration` returns them (a point measured twice appears once).
+
+    Returns
+    -------
+    str
+        One row per point, full-pool runs first, then budgets by frame count and seed, each
+        run's points by step; the README pastes it between its ``calibration`` markers.
+    """
+    def order(r: Record) -> tuple:
+        return (r.frames != "all", int(r.frames) if r.frames != "all" else 0,
+                r.size[0] * r.size[1], r.seed, r.step)
+
+    head = ["training frames", "input", "seed", "steps", "mean Dice (6 foreground classes)",
+            *CLASS_COLUMNS, "s/step (shared CPU)"]
+    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in sorted(records, key=order):
+        n = str(POOL_FRAMES) if r.frames == "all" else r.frames
+        dice = ["" if d is None else f"{d:.3f}" for d in r.dice]
+        cells = [n, f"{r.size[0]}x{r.size[1]}", str(r.seed), str(r.step),
+                 f"**{r.mean_dice:.3f}**", *dice, f"{r.s_per_step:.2f}"]
+        rows.append("| " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--calibration", type=Path, required=True, help="calibrate_real.py's JSON lines")
     p.add_argument("--warm-dir", type=Path, help="rule 4's warm-started simulation folder")
     p.add_argument("--scratch-dir", type=Path, help="rule 4's from-scratch simulation folder")
+    p.add_argument("--table", action="store_true",
+                   help="print the calibration points as the README's markdown table instead")
     args = p.parse_args(argv)
     try:
         records = read_calibration(args.calibration)
+        if args.table:
+            print(table(records))
+            return 0
         plan = make_plan(records, args.warm_dir, args.scratch_dir)
     except (OSError, ValueError, AlgesError) as exc:
         print(f"real_protocol: {exc}", file=sys.stderr)

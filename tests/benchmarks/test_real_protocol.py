@@ -148,3 +148,23 @@ def test_rule_4_and_the_filled_in_command(proto, tmp_path, warm, expected) -> No
     scoring = 10 * 2 * 6 * 43 * (2.0 / 3) / 3600
     assert hours["comparison"] == pytest.approx(training + scoring)
     assert hours["budgets"] == 0 and hours["warm_check"] == 0
+
+
+def test_table_orders_full_pool_then_budgets_and_keeps_the_last_record(proto, tmp_path) -> None:
+    lines = (_budgets(SMALL, 2400, {20: 0.3, 10: 0.2})
+             + _full(LARGE, (0.2, 0.3), None)[:1]
+             + _full(SMALL, (0.25,), None)[:1]
+             + [_line("all", LARGE, 300, 0.21, [0.9, 0, 0, 0, 0, 0.5, None], partial=True)])
+    assert proto.main(["--calibration", str(_write(tmp_path, lines)), "--table"]) == 0
+    rows = proto.table(proto.read_calibration(_write(tmp_path, lines))).splitlines()
+    assert rows[0].startswith("| training frames | input | seed | steps |")
+    cells = [[c.strip() for c in row.strip("|").split("|")] for row in rows[2:]]
+    # full pool first, the cheaper size first; then budgets 10 before 20, seed 900 before 901
+    assert [(c[0], c[1], c[2]) for c in cells] == [
+        ("343", "128x224", "900"), ("343", "192x320", "900"),
+        ("10", "128x224", "900"), ("10", "128x224", "901"),
+        ("20", "128x224", "900"), ("20", "128x224", "901")]
+    assert cells[1][4] == "**0.210**"  # the 192x320 point measured twice keeps its last record
+    assert cells[1][11] == ""  # a class absent from truth and prediction stays empty
+    assert cells[2][4] == "**0.190**" and cells[3][4] == "**0.210**"
+    assert len(cells[0]) == 13
