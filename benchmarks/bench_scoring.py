@@ -16,7 +16,7 @@ over ``--runs`` runs measured in one process, the variants interleaved within ea
   inference). The weights change before every run, as after a training round, so each run pays
   for its export.
 
-Targets: <= 1.10, <= 1.25, >= 2.5 (DESIGN.md section 3), and <= 0.67 for the last line.
+Targets: <= 1.10, <= 1.25, >= 2.5 (docs/method.md, "ALGES"), and <= 0.67 for the last line.
 
     .venv/bin/python benchmarks/bench_scoring.py            # 64 frames of 256x448, batch 8, 3 runs
     .venv/bin/python benchmarks/bench_scoring.py --frames 16 --runs 3 --no-reference

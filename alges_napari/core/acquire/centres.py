@@ -1,8 +1,8 @@
 """Pure array functions for picking diverse frames: k-means++ centre finding, k-centre greedy.
 
-The selection strategies (``select.py``) call these; they take (N, D) arrays and return distinct
-int64 indices, in pick order, computed in float64 row blocks so memory stays bounded whatever the
-pool's size. Shared conventions are those listed in ``select.py``.
+The selection strategies (``strategies.py``) call these; they take (N, D) arrays and return
+distinct int64 indices, in pick order, computed in float64 row blocks so memory stays bounded
+whatever the pool's size. Shared conventions are those listed in ``strategies.py``.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The result of one scoring pass over a pool of frames.
 
-Scoring (``scoring.py``) fills it; selection strategies (``select.py``) read it. Keeping the
+Scoring (``scoring.py``) fills it; selection strategies (``strategies.py``) read it. Keeping the
 container apart from both lets a strategy declare which fields it needs, so the scoring pass
 computes only those.
 """

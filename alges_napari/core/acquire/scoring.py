@@ -1,6 +1,6 @@
 """The scoring pass: ONE forward pass per frame gives predictions, heat maps, embeddings, scores.
 
-ALGES (DESIGN.md section 3) needs only the last convolution's input ``z`` and output ``o``; the
+ALGES (docs/method.md, "ALGES") needs only the last convolution's input ``z`` and output ``o``; the
 batched forward that produces the predictions yields both. An engine runs that forward (eager
 torch, channels-last torch or ONNX Runtime: :mod:`alges_napari.core.learn.engines`), the fastest
 measured here unless the user chose one (:mod:`alges_napari.core.learn.engine`); everything
@@ -162,7 +162,7 @@ def _batch_scores(
 def alges_embeddings(
     model: nn.Module, images: torch.Tensor | np.ndarray, variant: str, batch_size: int = 8
 ) -> np.ndarray:
-    """ALGES embeddings of normalised images, exactly as DESIGN.md section 3 defines them.
+    """ALGES embeddings of normalised images, exactly as docs/method.md, "ALGES" defines them.
 
     Parameters
     ----------

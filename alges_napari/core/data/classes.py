@@ -4,8 +4,8 @@ A schema maps class ids ``0 .. C-1`` to names and RGB colours; the id 255 is res
 "ignore" (unlabelled pixels, region boundaries), so a schema holds at most 254 classes
 (ids 0..253; 254 is left free so that no class id can be confused with a boundary value).
 
-:data:`CHOLECSEG8K` (DESIGN.md section 4) and :data:`ENDOSCAPES` are built in. Custom schemas
-come from a small JSON file::
+:data:`CHOLECSEG8K` (docs/method.md, "Data facts") and :data:`ENDOSCAPES` are built in.
+Custom schemas come from a small JSON file::
 
     {"name": "my-set",
      "classes": [{"id": 0, "name": "background", "color": [0, 0, 0]},
@@ -248,7 +248,8 @@ CHOLECSEG8K = ClassSchema(
     ),
     watershed=(50, 11, 21, 13, 12, 31, 23, 24, 25, 32, 22, 33, 5),
     name="cholecseg8k",
-    # The paper's reference code reports Dice over these classes only (DESIGN.md section 4).
+    # The paper's reference code reports Dice over these classes only
+    # (docs/method.md, "Data facts").
     scored=(0, 1, 2, 3, 4, 5, 9, 10),
 )
 

@@ -20,7 +20,7 @@ DEFAULT_STRATEGIES = ("alges-seg", "alges-img", "entropy", "coreset", "random")
 
 @dataclass
 class SimulationConfig:
-    """Settings of a simulated experiment; defaults follow the paper (DESIGN.md section 4).
+    """Settings of a simulated experiment; defaults follow the paper's protocol (docs/method.md).
 
     Attributes
     ----------

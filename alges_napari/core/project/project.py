@@ -135,7 +135,8 @@ class Project(ProjectView):
         root : path-like
             Folder to create; it must not exist or be empty.
         source : path-like or FrameSource
-            The frames: a folder, a CholecSeg8k tree, a video, a TIFF stack (see ``frames.py``).
+            The frames: a folder, a CholecSeg8k tree, a video, a TIFF stack (see
+            ``core/data/frames/``).
         schema : ClassSchema, str or None
             Class schema, a schema name/JSON path, or None for the source's own schema
             (CholecSeg8k trees) falling back to CholecSeg8k's 13 classes.

@@ -10,7 +10,7 @@ import pytest
 from alges_napari.core.data.classes import CHOLECSEG8K, ClassSchema, get_schema, load_schema
 from alges_napari.core.errors import SchemaError
 
-# DESIGN.md section 4, typed in again independently of classes.py.
+# docs/method.md, "Data facts", typed in again independently of classes.py.
 TABLE = [
     ("Black Background", 50, (127, 127, 127)),
     ("Abdominal Wall", 11, (210, 140, 140)),

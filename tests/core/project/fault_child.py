@@ -1,4 +1,4 @@
-"""Child process for tests/core/test_fault_injection.py: accepts labels and trains until killed.
+"""Child process for tests/core/project/test_fault_injection.py: accepts labels, trains until killed.
 
 It runs as a small fork server so that 20+ kill trials stay fast: the server imports numpy, torch
 and the project module once, then for every line ``<project root> <seed> <log file>`` read on

@@ -252,7 +252,7 @@ def iter_write_cholecseg8k_tree(
     Each frame ``n`` of clip folder ``videoXX/videoXX_<start>`` gets ``frame_<n>_endo.png``
     (RGB), ``frame_<n>_endo_mask.png`` (watershed values, three channels),
     ``frame_<n>_endo_color_mask.png`` (class colours) and ``frame_<n>_endo_watershed_mask.png``
-    (watershed values with 255 on region boundaries), following DESIGN.md section 4. Files
+    (watershed values with 255 on region boundaries), following docs/method.md, "Data facts". Files
     are written atomically, so a stopped run leaves only whole frames behind.
 
     Parameters

@@ -54,7 +54,8 @@ class ClassTarget:
 
 CHOLECSEG8K_FRAMES = 8080  # [HONG] frames in the whole set
 
-#: Index = CholecSeg8k class id (DESIGN.md section 4). Every number: [NINJA-B], [NINJA-S], [NINJA-C].
+#: Index = CholecSeg8k class id (docs/method.md, "Data facts").
+#: Every number: [NINJA-B], [NINJA-S], [NINJA-C].
 CHOLECSEG8K_TARGETS: tuple[ClassTarget, ...] = (
     ClassTarget(8055, 26.58, 5.68, 41.88, 1587, 240),  # 0 black background
     ClassTarget(7255, 24.02, 0.04, 70.34, 1161, 240),  # 1 abdominal wall

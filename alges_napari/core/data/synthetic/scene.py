@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-# CholecSeg8k class ids (DESIGN.md section 4).
+# CholecSeg8k class ids (docs/method.md, "Data facts").
 (BACKGROUND, WALL, LIVER, GI_TRACT, FAT, GRASPER, CONNECTIVE, BLOOD, CYSTIC_DUCT, L_HOOK,
  GALLBLADDER, HEPATIC_VEIN, LIGAMENT) = range(13)  # fmt: skip
 
