@@ -1,5 +1,8 @@
 """Fine-tuning as a generator: yields progress, honours a stop flag, survives CUDA out-of-memory.
 
+Its data come from :mod:`alges_napari.core.learn.samples` (pairs resized once) and its held-out
+monitoring from :mod:`alges_napari.core.learn.held_out`.
+
 Loss is cross-entropy plus soft Dice, both ignoring pixels labelled 255; batches are augmented
 on the training device by :func:`alges_napari.core.learn.augment.augment_batch` (flips, small rotations
 and scale, colour jitter); AdamW; float16 mixed precision on CUDA; channels-last memory format
@@ -18,27 +21,17 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from alges_napari.core.errors import AlgesError
 from alges_napari.core.learn.augment import augment_batch
 from alges_napari.core.learn.config import TrainConfig
 from alges_napari.core.learn.engines import FormatTrial, optimizer_to_format, set_memory_format
+from alges_napari.core.learn.held_out import EarlyStopping, held_out_loss
 from alges_napari.core.learn.losses import segmentation_loss
 from alges_napari.core.learn.model import IMAGENET_MEAN, IMAGENET_STD
+from alges_napari.core.learn.samples import TrainSamples, make_samples
 from alges_napari.core.progress import Progress, SupportsIsSet, is_stopped
-
-
-@dataclass
-class TrainSamples:
-    """Training pairs resized once to the input size: uint8 images (N,3,h,w), masks (N,h,w)."""
-
-    images: torch.Tensor
-    masks: torch.Tensor
-
-    def __len__(self) -> int:
-        return int(self.images.shape[0])
 
 
 @dataclass
@@ -74,30 +67,6 @@ class TrainResult:
     batch_size: int = 0
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
-
-
-def make_samples(
-    pairs: Iterable[tuple[np.ndarray, np.ndarray]], input_size: Sequence[int]
-) -> TrainSamples:
-    """Resize (frame uint8 HxWx3, mask uint8 HxW) pairs to ``input_size`` and stack them.
-
-    Frames are resized bilinearly with antialiasing, masks with nearest neighbour so no new
-    class values appear.
-    """
-    size = (int(input_size[0]), int(input_size[1]))
-    images, masks = [], []
-    for frame, mask in pairs:
-        img = torch.from_numpy(np.array(frame, dtype=np.uint8)).permute(2, 0, 1)[None].float()
-        img = F.interpolate(img, size=size, mode="bilinear", antialias=True, align_corners=False)
-        images.append(img.round().clamp(0, 255).to(torch.uint8)[0])
-        m = torch.from_numpy(np.array(mask, dtype=np.uint8))[None, None].float()
-        masks.append(F.interpolate(m, size=size, mode="nearest")[0, 0].to(torch.uint8))
-    if not images:
-        raise AlgesError("no labelled frames to train on: accept at least one label first")
-    return TrainSamples(torch.stack(images), torch.stack(masks))
-
-
-# ---------------------------------------------------------------- loss
 
 
 # ---------------------------------------------------------------- the loop
@@ -277,69 +246,6 @@ class _Loop:
         self.samples, self.config, self.device = samples, config, device
         self.mean, self.std = norm
         self.gen, self.use_amp, self.result, self.trial = gen, use_amp, result, trial
-
-
-class EarlyStopping:
-    """Held-out loss bookkeeping: the best loss, its step and weights, evaluations since.
-
-    Parameters
-    ----------
-    patience : int
-        Evaluations in a row without improvement after which :meth:`exhausted` is True
-        (0: never).
-    """
-
-    def __init__(self, patience: int):
-        self.patience = patience
-        self.best = math.inf
-        self.best_step: int | None = None
-        self.since_best = 0
-        self._state: dict[str, torch.Tensor] | None = None
-
-    def update(self, loss: float, step: int, model: nn.Module | None = None) -> bool:
-        """Record the held-out ``loss`` at ``step``; True (and the weights kept) if it is the best."""
-        if loss < self.best:
-            self.best, self.best_step, self.since_best = loss, step, 0
-            if model is not None:
-                self._state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            return True
-        self.since_best += 1
-        return False
-
-    def exhausted(self) -> bool:
-        """True once ``patience`` evaluations in a row have not improved."""
-        return self.patience > 0 and self.since_best >= self.patience
-
-    def restore(self, model: nn.Module) -> None:
-        """Put the best evaluation's weights back into ``model`` (no-op before any)."""
-        if self._state is not None:
-            model.load_state_dict(self._state)
-
-
-@torch.no_grad()
-def held_out_loss(
-    model: nn.Module,
-    samples: TrainSamples,
-    config: TrainConfig,
-    device: torch.device,
-    mean: torch.Tensor,
-    std: torch.Tensor,
-) -> float:
-    """Mean loss of ``model`` over ``samples`` in eval mode, no augmentation (pixel-weighted
-    by batch, as the training loss is); the model is put back in training mode."""
-    model.eval()
-    total, weight = 0.0, 0
-    try:
-        for pos in range(0, len(samples), config.batch_size):
-            idx = torch.arange(pos, min(pos + config.batch_size, len(samples)))
-            images = (samples.images[idx].to(device).float() / 255.0 - mean) / std
-            masks = samples.masks[idx].to(device).long()
-            logits = model(images)
-            loss = segmentation_loss(logits, masks, dice_weight=config.dice_weight)
-            total, weight = total + float(loss) * len(idx), weight + len(idx)
-    finally:
-        model.train()
-    return total / max(weight, 1)
 
 
 def _epochs(
