@@ -3,6 +3,9 @@
 The widget holds no active-learning logic and no mixins: it lays out the panels and composes
 child objects, each handed what it needs.
 
+- :class:`~._qt.open_project.OpenProject` holds what exists only while a project is open (its
+  session, layers, tracker, annotation loop, superpixel tool and event bridge), made when the
+  project opens and closed with it: the widget holds one or None;
 - :class:`~._qt.tracker.ProjectTracker` shows the open project (counts, queue, rounds, pixels),
   kept current by the project's change events, which :class:`~._qt.tracker.EventBridge`
   delivers in the GUI thread whichever thread made the change;
@@ -27,19 +30,18 @@ from napari.utils.notifications import show_error, show_warning
 from qtpy.QtWidgets import QWidget
 
 from alges_napari._qt.annotate_panel import AnnotatePanel
-from alges_napari._qt.annotation import AnnotationController
 from alges_napari._qt.dock_layout import DockLayout
 from alges_napari._qt.export_actions import ExportController, ExportPanel
 from alges_napari._qt.jobs import BackgroundJob, Resources, release, release_project, start_job
-from alges_napari._qt.layers import LayerKeeper, ProjectLayers
+from alges_napari._qt.layers import ProjectLayers
 from alges_napari._qt.learn_panel import LearnPanel
+from alges_napari._qt.open_project import OpenProject
 from alges_napari._qt.project_form import ProjectForm
 from alges_napari._qt.propagate_actions import PropagateController
 from alges_napari._qt.rounds import RoundRunner
 from alges_napari._qt.status_view import StatusPanel
-from alges_napari._qt.superpixel_tool import SuperpixelTool, attach_tool
+from alges_napari._qt.superpixel_tool import SuperpixelTool
 from alges_napari._qt.torch_guard import prepare_model_stack
-from alges_napari._qt.tracker import EventBridge, ProjectTracker
 from alges_napari._qt.viewer_hooks import hook_viewer, source_in_viewer
 from alges_napari._qt.window_fit import fit_frame
 from alges_napari.core.acquire.queue import initial_queue
@@ -62,14 +64,9 @@ class AlgesWidget(QWidget):
         super().__init__(parent)
         self.viewer = napari_viewer
         self._res = Resources(napari_viewer)
-        self.session: ActiveLearningSession | None = None
-        self.layers: ProjectLayers | None = None
-        self._tracker: ProjectTracker | None = None
-        self._annotation: AnnotationController | None = None
-        self._bridge: EventBridge | None = None
-        self.superpixels: SuperpixelTool | None = None
+        #: The open project and everything made for it; None while no project is open.
+        self.opened: OpenProject | None = None
         self._accepted_since_round = 0
-        self._keeper: LayerKeeper | None = None
         self._start_job = partial(start_job, self._res, on_finished=self._update_buttons)
         self._build()
         log = self.status.add_log  # results in full, in the Status panel
@@ -93,7 +90,9 @@ class AlgesWidget(QWidget):
         self.export_labels_button = self.export.labels_button
         self.export_model_button = self.export.model_button
         self.propagator = PropagateController(
-            lambda: self._annotation, self._start_job, self.status.add_log
+            lambda: None if self.opened is None else self.opened.annotation,
+            self._start_job,
+            self.status.add_log,
         )
         panels = (self.form, self.annotate, self.propagator.panel, self.learn, self.status)
         self.dock = DockLayout(self, *panels, self.export)
@@ -155,7 +154,24 @@ class AlgesWidget(QWidget):
     @property
     def project(self) -> Project | None:
         """The open project, or None."""
+        # From the resources, which hold it from the first moment of opening (before the
+        # OpenProject exists): the layers it adds must not be offered as a new project's source.
         return self._res.project
+
+    @property
+    def session(self) -> ActiveLearningSession | None:
+        """The open project's session, or None."""
+        return None if self.opened is None else self.opened.session
+
+    @property
+    def layers(self) -> ProjectLayers | None:
+        """The open project's layers, or None."""
+        return None if self.opened is None else self.opened.layers
+
+    @property
+    def superpixels(self) -> SuperpixelTool | None:
+        """The superpixel tool on the open project's annotation layer, or None."""
+        return None if self.opened is None else self.opened.superpixels
 
     def create_project(
         self,
@@ -209,25 +225,22 @@ class AlgesWidget(QWidget):
     def _attach(self, project: Project) -> Project:
         self.close_project()
         prepare_model_stack()  # in the GUI thread, before any worker needs it (see the module)
-        self._res.project = project
-        self.session = ActiveLearningSession(project)
-        self.layers = ProjectLayers(self.viewer, project.frames, project.schema, project.root.name)
-        self._keeper = LayerKeeper(self.layers, self.annotate.heat)
-        self.annotate.set_classes(project.schema.names, project.schema.colors)
-        self.annotate.palette.select(self.layers.annotation.selected_label)
         self.learn.set_preset_epochs(TrainConfig.from_json(project.config["train"]).epochs)
-        tracker = ProjectTracker(project, self.annotate.queue, self.status, self._on_project_event)
-        annotation = AnnotationController(
-            project, self.layers, self.annotate, tracker, self._label_accepted, self._update_buttons
-        )
-        self._tracker, self._annotation = tracker, annotation
-        self.layers.annotation.events.selected_label.connect(annotation.sync_paint_class)
-        self.superpixels = attach_tool(
-            self.layers.annotation, project.frames, annotation, self.annotate
-        )
-        self._res.bound_keys.extend(self.annotate.palette.bind_keys(self.viewer))
-        self._bridge = EventBridge(project, tracker.apply, self)
-        self._res.unsubscribe = self._bridge.unsubscribe
+        try:
+            self.opened = OpenProject(
+                project,
+                self._res,
+                self.annotate,
+                self.status,
+                on_event=self._on_project_event,
+                on_accepted=self._label_accepted,
+                on_change=self._update_buttons,
+                parent=self,
+            )
+        except BaseException:
+            release_project(self._res)  # a project that failed to open holds no lock here
+            raise
+        tracker = self.opened.tracker
         if not project.queue and not project.rounds:  # a project made before Project.create did
             project.set_queue(initial_queue(project.unlabelled_keys(), self.learn.query_size.value))
         if project.recovery:
@@ -249,29 +262,21 @@ class AlgesWidget(QWidget):
 
     def choose_class(self, index: int) -> None:
         """Paint with class ``index`` from now on (palette button or its shortcut)."""
-        if self._annotation is not None:
-            self._annotation.set_paint_class(index)
+        if self.opened is not None:
+            self.opened.annotation.set_paint_class(index)
 
     def close_project(self) -> None:
         """Stop running work, remove the layers and release the project's lock."""
-        if self.project is None:
+        opened = self.opened
+        if opened is None:
             return
-        if self._annotation is not None and self._annotation.drafts:
-            show_warning(f"ALGES: {len(self._annotation.drafts)} edited frames were not accepted")
-        release_project(self._res)  # stops the jobs (a round within one batch), unsubscribes
-        if self.superpixels is not None:
-            self.superpixels.shutdown()
-        for key in self.annotate.palette.unbind_keys(self.viewer):
-            self._res.bound_keys.remove(key)
+        if opened.annotation.drafts:
+            show_warning(f"ALGES: {len(opened.annotation.drafts)} edited frames were not accepted")
+        # Let go first: removing the layers moves the viewer's frame slider, and nothing here
+        # may answer it any more.
+        self.opened = None
+        opened.close()  # stops the jobs (a round within one batch), unsubscribes, unlocks
         self.rounds.forget()
-        if self._bridge is not None:
-            self._bridge.deleteLater()
-        self.session, self._tracker, self._annotation, self._bridge = None, None, None, None
-        self._keeper = None
-        self.superpixels = None
-        layers, self.layers = self.layers, None
-        if layers is not None:
-            layers.remove()  # moves the viewer's frame slider: nothing may answer it any more
         self.annotate.queue.set_entries([], str)
         self.annotate.frame_info.setText("No frame")
         self.form.show_project(None)
@@ -280,21 +285,23 @@ class AlgesWidget(QWidget):
 
     def _on_layer_removed(self) -> None:
         # Never closes the project (see LayerKeeper).
-        if self._keeper is not None:
-            self._keeper.removed()
+        if self.opened is not None:
+            self.opened.keeper.removed()
 
     def _show_heat(self, on: bool) -> None:
-        if self.layers is not None:
+        if self.opened is not None:
+            layers = self.opened.layers
             if on:
-                self.layers.put_back(self.layers.heat)
-            self.layers.set_heat_visible(on)
+                layers.put_back(layers.heat)
+            layers.set_heat_visible(on)
 
     def _on_project_event(self, kind: str, keys: tuple[str, ...]) -> None:
         # The tracker has shown the change in the queue table and the status panel already.
-        if kind == "cache" and self.layers is not None:
-            self.layers.put_back(self.layers.prediction)  # new predictions: show them again
-        if self._annotation is not None:
-            self._annotation.project_changed(kind, keys)
+        opened = self.opened
+        if opened is not None:
+            if kind == "cache":
+                opened.layers.put_back(opened.layers.prediction)  # new predictions: show again
+            opened.annotation.project_changed(kind, keys)
         self._update_buttons()
 
     # ------------------------------------------------------------ annotation
@@ -302,43 +309,45 @@ class AlgesWidget(QWidget):
     @property
     def current_key(self) -> str | None:
         """Key of the frame on screen."""
-        return None if self._annotation is None else self._annotation.key
+        return None if self.opened is None else self.opened.annotation.key
 
     def go_to_key(self, key: str) -> None:
         """Show frame ``key``."""
-        if self._annotation is not None:
-            self.layers.put_back(self.layers.frames, self.layers.annotation)
-            self._annotation.go_to_key(key)
+        if self.opened is not None:
+            layers = self.opened.layers
+            layers.put_back(layers.frames, layers.annotation)
+            self.opened.annotation.go_to_key(key)
 
     def _on_step(self) -> None:
-        if self.layers is not None and self.layers.frames not in self.viewer.layers:
+        opened = self.opened
+        if opened is None:
+            return
+        if opened.layers.frames not in self.viewer.layers:
             return  # the frame axis went with the frames layer: no frame change to follow
-        if self._annotation is not None:
-            self._annotation.on_step()
-        if self.superpixels is not None:
-            self.superpixels.frame_changed()
+        opened.annotation.on_step()
+        opened.superpixels.frame_changed()
 
     def next_frame(self) -> None:
         """Go to the next unlabelled frame of the queue (after the current one, wrapping)."""
-        if self._annotation is not None:
-            self._annotation.next_frame()
+        if self.opened is not None:
+            self.opened.annotation.next_frame()
 
     def accept(self) -> Path | None:
         """Save the annotation as the current frame's label (durable before this returns).
 
         None, with a notification, when nothing is painted or the project refuses the label.
         """
-        return None if self._annotation is None else self._annotation.accept()
+        return None if self.opened is None else self.opened.annotation.accept()
 
     def skip(self) -> None:
         """Mark the current frame as skipped and go to the next queued one."""
-        if self._annotation is not None:
-            self._annotation.skip()
+        if self.opened is not None:
+            self.opened.annotation.skip()
 
     def start_from_prediction(self) -> None:
         """Copy the model's prediction of this frame into the annotation."""
-        if self._annotation is not None:
-            self._annotation.start_from_prediction()
+        if self.opened is not None:
+            self.opened.annotation.start_from_prediction()
 
     def _label_accepted(self, _key: str) -> None:
         self._accepted_since_round += 1
@@ -355,10 +364,10 @@ class AlgesWidget(QWidget):
 
     def retrain(self, config: RoundConfig | None = None) -> BackgroundJob | None:
         """Start a round (train, score, select) in a thread worker; None when it cannot run."""
-        if self.session is None or self.rounds.running or not self._tracker.labelled:
+        if self.opened is None or self.rounds.running or not self.opened.tracker.labelled:
             return None
         self._accepted_since_round = 0
-        return self.rounds.start(self.session, config or self.learn.round_config())
+        return self.rounds.start(self.opened.session, config or self.learn.round_config())
 
     def cancel(self) -> None:
         """Stop the running round within one batch."""
@@ -377,7 +386,9 @@ class AlgesWidget(QWidget):
     # ------------------------------------------------------------ buttons
 
     def _update_buttons(self) -> None:
-        tracker, annotation, running = self._tracker, self._annotation, self.rounds.running
+        opened, running = self.opened, self.rounds.running
+        tracker = None if opened is None else opened.tracker
+        annotation = None if opened is None else opened.annotation
         key = None if annotation is None else annotation.key
         a = self.annotate
         a.next.setEnabled(tracker is not None and any(k != key for k in tracker.pending))
@@ -399,4 +410,4 @@ class AlgesWidget(QWidget):
     def shutdown(self) -> None:
         """Stop all work and release the project and key bindings (also done on destruction)."""
         release(self._res)
-        self.layers, self.session = None, None  # the frame on screen stays what it was
+        self.opened = None  # its layers stay: the frame on screen stays what it was

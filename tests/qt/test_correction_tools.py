@@ -221,7 +221,7 @@ def test_the_propagate_key_makes_drafts_the_queue_shows_until_accepted_or_discar
 def test_undo_takes_an_edit_off_the_count_and_redo_puts_it_back(project_widget, qtbot) -> None:
     widget, viewer = project_widget
     layer, project = widget.layers.annotation, widget.project
-    meter, key = widget._annotation.effort, widget.current_key
+    meter, key = widget.opened.annotation.effort, widget.current_key
     canvas = _canvas(viewer)
     # The keys napari binds to Labels.undo / redo, which the meter takes over on this layer.
     napari_names = {str(k): getattr(f, "__name__", "") for k, f in Labels.class_keymap.items()}

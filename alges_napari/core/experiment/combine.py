@@ -1,7 +1,7 @@
 """Combine experiment folders that ran the same experiment with different seeds.
 
 Repeats of an experiment are independent: repeat ``r`` of ``alges simulate --seed S`` draws its
-split, start, training and selection from ``S + r`` alone (see ``loop._seed`` and
+split, start, training and selection from ``S + r`` alone (see ``work._seed`` and
 ``pool.split_repeat``). So ``--seed 5 --repeats 1`` run in one process and ``--seed 6 --repeats 1``
 in another produce exactly the rows that repeats 5 and 6 of ``--seed 0 --repeats 10`` would. This
 module puts such folders back together for ``alges plot``: it checks that every folder used the

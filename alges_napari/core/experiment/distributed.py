@@ -2,7 +2,7 @@
 
 Every (strategy, repeat) is a chain of tasks, one per acquisition round, and chains run side by
 side; each repeat's shared round-0 model and its full-pool model are tasks too. A task runs the
-same :class:`~alges_napari.core.experiment.loop.Work` method as the in-process loop, on a worker
+same :class:`~alges_napari.core.experiment.work.Work` method as the in-process loop, on a worker
 that reads the frames itself from the experiment's settings (``data`` is a path) and the
 previous model from the experiment folder (a shared file system), and writes only its new
 checkpoint. The driver stays the one writer of the store: it records each step (state file,
@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from alges_napari.core.experiment.config import FULL_POOL, SimulationConfig
-from alges_napari.core.experiment.loop import Work, _Experiment
 from alges_napari.core.experiment.pool import load_runner
 from alges_napari.core.experiment.store import ExperimentStore
+from alges_napari.core.experiment.work import Work
+from alges_napari.core.experiment.writer import ExperimentWriter
 from alges_napari.core.learn.model import pick_device
 from alges_napari.core.progress import Cancelled, Progress, SupportsIsSet, is_stopped, run_to_end
 
@@ -75,7 +76,7 @@ def run_step(
 
 
 def run_on_cluster(
-    experiment: _Experiment, client: Any, device: str | None, stop: SupportsIsSet | None
+    experiment: ExperimentWriter, client: Any, device: str | None, stop: SupportsIsSet | None
 ) -> Generator[Progress, None, None]:
     """Run ``experiment``'s remaining steps as tasks on ``client``'s cluster.
 
