@@ -1,6 +1,7 @@
 """The ``alges`` command on tiny synthetic data: every subcommand, its help, its exit codes.
 
-Fixtures (``tree``, ``restore_threads``) are in ``conftest.py``.
+Fixtures: ``tree`` is the suite's default tree (``tests/conftest.py``), ``restore_threads`` is in
+``tests/cli/conftest.py``.
 """
 
 from __future__ import annotations

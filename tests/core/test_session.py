@@ -18,36 +18,22 @@ from alges_napari.core.progress import StopFlag, run_to_end
 from alges_napari.core.project.project import Project
 from alges_napari.core.session import ActiveLearningSession, RoundConfig
 
-torch.set_num_threads(1)
 SIZE = (48, 64)
 
 
-@pytest.fixture(scope="module")
-def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from alges_napari.core.data.synthetic import write_cholecseg8k_tree
-
-    return write_cholecseg8k_tree(
-        tmp_path_factory.mktemp("tree"), n_clips=2, frames_per_clip=8, size=SIZE, seed=3
-    )
-
-
-@pytest.fixture
-def project(tree: Path, tmp_path: Path) -> Project:
+pytestmark = [
+    pytest.mark.tree(n_clips=2, frames_per_clip=8, size=SIZE, seed=3),
     # No step floor nor early stopping (the cpu preset's): these tests are about the round.
-    proj = Project.create(
-        tmp_path / "proj",
-        tree,
+    pytest.mark.project(
+        frames="tree",
+        labels=(0, 5, 9, 14),  # training labels from ground truth
         input_size=(64, 64),
         epochs=1,
         batch_size=4,
         min_steps=0,
         patience=0,
-    )
-    frames = proj.frames
-    for i in (0, 5, 9, 14):  # training labels from ground truth
-        proj.accept_label(proj.keys[i], frames.ground_truth(i))
-    yield proj
-    proj.close()
+    ),
+]
 
 
 def add_validation(project: Project, indices: tuple[int, ...] = (3, 12)) -> list[str]:

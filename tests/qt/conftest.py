@@ -1,11 +1,13 @@
-"""Fixtures of the widget tests: a tiny synthetic CholecSeg8k tree and a docked ALGES widget."""
+"""Fixtures of the widget tests: a tiny synthetic CholecSeg8k tree and a docked ALGES widget.
+
+Torch runs on one thread in every test (``one_torch_thread``, ``tests/conftest.py``).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-import torch
 
 from alges_napari.core.data.synthetic import write_cholecseg8k_tree
 
@@ -20,15 +22,6 @@ TINY = {
     "min_steps": 0,
     "patience": 0,
 }
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """The test machines are shared: keep torch on one thread, as the widget tests assume."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")

@@ -9,10 +9,11 @@ from PIL import Image
 
 from alges_napari._reader import get_reader, read_frames
 from alges_napari.core.data.classes import CHOLECSEG8K
-from alges_napari.core.data.synthetic import generate_clip, write_cholecseg8k_tree
+from alges_napari.core.data.synthetic import generate_clip
 from alges_napari.core.errors import AlgesError, FrameSourceError
 
 H, W = 24, 32
+pytestmark = pytest.mark.tree(n_clips=1, frames_per_clip=3, size=(48, 64), seed=1)
 
 
 @pytest.fixture
@@ -23,12 +24,6 @@ def folder(tmp_path):
     for i, f in enumerate(frames):
         Image.fromarray(f).save(root / f"img_{i}.png")
     return root, frames
-
-
-@pytest.fixture
-def tree(tmp_path):
-    return write_cholecseg8k_tree(tmp_path / "cholec", n_clips=1, frames_per_clip=3,
-                                  size=(48, 64), seed=1)  # fmt: skip
 
 
 def test_reader_claims_only_frame_sources(folder, tmp_path) -> None:

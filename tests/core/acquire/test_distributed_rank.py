@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-import torch
 
 pytest.importorskip("distributed", reason="dask.distributed is not installed (extra 'distributed')")
 
@@ -62,15 +61,10 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     tmp = tmp_path_factory.mktemp("rank")
     tree = write_cholecseg8k_tree(tmp / "tree", n_clips=2, frames_per_clip=10, size=(48, 64))
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with Project.create(tmp / "proj", tree, input_size=(64, 64), epochs=1) as proj:
-            for i in (0, 5, 11, 15):
-                proj.accept_label(proj.keys[i], proj.frames.ground_truth(i))
-            run_to_end(ActiveLearningSession(proj, "cpu").run_round(RoundConfig(query_size=3)))
-    finally:
-        torch.set_num_threads(threads)
+    with Project.create(tmp / "proj", tree, input_size=(64, 64), epochs=1) as proj:
+        for i in (0, 5, 11, 15):
+            proj.accept_label(proj.keys[i], proj.frames.ground_truth(i))
+        run_to_end(ActiveLearningSession(proj, "cpu").run_round(RoundConfig(query_size=3)))
     return tmp / "proj"
 
 

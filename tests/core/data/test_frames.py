@@ -19,11 +19,13 @@ from alges_napari.core.data.frames import (
     to_rgb8,
 )
 from alges_napari.core.data.masks import MaskValueWarning
-from alges_napari.core.data.synthetic import generate_clip, write_cholecseg8k_tree
+from alges_napari.core.data.synthetic import generate_clip
 from alges_napari.core.errors import FrameSourceError, MaskError
 from tests.core.data.video_clips import write_numbered_video as _write_video
 
 H, W = 24, 32
+# The CholecSeg8k tests' `tree` (tests/conftest.py): 2 clips of 3 frames, 48 x 64, seed 3.
+pytestmark = pytest.mark.tree(n_clips=2, frames_per_clip=3, size=(48, 64), seed=3)
 
 
 def _frames(n: int, seed: int = 0) -> list[np.ndarray]:
@@ -176,12 +178,6 @@ def test_duplicate_stems_are_refused(tmp_path) -> None:
 
 
 # ------------------------------------------------------------------ CholecSeg8k trees
-
-
-@pytest.fixture(scope="module")
-def tree(tmp_path_factory):
-    root = tmp_path_factory.mktemp("cholec") / "set"
-    return write_cholecseg8k_tree(root, n_clips=2, frames_per_clip=3, size=(48, 64), seed=3)
 
 
 def test_cholecseg8k_tree_frames_and_truth(tree) -> None:

@@ -13,7 +13,7 @@ from alges_napari.core.errors import AlgesError
 
 
 @pytest.fixture
-def tree(tmp_path):
+def known_tree(tmp_path):
     """Two videos, three clips, known masks: liver everywhere, the ligament in one clip."""
     root = tmp_path / "tree"
     masks = {
@@ -32,8 +32,8 @@ def tree(tmp_path):
     return root
 
 
-def test_measure_tree_counts_frames_pixels_clips_and_videos(tree) -> None:
-    stats = measure_tree(tree)
+def test_measure_tree_counts_frames_pixels_clips_and_videos(known_tree) -> None:
+    stats = measure_tree(known_tree)
     assert stats.frames == 5 and len(stats.clips) == 3 and stats.videos == 2
     assert stats.frames_with[2] == 5 and stats.frames_with[12] == 1
     assert stats.pixels[12] == 32 * 8 and stats.pixels.sum() == 5 * 32 * 32
@@ -41,8 +41,8 @@ def test_measure_tree_counts_frames_pixels_clips_and_videos(tree) -> None:
     assert stats.clips_with()[2] == 3 and stats.videos_with()[2] == 2
 
 
-def test_report_prints_measures_beside_targets(tree) -> None:
-    text = format_report(measure_tree(tree), per_clip=True)
+def test_report_prints_measures_beside_targets(known_tree) -> None:
+    text = format_report(measure_tree(known_tree), per_clip=True)
     liver = next(line for line in text.splitlines() if line.startswith("Liver "))
     assert "100.0" in liver and "21.270" in liver  # measured frames, published pixel share
     ligament = next(line for line in text.splitlines() if line.startswith("Liver Ligament"))

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import torch
 
 pytest.importorskip("distributed", reason="dask.distributed is not installed (extra 'distributed')")
 
@@ -48,13 +47,8 @@ def config(tmp_path_factory: pytest.TempPathFactory) -> SimulationConfig:
 
 @pytest.fixture(scope="module")
 def in_process(config: SimulationConfig, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        out = tmp_path_factory.mktemp("in_process")
-        simulate(config, out, device="cpu")
-    finally:
-        torch.set_num_threads(threads)
+    out = tmp_path_factory.mktemp("in_process")
+    simulate(config, out, device="cpu")  # on one thread, as the whole suite (tests/conftest.py)
     return rows(out)
 
 

@@ -22,20 +22,7 @@ from alges_napari.core.progress import StopFlag, run_to_end
 TIMING = {"train_s", "select_s"}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # deterministic and polite on a shared machine
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def tree(tmp_path_factory) -> Path:
-    from alges_napari.core.data.synthetic import write_cholecseg8k_tree
-
-    root = tmp_path_factory.mktemp("tree")
-    return write_cholecseg8k_tree(root, n_clips=4, frames_per_clip=6, size=(64, 64), seed=3)
+pytestmark = pytest.mark.tree(seed=3)  # 4 clips of 6 frames, 64 x 64
 
 
 def tiny(tree: Path, **kw) -> SimulationConfig:

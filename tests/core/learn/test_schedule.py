@@ -12,8 +12,6 @@ from alges_napari.core.learn.config import PRESETS, TrainConfig
 from alges_napari.core.learn.train import EarlyStopping, iter_train, make_samples
 from alges_napari.core.progress import run_to_end
 
-torch.set_num_threads(1)
-
 
 def pairs(n: int) -> list[tuple[np.ndarray, np.ndarray]]:
     rng = np.random.default_rng(0)

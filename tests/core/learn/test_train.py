@@ -14,7 +14,6 @@ from alges_napari.core.learn.losses import dice_loss, segmentation_loss
 from alges_napari.core.learn.train import augment_batch, iter_train, make_samples
 from alges_napari.core.progress import StopFlag, run_to_end
 
-torch.set_num_threads(1)
 C = 4
 
 

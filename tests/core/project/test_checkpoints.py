@@ -12,7 +12,6 @@ from alges_napari.core.errors import CheckpointError
 from alges_napari.core.learn import model as model_mod
 from alges_napari.core.learn.model import ModelSpec, load_checkpoint, save_checkpoint
 from alges_napari.core.project.project import Project
-from tests.core.project.test_project import make_folder
 
 SPEC = ModelSpec(
     arch="Unet",
@@ -27,13 +26,6 @@ SPEC = ModelSpec(
 def net() -> torch.nn.Module:
     torch.manual_seed(0)
     return SPEC.build()
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Project:
-    proj = Project.create(tmp_path / "proj", make_folder(tmp_path / "frames"))
-    yield proj
-    proj.close()
 
 
 def older_version_orphan(path: Path, net: torch.nn.Module) -> None:

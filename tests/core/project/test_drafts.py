@@ -17,19 +17,10 @@ from alges_napari.core.project.project import Project
 SIZE = (48, 64)
 
 
-@pytest.fixture(scope="module")
-def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from alges_napari.core.data.synthetic import write_cholecseg8k_tree
-
-    return write_cholecseg8k_tree(
-        tmp_path_factory.mktemp("tree"), n_clips=2, frames_per_clip=6, size=SIZE, seed=4
-    )
-
-
-@pytest.fixture
-def project(tree: Path, tmp_path: Path) -> Project:
-    with Project.create(tmp_path / "proj", tree) as proj:
-        yield proj
+pytestmark = [
+    pytest.mark.tree(n_clips=2, frames_per_clip=6, size=SIZE, seed=4),
+    pytest.mark.project(frames="tree"),
+]
 
 
 def digest(folder: Path) -> dict[str, str]:

@@ -25,13 +25,7 @@ from alges_napari.core.project.records import RoundRecord
 SIZE = (32, 48)
 
 
-@pytest.fixture(scope="module")
-def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from alges_napari.core.data.synthetic import write_cholecseg8k_tree
-
-    return write_cholecseg8k_tree(
-        tmp_path_factory.mktemp("tree"), n_clips=1, frames_per_clip=5, size=SIZE, seed=2
-    )
+pytestmark = pytest.mark.tree(n_clips=1, frames_per_clip=5, size=SIZE, seed=2)
 
 
 def test_pixels_changed_counts_differing_pixels_ignore_included() -> None:

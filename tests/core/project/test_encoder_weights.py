@@ -17,8 +17,6 @@ from alges_napari.core.learn.encoder_weights import read_encoder_weights
 from alges_napari.core.learn.model import build_model
 from alges_napari.core.project.project import ENCODER_WEIGHTS_FILE, Project
 
-torch.set_num_threads(1)
-
 
 @pytest.fixture(scope="module")
 def frames(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -19,14 +19,9 @@ from alges_napari.core.project.project import (
     QueueEntry,
     RoundRecord,
 )
-from tests.core.project.test_project import make_folder, random_mask
+from tests.core.project.random_frames import random_mask
 
-
-@pytest.fixture
-def project(tmp_path: Path) -> Project:
-    proj = Project.create(tmp_path / "proj", make_folder(tmp_path / "frames", n=8))
-    yield proj
-    proj.close()
+pytestmark = pytest.mark.project(n_frames=8)
 
 
 def on_disk(project: Project) -> dict:

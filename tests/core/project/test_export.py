@@ -18,27 +18,15 @@ from alges_napari.core.errors import AlgesError, CheckpointError, MaskError
 from alges_napari.core.project.export import export_labels, export_model
 from alges_napari.core.project.project import Project, key_to_relpath
 
-torch.set_num_threads(1)
 SIZE = (48, 64)
 
 
-@pytest.fixture(scope="module")
-def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from alges_napari.core.data.synthetic import write_cholecseg8k_tree
-
-    return write_cholecseg8k_tree(
-        tmp_path_factory.mktemp("tree"), n_clips=1, frames_per_clip=6, size=SIZE, seed=5
-    )
-
-
-@pytest.fixture
-def project(tree: Path, tmp_path: Path) -> Project:
-    proj = Project.create(tmp_path / "proj", tree, input_size=(64, 64), epochs=1, batch_size=2)
-    for i in (1, 4):
-        proj.accept_label(proj.keys[i], proj.frames.ground_truth(i))
-    proj.set_validation(proj.keys[4])
-    yield proj
-    proj.close()
+pytestmark = [
+    pytest.mark.tree(n_clips=1, frames_per_clip=6, size=SIZE, seed=5),
+    pytest.mark.project(
+        frames="tree", labels=(1, 4), validation=4, input_size=(64, 64), epochs=1, batch_size=2
+    ),
+]
 
 
 def listing(folder: Path) -> list[str]:

@@ -20,7 +20,7 @@ import pytest
 from alges_napari.core import atomic
 from alges_napari.core.project import files
 from alges_napari.core.project.project import Project
-from tests.core.project.test_project import make_folder, random_mask
+from tests.core.project.random_frames import make_folder, random_mask
 
 Snapshot = Callable[[], object]
 

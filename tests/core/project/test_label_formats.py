@@ -19,6 +19,7 @@ from alges_napari.core.project.project import Project
 H, W = 48, 64
 KEYS = ["clipA/f0", "clipA/f1", "clipB/f2"]
 C = CHOLECSEG8K.num_classes
+pytestmark = pytest.mark.project(frames="frame_source", first_queue=0)  # as new_project's
 
 
 @pytest.fixture(scope="module")
@@ -44,14 +45,19 @@ def label_of(i: int) -> np.ndarray:
 
 
 @pytest.fixture
-def project(frames_dir: Path, tmp_path: Path) -> Project:
-    proj = new_project(frames_dir, tmp_path / "proj")
-    assert proj.keys == KEYS
+def frame_source(frames_dir: Path):
+    return open_frames(frames_dir, recursive=True)
+
+
+@pytest.fixture
+def project(project: Project) -> Project:
+    """The suite's new project (tests/core/conftest.py) over KEYS, each frame labelled with
+    :func:`label_of`, the last one set aside for validation."""
+    assert project.keys == KEYS
     for i, key in enumerate(KEYS):
-        proj.accept_label(key, label_of(i))
-    proj.set_validation(KEYS[2])
-    yield proj
-    proj.close()
+        project.accept_label(key, label_of(i))
+    project.set_validation(KEYS[2])
+    return project
 
 
 def origins(project: Project) -> dict[str, dict[str, str]]:

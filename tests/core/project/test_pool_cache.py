@@ -6,14 +6,12 @@ import os
 
 import av
 import numpy as np
-import torch
 
 from alges_napari.core.data.frames import open_frames
 from alges_napari.core.learn.train import make_samples
 from alges_napari.core.progress import run_to_end
 from alges_napari.core.project.pool_cache import POOL_CACHE_DIR, PoolCache, PoolFrames
 
-torch.set_num_threads(1)
 H, W = 48, 64
 
 

@@ -24,33 +24,9 @@ from alges_napari.core.project.project import (
     key_to_relpath,
     relpath_to_key,
 )
+from tests.core.project.random_frames import SHAPE, make_folder, random_mask
 
-SHAPE = (32, 48)
-
-
-def make_folder(root: Path, n: int = 6, shape: tuple[int, int] = SHAPE, seed: int = 0) -> Path:
-    """A folder of ``n`` random RGB PNG frames."""
-    rng = np.random.default_rng(seed)
-    root.mkdir(parents=True, exist_ok=True)
-    for i in range(n):
-        Image.fromarray(rng.integers(0, 256, (*shape, 3), dtype=np.uint8)).save(
-            root / f"frame_{i:03d}.png"
-        )
-    return root
-
-
-def random_mask(seed: int, shape: tuple[int, int] = SHAPE, classes: int = 13) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    mask = rng.integers(0, classes, shape, dtype=np.uint8)
-    mask[0, :5] = 255
-    return mask
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Project:
-    proj = Project.create(tmp_path / "proj", make_folder(tmp_path / "frames"), input_size=(64, 64))
-    yield proj
-    proj.close()
+pytestmark = pytest.mark.project(input_size=(64, 64))
 
 
 def test_layout_is_readable_and_reopens(project: Project, tmp_path: Path) -> None:

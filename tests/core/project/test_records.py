@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from alges_napari.core.project.project import Project, ProjectRecoveryWarning, RoundRecord
-from tests.core.project.test_project import make_folder
+from tests.core.project.random_frames import make_folder
 
 FULL = RoundRecord(
     round=2,

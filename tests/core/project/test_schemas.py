@@ -10,7 +10,7 @@ import pytest
 
 from alges_napari.core.errors import ProjectError
 from alges_napari.core.project.project import Project, ProjectRecoveryWarning, QueueEntry
-from tests.core.project.test_project import make_folder, random_mask
+from tests.core.project.random_frames import make_folder, random_mask
 
 DEEP = "[" * 10_000 + "]" * 10_000
 

@@ -1,7 +1,8 @@
 """Synthetic laparoscopic clips with exact ground truth, in the CholecSeg8k formats.
 
 :mod:`.clips` renders clips and writes CholecSeg8k trees; :mod:`.scene` builds the anatomy and
-its shading, :mod:`.tools` the instruments. ``python -m alges_napari.core.data.synthetic`` writes a tree.
+its shading, :mod:`.tools` the instruments, :mod:`.camera` the camera motion and the view both
+renderers draw through. ``python -m alges_napari.core.data.synthetic`` writes a tree.
 
 The ``benchmark`` preset (``--preset benchmark``) writes trees with the structure of real
 surgical video instead: videos of near-duplicate clips with CholecSeg8k's class frequencies,

@@ -22,14 +22,14 @@ import numpy as np
 
 from alges_napari.core.atomic import atomic_write_bytes
 from alges_napari.core.data.classes import CHOLECSEG8K
-from alges_napari.core.data.synthetic.clips import (
-    _check_index,
-    _check_size,
-    _edge,
-    _radius,
-    _waves,
-    write_frame_files,
+from alges_napari.core.data.synthetic.camera import (
+    add_specular,
+    distance_from,
+    look,
+    motion_waves,
+    rim_width,
 )
+from alges_napari.core.data.synthetic.clips import _check_index, _check_size, write_frame_files
 from alges_napari.core.data.synthetic.layout import ClipCanvas
 from alges_napari.core.data.synthetic.plan import BenchmarkPlan, plan_benchmark
 from alges_napari.core.data.synthetic.preset import PRESETS, BenchmarkPreset
@@ -37,7 +37,6 @@ from alges_napari.core.data.synthetic.scene import (
     BACKGROUND,
     BLOOD,
     CYSTIC_DUCT,
-    SLOPE_SCALE,
     TISSUE,
     fractal_noise,
 )
@@ -71,11 +70,11 @@ class BenchmarkClip:
         rng = np.random.default_rng([seed, 6, video, clip])
         off = self.video.fov_offset
         self.centre = (h / 2 + off[0] * h, w / 2 + off[1] * w)
-        radius = _radius(self.size, self.centre)
+        radius = distance_from(self.size, self.centre)
         # The field of view leaves the video's planned share of the frame black.
         self.fov_radius = float(np.quantile(radius, 1 - self.video.background))
         self._outside = radius > self.fov_radius
-        self._waves = _waves(rng, 4)
+        self._waves = motion_waves(rng, 4)
         self._roll = float(rng.uniform(-0.08, 0.08))
         self._canvas_shape = (int(np.ceil(CANVAS_SCALE[0] * h)), int(np.ceil(CANVAS_SCALE[1] * w)))
         canvas = ClipCanvas(self.video, self.spec, self.size, self._canvas_shape, self.camera(0),
@@ -166,16 +165,9 @@ class BenchmarkClip:
 
     def frame(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         """Render frame ``i``: (RGB uint8 (H, W, 3), index mask uint8 (H, W))."""
-        (h, w), (ch, cw) = self.size, self._canvas_shape
-        cy, cx, zoom, roll = self.camera(i)
-        ys = np.arange(h, dtype=np.float32) - h / 2 + 0.5
-        xs = np.arange(w, dtype=np.float32) - w / 2 + 0.5
-        cos, sin = np.cos(roll) / zoom, np.sin(roll) / zoom
-        dx = cos * xs[None, :] - sin * ys[:, None]
-        dy = sin * xs[None, :] + cos * ys[:, None]
-        iy = np.clip((dy + cy).astype(np.intp), 0, ch - 1)
-        ix = np.clip((dx + cx).astype(np.intp), 0, cw - 1)
-        px = self._canvas.take(iy * cw + ix).view(np.uint8).reshape(h, w, 8)
+        h, w = self.size
+        view = look(self._canvas, self._canvas_shape, self.size, self.camera(i))
+        px = view.pixels
         label, image, gloss = px[..., 3].copy(), px[..., :3].astype(np.float32), px[..., 6].copy()
         pool = self._pool(i, px[..., 7])
         if pool is not None:
@@ -183,10 +175,7 @@ class BenchmarkClip:
             lum = image[pool].mean(axis=1, keepdims=True) / 120
             image[pool] = np.array(TISSUE[BLOOD][0], np.float32) * (0.5 + 0.5 * lum)
             label[pool], gloss[pool] = BLOOD, 255  # fresh blood is wet
-        view, unit = np.float32(zoom / (1.1 * w)), np.float32(1 / SLOPE_SCALE)
-        d2 = (px[..., 4].view(np.int8) * unit - dx * view) ** 2
-        d2 += (px[..., 5].view(np.int8) * unit - dy * view) ** 2
-        image += (gloss * np.exp(-d2 / 0.012) * 1.6)[..., None]
+        add_specular(image, gloss, view)
         draw_tools(image, label, self._tools_at(i), i, self.centre, self.fov_radius)
         if self.spec.smoke and self.spec.smoke[0] <= i < self.spec.smoke[1]:
             image = self._haze(image, i)
@@ -239,8 +228,8 @@ def _motion_blur(image: np.ndarray, angle: float, length: int) -> np.ndarray:
 def _light_map(video, size, centre, fov_radius) -> np.ndarray:
     """The video's lighting (colour temperature, brightness, fall-off) and the lens rim."""
     gains = np.array([1 + 0.12 * video.warmth, 1 + video.green, 1 - 0.14 * video.warmth])
-    r = _radius(size, centre) / fov_radius
-    rim = np.clip((1 - r) * fov_radius / _edge(size[1]), 0, 1)
+    r = distance_from(size, centre) / fov_radius
+    rim = np.clip((1 - r) * fov_radius / rim_width(size[1]), 0, 1)
     return (((1 - video.falloff * r * r) * rim)[..., None] * gains * video.brightness).astype(
         np.float32)
 

@@ -25,26 +25,19 @@ import numpy as np
 from alges_napari.core.atomic import atomic_write_bytes
 from alges_napari.core.data.classes import CHOLECSEG8K, IGNORE_INDEX
 from alges_napari.core.data.masks import encode_png, write_color_png, write_watershed_png
-from alges_napari.core.data.synthetic.scene import (
-    BACKGROUND,
-    BLOOD,
-    SLOPE_SCALE,
-    TISSUE,
-    build_scene,
+from alges_napari.core.data.synthetic.camera import (
+    add_specular,
+    distance_from,
+    look,
+    motion_waves,
+    rim_width,
 )
+from alges_napari.core.data.synthetic.scene import BACKGROUND, BLOOD, TISSUE, build_scene
 from alges_napari.core.data.synthetic.tools import draw_tools, make_tools
 from alges_napari.core.errors import AlgesError
 from alges_napari.core.progress import Progress, SupportsIsSet, is_stopped, run_to_end
 
 CANVAS_SCALE = (1.8, 1.6)  # scene canvas / frame size (H, W): room to pan, zoom and roll
-FPS_CYCLES = (0.004, 0.014)  # camera motion, cycles per frame: a slow sweep over 70-250 frames
-
-
-def _waves(rng: np.random.Generator, n: int) -> np.ndarray:
-    """Random (frequency, phase) pairs for ``n`` smooth motion channels of two sinusoids each."""
-    freqs = rng.uniform(*FPS_CYCLES, (n, 2))
-    phases = rng.uniform(0, 2 * np.pi, (n, 2))
-    return np.stack([freqs, phases], axis=-1)
 
 
 class SyntheticClip:
@@ -71,13 +64,13 @@ class SyntheticClip:
         ch, cw = int(np.ceil(CANVAS_SCALE[0] * h)), int(np.ceil(CANVAS_SCALE[1] * w))
         self._canvas, self._blood = build_scene(rng, noise, (ch, cw))
         self._canvas_shape = (ch, cw)
-        self._camera_waves = _waves(rng, 4)
+        self._camera_waves = motion_waves(rng, 4)
         self._camera_base = (rng.uniform(0.95, 1.15), rng.uniform(-0.08, 0.08))
         self.centre = (h / 2 + rng.uniform(-0.02, 0.02) * h, w / 2 + rng.uniform(-0.02, 0.02) * w)
         self.fov_radius = w * rng.uniform(0.41, 0.47)
         self.tools = make_tools(rng, h)
         self._light = _light_map(rng, self.size, self.centre, self.fov_radius)
-        self._outside = _radius(self.size, self.centre) > self.fov_radius - 0.5 * _edge(w)
+        self._outside = distance_from(self.size, self.centre) > self.fov_radius - 0.5 * rim_width(w)
         self._noise = noise.normal(0, rng.uniform(0.8, 2.0), (h + 16, w + 16, 3)).astype(np.float32)
         self._seed = (seed, clip_index)
 
@@ -99,25 +92,13 @@ class SyntheticClip:
     def frame(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         """Render frame ``i``: (RGB uint8 (H, W, 3), index mask uint8 (H, W))."""
         h, w = self.size
-        cy, cx, zoom, roll = self.camera(i)
-        ys = np.arange(h, dtype=np.float32) - h / 2 + 0.5
-        xs = np.arange(w, dtype=np.float32) - w / 2 + 0.5
-        cos, sin = np.cos(roll) / zoom, np.sin(roll) / zoom
-        dx = cos * xs[None, :] - sin * ys[:, None]
-        dy = sin * xs[None, :] + cos * ys[:, None]
-        idx = (dy + cy).astype(np.intp) * self._canvas_shape[1] + (dx + cx).astype(np.intp)
-        px = self._canvas.take(idx).view(np.uint8).reshape(h, w, 8)
-        label = px[..., 3].copy()
-        image = px[..., :3].astype(np.float32)
-        gloss = px[..., 6].copy()
+        view = look(self._canvas, self._canvas_shape, self.size, self.camera(i))
+        label = view.pixels[..., 3].copy()
+        image = view.pixels[..., :3].astype(np.float32)
+        gloss = view.pixels[..., 6].copy()
         if self._blood is not None:
-            gloss[_apply_blood(*self._blood, i, px[..., 7], image, label)] = 255  # wet
-        # Where a surface's slope equals the view ray's, the coaxial light mirrors into the lens.
-        view, unit = np.float32(zoom / (1.1 * w)), np.float32(1 / SLOPE_SCALE)
-        d2 = (px[..., 4].view(np.int8) * unit - dx * view) ** 2
-        d2 += (px[..., 5].view(np.int8) * unit - dy * view) ** 2
-        spec = gloss * np.exp(-d2 / 0.012)
-        image += (spec * 1.6)[..., None]
+            gloss[_apply_blood(*self._blood, i, view.pixels[..., 7], image, label)] = 255  # wet
+        add_specular(image, gloss, view)
         draw_tools(image, label, self.tools, i, self.centre, self.fov_radius)
         image *= self._light
         oy, ox = np.random.default_rng([*self._seed, 2, i]).integers(0, 16, 2)
@@ -146,25 +127,14 @@ def _check_index(name: str, value) -> int:
     return number
 
 
-def _edge(w: int) -> float:
-    return max(2.0, 0.012 * w)  # width of the soft rim of the field of view
-
-
-def _radius(size, centre) -> np.ndarray:
-    h, w = size
-    ys = np.arange(h, dtype=np.float32)[:, None] + 0.5 - centre[0]
-    xs = np.arange(w, dtype=np.float32)[None, :] + 0.5 - centre[1]
-    return np.sqrt(ys * ys + xs * xs)
-
-
 def _light_map(rng, size, centre, fov_radius) -> np.ndarray:
     """Per-clip lighting: colour temperature, brightness, fall-off and the circular lens rim."""
     warmth = rng.uniform(-1, 1)
     gains = np.array([1 + 0.12 * warmth, 1 + rng.uniform(-0.04, 0.04), 1 - 0.14 * warmth])
     gains *= rng.uniform(0.7, 1.15)
-    r = _radius(size, centre) / fov_radius
+    r = distance_from(size, centre) / fov_radius
     falloff = 1 - rng.uniform(0.3, 0.6) * r * r
-    rim = np.clip((fov_radius - r * fov_radius) / _edge(size[1]), 0, 1)
+    rim = np.clip((fov_radius - r * fov_radius) / rim_width(size[1]), 0, 1)
     return ((falloff * rim)[..., None] * gains).astype(np.float32)
 
 
