@@ -350,7 +350,7 @@ def round1(
     )
     frames = project.frames
     for entry in project.queue:
-        project.accept_label(entry.key, frames.ground_truth(frames.index_of(entry.key)))
+        project.accept_label(entry.key, frames.truth(entry.key))
     session = ActiveLearningSession(project)
     gen = session.run_round(RoundConfig(strategy="alges-seg", query_size=FIRST_LABELS, seed=seed))
     try:
@@ -363,8 +363,8 @@ def round1(
         pred = project.prediction(key)
         if pred is None:
             raise SystemExit(f"no cached prediction for {key}: the scoring pass did not run")
-        out.append((key, frames.ground_truth(frames.index_of(key)), np.asarray(pred)))
-    images = {key: np.asarray(frames[frames.index_of(key)]) for key, _, _ in out}
+        out.append((key, frames.truth(key), np.asarray(pred)))
+    images = {key: np.asarray(frames.frame(key)) for key, _, _ in out}
     project.close()
     return [(key, gt, pred, images[key]) for key, gt, pred in out]
 
@@ -754,8 +754,8 @@ def real_frames(
     from skimage.transform import resize
 
     from alges_napari.core.acquire.scoring import iter_score
-    from alges_napari.core.acquire.step import KeyedFrames
     from alges_napari.core.data.frames import open_frames
+    from alges_napari.core.data.frames.stream import KeyedFrames
     from alges_napari.core.data.superpixels import compute_superpixels
     from alges_napari.core.learn.model import load_checkpoint
     from alges_napari.core.learn.train import make_samples

@@ -72,7 +72,7 @@ def main() -> None:
         cache = FrameCache(root / "cache")
         model, spec, _ = load_checkpoint(checkpoint)
         frames = open_frames(source_config["path"])
-        here = local_scorer(model, spec, lambda k: frames[frames.index_of(k)], device="cpu")
+        here = local_scorer(model, spec, frames.frame, device="cpu")
 
         def on_frame(i: int, prediction, heat) -> None:
             cache.write(keys[i], prediction, heat)

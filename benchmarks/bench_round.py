@@ -89,7 +89,7 @@ def score_other_frames(
     for key in keys:
         pred = project.prediction(key)
         pred = session.predict(key) if pred is None else pred
-        truth = frames.ground_truth(frames.index_of(key))
+        truth = frames.truth(key)
         meter.update(pred, truth)
         agree.append(pixel_agreement(pred, truth))
     return meter.mean_dice(schema.scored_classes), float(np.median(agree)), float(np.mean(agree))
@@ -107,7 +107,7 @@ def one_run(source: Path, preset: str, workdir: Path) -> dict[str, Any]:
         frames = project.frames
         first = [e.key for e in project.queue]
         for key in first:
-            project.accept_label(key, frames.ground_truth(frames.index_of(key)))
+            project.accept_label(key, frames.truth(key))
         session = ActiveLearningSession(project, device="cpu")
         clock = StepClock()
         t0 = time.perf_counter()

@@ -39,8 +39,8 @@ import numpy as np
 import torch
 
 from alges_napari.core.acquire.scoring import iter_score
-from alges_napari.core.acquire.step import KeyedFrames
 from alges_napari.core.data.frames import open_frames
+from alges_napari.core.data.frames.stream import KeyedFrames
 from alges_napari.core.learn.config import TrainConfig
 from alges_napari.core.learn.metrics import SegmentationMeter
 from alges_napari.core.learn.model import (

@@ -351,7 +351,7 @@ class SuperpixelTool(QObject):
 def attach_tool(layer: Any, frames: Any, annotation: Any, panel: Any) -> SuperpixelTool:
     """A :class:`SuperpixelTool` on ``layer`` for the frame ``annotation`` shows, wired to ``panel``.
 
-    ``frames`` is the project's frame source (``frames[i]`` reads frame ``i``); ``annotation``
+    ``frames`` is the project's frame source (``frames.frame(key)`` reads frame ``key``); ``annotation``
     the :class:`~._qt.annotation.AnnotationController` (its ``key`` and layers' current index);
     ``panel`` the :class:`~._qt.annotate_panel.AnnotatePanel` (its superpixel button and
     coarseness list). The boundary overlay goes in the viewer of ``annotation.layers``.
@@ -361,8 +361,7 @@ def attach_tool(layer: Any, frames: Any, annotation: Any, panel: Any) -> Superpi
         key = annotation.key
         if key is None:
             return None
-        index = frames.index_of(key)
-        return key, lambda: np.asarray(frames[index])
+        return key, lambda: np.asarray(frames.frame(key))
 
     tool = SuperpixelTool(layer, current)
     tool.set_coarseness(panel.coarseness.currentData())

@@ -15,6 +15,26 @@ class FrameSourceError(AlgesError):
     """A frame source (folder, video, TIFF, CholecSeg8k tree) cannot be opened or read."""
 
 
+class FrameKeyError(FrameSourceError):
+    """A frame key that a frame source does not list (a label or queue entry from elsewhere).
+
+    Attributes
+    ----------
+    key : str
+        The key asked for.
+    source : str
+        The source asked (its path), named in the message with the key.
+    """
+
+    def __init__(self, key: str, source: object) -> None:
+        self.key, self.source = key, str(source)
+        super().__init__(f"frame key {key!r} is not in {self.source}")
+
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:
+        # Rebuilt from key and source, not the message: a dask worker's error crosses a pickle.
+        return type(self), (self.key, self.source)
+
+
 class MaskError(AlgesError):
     """A mask file or array is unreadable, of the wrong size, or holds values outside the schema."""
 

@@ -22,10 +22,10 @@ import torch
 
 from alges_napari.core.acquire.queue import QueueEntry
 from alges_napari.core.acquire.scoring import iter_score
-from alges_napari.core.acquire.step import KeyedFrames, iter_acquire
+from alges_napari.core.acquire.step import iter_acquire
 from alges_napari.core.acquire.strategies import DEFAULT_STRATEGY
 from alges_napari.core.data.classes import IGNORE_INDEX
-from alges_napari.core.data.frames.stream import KeyReader
+from alges_napari.core.data.frames.stream import KeyedFrames, KeyReader
 from alges_napari.core.errors import AlgesError
 from alges_napari.core.learn.config import TrainConfig
 from alges_napari.core.learn.metrics import SegmentationMeter
@@ -398,7 +398,7 @@ class ActiveLearningSession:
         """(frame, label) of the labelled validation frames (the early-stopping frames)."""
         project, frames = self.project, self.project.frames
         keys = project.validation_keys(labelled_only=True)
-        return [(frames[frames.index_of(k)], project.load_label(k)) for k in keys]
+        return [(frames.frame(k), project.load_label(k)) for k in keys]
 
     def _training_dice(
         self, train_keys: Sequence[str], stop: SupportsIsSet | None

@@ -157,7 +157,7 @@ def label_from_truth(project_dir: Path, n: int) -> list[str]:
         frames = project.frames
         keys = project.keys[:: max(1, len(project.keys) // n)][:n]
         for key in keys:
-            project.accept_label(key, frames.ground_truth(frames.index_of(key)))
+            project.accept_label(key, frames.truth(key))
     return keys
 
 

@@ -63,7 +63,7 @@ def test_rank_json_of_alges_seg_gives_gradient_mass_and_d2(trained: Path, capsys
     with Project.open(trained, readonly=True) as project:
         pool, frames = project.unlabelled_keys(), project.frames
         model, spec, _ = load_checkpoint(project.latest_checkpoint(), device="cpu")
-        pool_frames = [frames[frames.index_of(k)] for k in pool]
+        pool_frames = [frames.frame(k) for k in pool]
         scored = score_frames(model, pool_frames, spec, want={"emb_seg"}, device="cpu")
         round_seed = 2 + len(project.rounds)  # a round's seed: --seed + its round
     mass = scored.emb_seg.sum(axis=1)

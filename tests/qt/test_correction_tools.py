@@ -54,7 +54,7 @@ def test_the_overlay_shows_the_boundaries_of_the_superpixels_a_click_paints(
     assert isinstance(overlay, Image)  # no Labels: nothing to paint, save or export as one
     assert viewer.layers[-1] is overlay and viewer.layers.selection.active is layer
     index = project.frames.index_of(widget.current_key)
-    frame = np.asarray(project.frames[index])
+    frame = np.asarray(project.frames.frame(widget.current_key))
     superpixels = _independent_superpixels(frame, 16 * 16)
     expected = find_boundaries(superpixels, connectivity=1, mode="thick")
     np.testing.assert_array_equal(overlay.data.astype(bool), expected)

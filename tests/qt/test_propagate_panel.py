@@ -28,7 +28,7 @@ def accept_truth(widget, key: str) -> np.ndarray:
     """Open ``key``, put its ground truth in the annotation and accept it."""
     project = widget.project
     widget.go_to_key(key)
-    truth = project.frames.ground_truth(project.frames.index_of(key))
+    truth = project.frames.truth(key)
     widget.layers.set_annotation(truth, baseline=False)
     assert widget.accept() is not None
     return truth

@@ -25,7 +25,7 @@ def test_a_click_paints_exactly_the_superpixel_under_the_cursor(project_widget, 
     assert layer.mode == "pan_zoom" and not layer.mouse_pan  # a drag paints, it does not pan
     project = widget.project
     index = project.frames.index_of(widget.current_key)
-    frame = np.asarray(project.frames[index])
+    frame = np.asarray(project.frames.frame(widget.current_key))
     # The superpixels, computed here independently with the documented settings ("fine":
     # about 16 x 16 pixels each; SLIC in CIELAB, compactness 10, connected regions).
     expect_sp = slic(

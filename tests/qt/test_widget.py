@@ -27,7 +27,7 @@ def label_from_truth(widget, viewer, key: str) -> np.ndarray:
     """Paint ``key``'s ground truth into the annotation as napari's tools would, and accept."""
     project = widget.project
     widget.go_to_key(key)
-    truth = project.frames.ground_truth(project.frames.index_of(key))
+    truth = project.frames.truth(key)
     layer = widget.layers.annotation
     idx = np.nonzero(np.ones_like(truth, bool))
     layer.data_setitem(idx, truth[idx])
@@ -218,7 +218,7 @@ def test_closing_the_viewer_mid_round_stops_it_cleanly(project_widget, qtbot) ->
         assert sorted(reopened.labelled_keys()) == sorted(labelled)
         assert reopened.rounds == [] and reopened.recovery is None
         for key in labelled:
-            truth = reopened.frames.ground_truth(reopened.frames.index_of(key))
+            truth = reopened.frames.truth(key)
             np.testing.assert_array_equal(reopened.load_label(key), truth)
 
 
@@ -378,7 +378,7 @@ def test_changes_made_through_the_project_api_reach_the_widget(project_widget, q
     widget, viewer = project_widget
     project, table, status = widget.project, widget.annotate.queue, widget.status
     key, skipped = project.queue[1].key, project.queue[2].key  # not the frame on screen
-    truth = project.frames.ground_truth(project.frames.index_of(key))
+    truth = project.frames.truth(key)
     assert table.status_of(key) == "unlabelled" and not widget.learn.retrain.isEnabled()
     assert status.counts.text().startswith("Labelled 0 / 16 frames")
     pixels_before = status.pixels.text()

@@ -128,7 +128,7 @@ def score_shard(
         scorer = local_scorer(
             model,
             spec,
-            lambda key: frames[frames.index_of(key)],
+            frames.frame,
             device=dev,
             batch_size=batch_size,
             engine=engine,

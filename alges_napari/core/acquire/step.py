@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -28,6 +28,7 @@ from alges_napari.core.acquire.queue import QueueEntry
 from alges_napari.core.acquire.scores import UNCERTAINTY_FIELDS, ScoreResult
 from alges_napari.core.acquire.scoring import OnFrame, iter_score
 from alges_napari.core.acquire.strategies import get_strategy
+from alges_napari.core.data.frames.stream import KeyedFrames
 from alges_napari.core.progress import Cancelled, Progress, SupportsIsSet, is_stopped
 
 #: ``scorer(keys, want, on_frame, stop)`` scores the frames of ``keys`` and returns a generator
@@ -106,48 +107,6 @@ class Acquisition:
     candidates: list[str] = field(default_factory=list)
     scores: ScoreResult | None = None
     timings: dict[str, float] = field(default_factory=dict)
-
-
-class KeyedFrames(Sequence):
-    """The frames of ``keys``, decoded on demand (what the scoring pass iterates).
-
-    When ``frame_of`` also has ``iter_keys(keys)`` (yielding ``(position in keys, frame)`` in
-    the order cheapest for its source, e.g. :class:`~alges_napari.core.data.frames.stream.
-    KeyReader` or the pool cache's reader), :meth:`iter_frames` passes it on, so the scoring
-    pass reads a video in stream order; its ``frame_size``, when it has one, is the size the
-    frames stand for (they may come resized to the model's input).
-    """
-
-    def __init__(self, frame_of: Callable[[str], np.ndarray], keys: Sequence[str]):
-        self._frame_of, self._keys = frame_of, list(keys)
-
-    def __len__(self) -> int:
-        return len(self._keys)
-
-    def __getitem__(self, i: int) -> np.ndarray:  # type: ignore[override]
-        return self._frame_of(self._keys[i])
-
-    @property
-    def frame_size(self) -> tuple[int, int] | None:
-        """The size of the frames these stand for (``frame_of.frame_size``), or None."""
-        return getattr(self._frame_of, "frame_size", None)
-
-    def iter_frames(self, indices: Iterable[int]) -> Iterator[tuple[int, np.ndarray]]:
-        """``(index, frame)`` for ``indices``, in ``frame_of.iter_keys``' order when it has one."""
-        idx = [int(i) for i in indices]
-        stream = getattr(self._frame_of, "iter_keys", None)
-        if stream is None:
-            for i in idx:
-                yield i, self[i]
-            return
-        inner = stream([self._keys[i] for i in idx])
-        try:
-            for pos, frame in inner:
-                yield idx[pos], frame
-        finally:
-            close = getattr(inner, "close", None)
-            if close is not None:
-                close()  # ends a decode thread at once when the pass stops early
 
 
 def draw_candidates(pool: Sequence[str], candidates: int | None, seed: int) -> list[str]:

@@ -26,9 +26,10 @@ import numpy as np
 import torch
 
 from alges_napari.core.acquire.scoring import iter_score
-from alges_napari.core.acquire.step import KeyedFrames, iter_acquire
+from alges_napari.core.acquire.step import iter_acquire
 from alges_napari.core.data.classes import CHOLECSEG8K
 from alges_napari.core.data.frames import open_frames
+from alges_napari.core.data.frames.stream import KeyedFrames
 from alges_napari.core.errors import AlgesError
 from alges_napari.core.experiment.config import SimulationConfig
 from alges_napari.core.experiment.effort import correction_effort

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from alges_napari.core.data.propagate import clip_neighbours, iter_warped
-from alges_napari.core.errors import AlgesError, MaskError, ProjectError
+from alges_napari.core.errors import MaskError, ProjectError
 from alges_napari.core.progress import Progress, SupportsIsSet, is_stopped
 from alges_napari.core.project.events import ProjectEvent
 from alges_napari.core.project.files import (
@@ -160,12 +160,8 @@ class DraftStore:
         project = self._project
         if project.readonly:
             raise ProjectError(f"project {project.root} is open read-only")
-        try:
-            project.frames.index_of(key)
-        except AlgesError:
-            raise ProjectError(
-                f"frame key {key!r} is not in the project's source {project.root}"
-            ) from None
+        if key not in project.frames:
+            raise ProjectError(f"frame key {key!r} is not in the project's source {project.root}")
         mask = validate_mask(np.asarray(mask), project.schema, shape=self._shape(), name=key)
         data = _encode(mask, source, distance)
         path = self.path(key)

@@ -272,7 +272,7 @@ def _write_cholec_frame(project: Project, frames: Any, key: str, base: Path) -> 
     if frames is None:
         return "the frame source cannot be opened"
     try:
-        frame = np.asarray(frames[frames.index_of(key)])
+        frame = np.asarray(frames.frame(key))
     except AlgesError as exc:
         return str(exc)
     _write_png(base.with_name(base.name + ".png"), frame)

@@ -149,9 +149,9 @@ def _quirky(tmp_path) -> Path:
 
 def test_each_quirk_has_a_named_answer(tmp_path) -> None:
     src = _open(_quirky(tmp_path) / "train_seg")
-    ignore = src.ground_truth(src.index_of("3/3_300"))
+    ignore = src.truth("3/3_300")
     assert int((ignore == 255).sum()) == 20  # 255 stays: the project's ignore value
-    stray = src.ground_truth(src.index_of("10/10_75"))
+    stray = src.truth("10/10_75")
     expected = frame_mask(10, 75)
     expected[40:42, :3] = 255  # the value 7 becomes ignore
     np.testing.assert_array_equal(stray, expected)
@@ -198,7 +198,7 @@ def test_unequal_channels_name_the_file(tmp_path) -> None:
     Image.fromarray(rgb).save(root / "semseg" / "10_825.png")
     src = _open(root / "train_seg")
     with pytest.raises(MaskError, match="10_825.png: its 3 channels differ at 1 pixels"):
-        src.ground_truth(src.index_of("10/10_825"))
+        src.truth("10/10_825")
     rep = src.report()
     assert list(rep.bad_masks) == ["semseg/10_825.png"] and "10_825.png" in rep.summary()
 
@@ -214,7 +214,7 @@ def test_frame_without_mask_is_reported_by_name(tmp_path) -> None:
     root = make_endoscapes(tmp_path / "es")
     (root / "semseg" / "3_1050.png").unlink()
     src = _open(root / "train_seg")
-    assert src.ground_truth(src.index_of("3/3_1050")) is None
+    assert src.truth("3/3_1050") is None
     rep = src.report()
     assert rep.missing_masks == ["train_seg/3_1050.jpg"] and rep.n_masks == 5
     assert "1 frames without a mask (no ground truth): train_seg/3_1050.jpg" in rep.summary()

@@ -123,8 +123,6 @@ def test_the_scoring_pass_reads_in_stream_order_and_answers_in_pool_order(clip) 
     import torch
 
     from alges_napari.core.acquire.scoring import iter_score
-    from alges_napari.core.acquire.step import KeyedFrames
-    from alges_napari.core.data.frames.stream import KeyReader
     from alges_napari.core.learn.model import ModelSpec, build_model
     from alges_napari.core.progress import run_to_end
 
@@ -140,12 +138,12 @@ def test_the_scoring_pass_reads_in_stream_order_and_answers_in_pool_order(clip) 
     def on_frame(i, pred, heat):
         seen[i] = pred
 
-    streamed = KeyedFrames(KeyReader(src), keys)
+    streamed = src.keyed(keys)
     before = src.decode_counts["decoded"]
     got = run_to_end(iter_score(model, streamed, spec, want=want, on_frame=on_frame))
     targets = range(0, 46, 3)  # one forward decode of what they need, whatever the key order
     assert src.decode_counts["decoded"] - before == _frames_to_decode(targets, keyframes)
-    plain = [src[src.index_of(k)] for k in keys]  # the same frames, by random access, in order
+    plain = [src.frame(k) for k in keys]  # the same frames, by random access, in order
     ref_seen: dict[int, np.ndarray] = {}
     ref = run_to_end(
         iter_score(model, plain, spec, want=want, on_frame=lambda i, p, h: ref_seen.update({i: p}))

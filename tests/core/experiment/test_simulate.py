@@ -162,8 +162,7 @@ def test_evaluation_matches_an_independent_dice(tree: Path, tmp_path: Path) -> N
     split = json.loads((out / "state/repeat_0/split.json").read_text())
     model, spec, _ = load_checkpoint(out / "state/repeat_0/round_0000.safetensors")
     source = open_frames(tree)
-    idx = [source.index_of(k) for k in split["test"]]
-    data = make_samples([(source[i], source.ground_truth(i)) for i in idx], (64, 64))
+    data = make_samples([(source.frame(k), source.truth(k)) for k in split["test"]], (64, 64))
     x = data.images.float() / 255
     x = (x - torch.tensor(spec.mean).view(1, 3, 1, 1)) / torch.tensor(spec.std).view(1, 3, 1, 1)
     with torch.no_grad():
@@ -355,8 +354,7 @@ def _resized_frame(tree: Path, key: str, size: tuple[int, int]) -> np.ndarray:
     from alges_napari.core.learn.train import make_samples
 
     source = open_frames(tree)
-    i = source.index_of(key)
-    return make_samples([(source[i], source.ground_truth(i))], size).images[0]
+    return make_samples([(source.frame(key), source.truth(key))], size).images[0]
 
 
 def _predict(model, spec, image: torch.Tensor) -> np.ndarray:

@@ -51,7 +51,7 @@ def train_round(project: Project, round_no: int) -> str:
         nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, project.schema.num_classes, 1)
     )
     frames = project.frames
-    pairs = [(frames[frames.index_of(k)], project.load_label(k)) for k in project.labelled_keys()]
+    pairs = [(frames.frame(k), project.load_label(k)) for k in project.labelled_keys()]
     cfg = TrainConfig(input_size=(32, 32), epochs=2, batch_size=4, augment=True)
     run_to_end(iter_train(model, pairs, cfg))
     data = save_safetensors({k: v.contiguous() for k, v in model.state_dict().items()})

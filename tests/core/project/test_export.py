@@ -48,9 +48,8 @@ def test_cholecseg8k_export_reads_back_as_a_tree(project: Project, tmp_path: Pat
     back = open_frames(out)  # the frames module's own CholecSeg8k reader, independent of export
     assert sorted(back.keys) == sorted([project.keys[1], project.keys[4]])
     for key in back.keys:
-        i = back.index_of(key)
-        np.testing.assert_array_equal(back.ground_truth(i), project.load_label(key))
-        np.testing.assert_array_equal(back[i], project.frames[project.frames.index_of(key)])
+        np.testing.assert_array_equal(back.truth(key), project.load_label(key))
+        np.testing.assert_array_equal(back.frame(key), project.frames.frame(key))
     assert json.loads((out / "keymap.json").read_text()) == {k: k for k in back.keys}
 
 

@@ -44,8 +44,7 @@ def test_first_pass_builds_what_training_would_see_and_states_its_size(tmp_path)
     keys = src.keys[1::2] + [src.keys[3]]  # a pool subset, one key twice
     got = cached_pass(tmp_path, src, (32, 40), keys)
     for key, frame in zip(keys, got, strict=True):
-        i = src.index_of(key)
-        want = make_samples([(src[i], np.zeros((H, W), np.uint8))], (32, 40)).images[0]
+        want = make_samples([(src.frame(key), np.zeros((H, W), np.uint8))], (32, 40)).images[0]
         np.testing.assert_array_equal(frame, want.permute(1, 2, 0).numpy())
     cache = PoolCache(tmp_path, src, (32, 40))
     array = cache.open()

@@ -25,8 +25,14 @@ timestamps, sorted, are the frames); frame ``i`` is found by seeking to the keyf
 decoding forward to its exact timestamp, so random access returns the very frame a sequential
 decode would. A decoder stays positioned for sequential reads and a small LRU cache holds recent
 frames. Passes over many frames ask :meth:`FrameSource.iter_frames`, which a video answers in
-stream order with one forward decode. Image folders and CholecSeg8k trees live in :mod:`alges_napari.core.data.frames.folder`,
-videos and TIFF stacks in :mod:`alges_napari.core.data.frames.media`.
+stream order with one forward decode.
+
+Frames are read by key with :meth:`FrameSource.frame` (ground truth with
+:meth:`FrameSource.truth`), and a pass over a key list iterates :meth:`FrameSource.keyed`, a
+view that keeps the source's stream order; a key the source does not list raises
+:class:`~alges_napari.core.errors.FrameKeyError`. Image folders and CholecSeg8k trees live in
+:mod:`alges_napari.core.data.frames.folder`, videos and TIFF stacks in
+:mod:`alges_napari.core.data.frames.media`.
 """
 
 from __future__ import annotations
@@ -34,14 +40,15 @@ from __future__ import annotations
 import abc
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from alges_napari.core.data.classes import ClassSchema
-from alges_napari.core.errors import FrameSourceError
+from alges_napari.core.data.frames.stream import KeyedFrames, KeyReader
+from alges_napari.core.errors import FrameKeyError, FrameSourceError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
@@ -176,11 +183,77 @@ class FrameSource(abc.ABC):
             yield int(i), self[i]
 
     def index_of(self, key: str) -> int:
-        """Return the position of frame ``key``; FrameSourceError when it is not in the source."""
+        """Return the position of frame ``key``; :class:`FrameKeyError` when it is not listed.
+
+        Only for what needs a position (a viewer's slider, a clip's neighbours, a cache row):
+        frames and ground truth are read by key with :meth:`frame` and :meth:`truth`.
+        """
         try:
             return self._index[key]
-        except KeyError:
-            raise FrameSourceError(f"frame key {key!r} is not in {self.path}") from None
+        except (KeyError, TypeError):  # TypeError: an unhashable "key" is not listed either
+            raise FrameKeyError(key, self.path) from None
+
+    def __contains__(self, key: object) -> bool:
+        """True when ``key`` is one of the source's frame keys (not a frame array)."""
+        try:
+            return key in self._index
+        except TypeError:  # unhashable, e.g. an array: never a key
+            return False
+
+    def frame(self, key: str) -> np.ndarray:
+        """Decode frame ``key`` as uint8 (H, W, 3) RGB.
+
+        Parameters
+        ----------
+        key : str
+            One of :attr:`keys`.
+
+        Returns
+        -------
+        numpy.ndarray
+            The frame ``source[source.index_of(key)]`` returns.
+
+        Raises
+        ------
+        FrameKeyError
+            ``key`` is not in the source (the message names the key and the source).
+        """
+        return self[self.index_of(key)]
+
+    def truth(self, key: str) -> np.ndarray | None:
+        """Frame ``key``'s ground truth as uint8 (H, W) class ids (255 = ignore), or None.
+
+        The by-key form of :meth:`ground_truth`: None for a source without ground truth and for
+        a frame of a labelled source that has no mask.
+
+        Raises
+        ------
+        FrameKeyError
+            ``key`` is not in the source.
+        """
+        return self.ground_truth(self.index_of(key))
+
+    def keyed(self, keys: Sequence[str]) -> KeyedFrames:
+        """The frames of ``keys``, in that order, as a sequence decoded on demand.
+
+        ``view[j]`` is ``source.frame(keys[j])``; ``view.iter_frames(indices)`` reads the frames
+        in the order cheapest for the source (a video: forward in stream order, each frame
+        once), which is how the scoring pass iterates a view.
+
+        Parameters
+        ----------
+        keys : sequence of str
+            Keys of this source (a key may repeat).
+
+        Raises
+        ------
+        FrameKeyError
+            A key is not in the source: checked here, so a pass never fails halfway.
+        """
+        keys = list(keys)
+        for key in keys:
+            self.index_of(key)
+        return KeyedFrames(KeyReader(self), keys)
 
     def ground_truth(self, i: int) -> np.ndarray | None:
         """Return frame ``i``'s ground truth as uint8 (H, W) class ids (255 = ignore), or None."""

@@ -123,7 +123,7 @@ def read_frame(frames: Any, key: str) -> tuple[np.ndarray | None, str]:
     if frames is None:
         return None, "the frame source cannot be opened"
     try:
-        return np.asarray(frames[frames.index_of(key)]), ""
+        return np.asarray(frames.frame(key)), ""
     except AlgesError as exc:
         return None, str(exc)
 
