@@ -351,10 +351,10 @@ class SuperpixelTool(QObject):
 def attach_tool(layer: Any, frames: Any, annotation: Any, panel: Any) -> SuperpixelTool:
     """A :class:`SuperpixelTool` on ``layer`` for the frame ``annotation`` shows, wired to ``panel``.
 
-    ``frames`` is the project's frame source (``frames.frame(key)`` reads frame ``key``); ``annotation``
-    the :class:`~._qt.annotation.AnnotationController` (its ``key`` and layers' current index);
-    ``panel`` the :class:`~._qt.annotate_panel.AnnotatePanel` (its superpixel button and
-    coarseness list). The boundary overlay goes in the viewer of ``annotation.layers``.
+    ``frames`` is the project's frame source (``frames.frame(key)`` reads frame ``key``);
+    ``annotation`` the :class:`~._qt.annotation.AnnotationController` (its ``key`` and layers'
+    current index); ``panel`` the :class:`~._qt.annotate_panel.AnnotatePanel` (its superpixel
+    button and coarseness list). The boundary overlay goes in the viewer of ``annotation.layers``.
     """
 
     def current() -> tuple[str, Callable[[], np.ndarray]] | None:
