@@ -210,7 +210,7 @@ class AlgesWidget(QWidget):
         self.close_project()
         prepare_model_stack()  # in the GUI thread, before any worker needs it (see the module)
         self._res.project = project
-        self.session = ActiveLearningSession(project)
+        self.session = ActiveLearningSession(project, engine=self.learn.engine_choice())
         self.layers = ProjectLayers(self.viewer, project.frames, project.schema, project.root.name)
         self._keeper = LayerKeeper(self.layers, self.annotate.heat)
         self.annotate.set_classes(project.schema.names, project.schema.colors)
