@@ -50,8 +50,9 @@ def test_rank_json_prints_the_queue_it_writes(trained: Path, capsys) -> None:
 
 
 def test_rank_json_of_alges_seg_gives_gradient_mass_and_d2(trained: Path, capsys) -> None:
-    from alges_napari.core.acquire.scoring import score_frames
+    from alges_napari.core.acquire.scoring import ScoreOptions, score_frames
     from alges_napari.core.acquire.step import rank_queue
+    from alges_napari.core.acquire.strategies import get_strategy
     from alges_napari.core.learn.model import load_checkpoint
     from alges_napari.core.project.project import Project
 
@@ -64,14 +65,15 @@ def test_rank_json_of_alges_seg_gives_gradient_mass_and_d2(trained: Path, capsys
         pool, frames = project.unlabelled_keys(), project.frames
         model, spec, _ = load_checkpoint(project.latest_checkpoint(), device="cpu")
         pool_frames = [frames[frames.index_of(k)] for k in pool]
-        scored = score_frames(model, pool_frames, spec, want={"emb_seg"}, device="cpu")
+        cpu = ScoreOptions(device="cpu")
+        scored = score_frames(model, pool_frames, spec, want={"emb_seg"}, options=cpu)
         round_seed = 2 + len(project.rounds)  # a round's seed: --seed + its round
     mass = scored.emb_seg.sum(axis=1)
     for e in entries:
         i = pool.index(e["key"])
         assert e["score"] == pytest.approx(mass[i], rel=1e-6)
         assert e["relative"] == pytest.approx(100 * mass[i] / mass.max(), rel=1e-6)
-    again = rank_queue("alges-seg", scored, pool, 4, round_seed)
+    again = rank_queue(get_strategy("alges-seg"), scored, pool, 4, round_seed)
     assert [e.key for e in again] == [e["key"] for e in entries]
 
 

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from alges_napari.core.acquire.scoring import (
+    ScoreOptions,
     alges_embeddings,
     iter_score,
     predict_masks,
@@ -154,8 +155,8 @@ def test_iter_score_predictions_equal_plain_inference() -> None:
         model,
         frames,
         spec,
-        batch_size=2,
         want={"emb_seg"},
+        options=ScoreOptions(batch_size=2),
         on_frame=lambda i, pred, heat: seen.__setitem__(i, (pred, heat)),
     )
     plain = predict_masks(model, frames, spec, batch_size=3)
@@ -172,7 +173,7 @@ def test_iter_score_fields_match_direct_computations() -> None:
     model, spec = _float_model("FPN")
     frames = _frames(3, 64, 64)
     want = {"emb_img", "emb_seg", "badge", "entropy", "margin", "least_confidence", "features"}
-    res = score_frames(model, frames, spec, batch_size=2, want=want)
+    res = score_frames(model, frames, spec, want=want, options=ScoreOptions(batch_size=2))
     from alges_napari.core.learn.model import preprocess
 
     x = preprocess(np.stack(frames), spec)
@@ -203,7 +204,12 @@ def test_iter_score_progress_and_stop_within_one_batch() -> None:
     stop = threading.Event()
     calls: list[int] = []
     gen = iter_score(
-        model, frames, spec, batch_size=2, on_frame=lambda i, p, h: calls.append(i), stop=stop
+        model,
+        frames,
+        spec,
+        on_frame=lambda i, p, h: calls.append(i),
+        stop=stop,
+        options=ScoreOptions(batch_size=2),
     )
     assert next(gen) == Progress("score", 0, 7)
     assert next(gen).done == 2
@@ -212,7 +218,7 @@ def test_iter_score_progress_and_stop_within_one_batch() -> None:
         next(gen)
     assert calls == [0, 1]  # nothing past the batch in flight
     progress: list[Progress] = []
-    run_to_end(iter_score(model, frames, spec, batch_size=3), progress.append)
+    run_to_end(iter_score(model, frames, spec, options=ScoreOptions(batch_size=3)), progress.append)
     assert [p.done for p in progress] == [0, 3, 6, 7]
 
 
