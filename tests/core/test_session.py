@@ -13,10 +13,10 @@ import pytest
 import torch
 
 from alges_napari.core import session as session_mod
+from alges_napari.core.acquire.strategies import get_strategy
 from alges_napari.core.errors import AlgesError, CheckpointError
 from alges_napari.core.progress import StopFlag, run_to_end
 from alges_napari.core.project.project import Project
-from alges_napari.core.acquire.strategies import get_strategy
 from alges_napari.core.session import ActiveLearningSession, RoundConfig
 
 torch.set_num_threads(1)

@@ -51,3 +51,25 @@ def test_a_bad_engine_setting_starts_no_job(project_widget, monkeypatch) -> None
     assert widget.retrain(RoundConfig()) is None
     assert "engine 'onnx' needs ONNX Runtime" in widget.learn.progress_text.text()
     assert project.latest_checkpoint() is None
+
+
+def test_the_widgets_engine_reaches_the_rounds_scoring_passes(
+    project_widget, qtbot, monkeypatch
+) -> None:
+    from tests.engine_spy import engine_environ, spy_here
+    from tests.qt.test_widget import wait_round
+
+    seen = spy_here(monkeypatch)
+    monkeypatch.delenv("ALGES_ENGINE", raising=False)
+    widget, _viewer = project_widget
+    project = widget.project
+    project.accept_label(project.keys[0], project.frames.ground_truth(0))
+    widget.learn.engine.value = "torch"
+    assert widget.retrain(RoundConfig(query_size=2)) is not None
+    wait_round(qtbot, widget)
+    assert len(project.rounds) == 1 and len(project.queue) == 2
+    # The round's passes (validation, the pool) were all told the widget's choice, as an
+    # argument: nothing process-wide or in the environment carried it.
+    assert seen and set(seen) == {"torch"}
+    assert widget.session.engine == "torch"
+    assert engine_environ() == {}

@@ -23,12 +23,12 @@ from alges_napari.core.acquire.distributed import (  # noqa: E402
     shard_bounds,
 )
 from alges_napari.core.acquire.scores import ScoreResult  # noqa: E402
+from alges_napari.core.acquire.strategies import get_strategy  # noqa: E402
 from alges_napari.core.errors import AlgesError, FrameSourceError  # noqa: E402
 from alges_napari.core.progress import StopFlag, run_to_end  # noqa: E402
 from alges_napari.core.project.cache import FrameCache  # noqa: E402
 from alges_napari.core.project.files import CACHE_DIR  # noqa: E402
 from alges_napari.core.project.project import Project  # noqa: E402
-from alges_napari.core.acquire.strategies import get_strategy  # noqa: E402
 from alges_napari.core.session import ActiveLearningSession, RoundConfig  # noqa: E402
 
 STRATEGIES = ("alges-seg", "coreset")  # core-set also scores the labelled frames

@@ -3,7 +3,6 @@ format."""
 
 from __future__ import annotations
 
-import os
 import warnings
 
 import numpy as np
@@ -16,6 +15,7 @@ from alges_napari.core.learn import engine, engines
 from alges_napari.core.learn.config import TrainConfig
 from alges_napari.core.learn.model import build_model
 from alges_napari.core.learn.train import train
+from tests.engine_spy import engine_environ
 
 FRAMES = 2000  # 2000 x 64 x 64 pixels: enough work for auto to measure
 
@@ -72,11 +72,6 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> dict:
     return seen
 
 
-def alges_environ() -> dict[str, str]:
-    """This package's environment variables (torch adds its own as it loads parts of itself)."""
-    return {k: v for k, v in os.environ.items() if k.startswith("ALGES")}
-
-
 def test_choices_are_arguments_and_none_is_auto(monkeypatch: pytest.MonkeyPatch) -> None:
     for gone in ("get_engine", "set_engine", "use_engine"):
         assert not hasattr(engine, gone)  # no process-wide choice
@@ -87,13 +82,13 @@ def test_choices_are_arguments_and_none_is_auto(monkeypatch: pytest.MonkeyPatch)
     x = torch.zeros((1, 3, 64, 64))
     # $ALGES_ENGINE is the edges' default, never read below them: a pass given no choice is auto.
     monkeypatch.setenv(engine.ENV_VAR, "onnx")
-    before = alges_environ()
+    before = engine_environ()
     picked = engine.pick_engine(tiny().eval(), x, 1)  # too little work to measure: eager torch
     assert picked.name == "torch-contiguous"
     assert engine.pick_engine(tiny().eval(), x, 1, "torch-channels-last").name == (
         "torch-channels-last"
     )
-    assert alges_environ() == before == {engine.ENV_VAR: "onnx"}
+    assert engine_environ() == before == {engine.ENV_VAR: "onnx"}
 
 
 def test_auto_runs_torch_without_onnxruntime_and_says_nothing(
@@ -239,11 +234,11 @@ def test_the_commands_engine_option_is_the_choice_for_their_work(
             monkeypatch.delenv(engine.ENV_VAR, raising=False)
         else:
             monkeypatch.setenv(engine.ENV_VAR, env)
-        before = alges_environ()
+        before = engine_environ()
         args = parser.parse_args([*command, *option])
         check_args(args)
         assert args.engine == chosen
-        assert alges_environ() == before  # chosen, not written anywhere
+        assert engine_environ() == before  # chosen, not written anywhere
     for command in (["rank", "--project", "p"], ["train", "--project", "p"]):
         assert parser.parse_args(command).engine is None  # no option: $ALGES_ENGINE, else auto
     with pytest.raises(SystemExit):

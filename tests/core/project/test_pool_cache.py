@@ -114,8 +114,8 @@ def test_a_pass_cut_short_leaves_no_cache_and_folders_are_not_cached(tmp_path) -
 
 
 def test_round_two_reads_no_video_and_training_reads_the_cache(tmp_path) -> None:
-    from alges_napari.core.project.project import Project
     from alges_napari.core.acquire.strategies import get_strategy
+    from alges_napari.core.project.project import Project
     from alges_napari.core.session import ActiveLearningSession, RoundConfig
 
     write_video(tmp_path / "rec.mp4")
