@@ -125,7 +125,8 @@ class Acquisition:
     queue : list of QueueEntry
         The selected frames, in pick order (see :func:`rank_queue`).
     candidates : list of str
-        The pool frames that were scored and ranked (the whole pool unless ``candidates``).
+        The pool frames that were scored and ranked (the whole pool unless
+        ``Selection.candidates``).
     scores : ScoreResult
         The scoring pass's fields for ``candidates``, in that order.
     timings : dict

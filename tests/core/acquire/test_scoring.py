@@ -226,3 +226,17 @@ def test_iter_score_rejects_unknown_field() -> None:
     model, spec = _float_model()
     with pytest.raises(AlgesError, match="unknown score fields"):
         run_to_end(iter_score(model, _frames(1), spec, want={"emb_pixel"}))
+
+
+def test_the_step_and_the_pass_take_few_parameters() -> None:
+    """Issue 24: the step gets a ready scorer and strategy, the pass its options in one value."""
+    import inspect
+
+    from alges_napari.core.acquire.step import iter_acquire
+
+    step = inspect.signature(iter_acquire).parameters
+    assert list(step) == ["scorer", "strategy", "pool", "selection", "labelled", "sink", "stop"]
+    assert len(inspect.signature(iter_score).parameters) == 8
+    assert ScoreOptions() == ScoreOptions(batch_size=8, device=None, engine=None)
+    with pytest.raises(AlgesError, match="batch size must be >= 1, got 0"):
+        ScoreOptions(batch_size=0)
