@@ -342,6 +342,7 @@ def round1(
     data: Path, work: Path, seed: int, min_steps: int
 ) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
     """(key, ground truth, cached prediction, image) of every unlabelled frame after round 1."""
+    from alges_napari.core.acquire.strategies import get_strategy
     from alges_napari.core.project.project import Project
     from alges_napari.core.session import ActiveLearningSession, RoundConfig
 
@@ -352,7 +353,8 @@ def round1(
     for entry in project.queue:
         project.accept_label(entry.key, frames.truth(entry.key))
     session = ActiveLearningSession(project)
-    gen = session.run_round(RoundConfig(strategy="alges-seg", query_size=FIRST_LABELS, seed=seed))
+    config = RoundConfig(strategy=get_strategy("alges-seg"), query_size=FIRST_LABELS, seed=seed)
+    gen = session.run_round(config)
     try:
         while True:
             next(gen)
@@ -753,7 +755,7 @@ def real_frames(
     import torch
     from skimage.transform import resize
 
-    from alges_napari.core.acquire.scoring import iter_score
+    from alges_napari.core.acquire.scoring import ScoreOptions, iter_score
     from alges_napari.core.data.frames import open_frames
     from alges_napari.core.data.frames.stream import KeyedFrames
     from alges_napari.core.data.superpixels import compute_superpixels
@@ -776,7 +778,8 @@ def real_frames(
     frames = KeyedFrames(lambda key: samples.images[int(key)].permute(1, 2, 0).numpy(),
                          [str(i) for i in range(len(keys))])  # fmt: skip
     with torch.no_grad():
-        for _ in iter_score(model, frames, spec, batch_size=16, want=set(), on_frame=on_frame):
+        options = ScoreOptions(batch_size=16)
+        for _ in iter_score(model, frames, spec, want=set(), on_frame=on_frame, options=options):
             pass
     out = []
     chosen = list(range(len(keys)))

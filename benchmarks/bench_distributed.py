@@ -32,7 +32,9 @@ import torch
 
 from alges_napari.core.acquire.cluster import open_client
 from alges_napari.core.acquire.distributed import DaskScorer
-from alges_napari.core.acquire.step import fields_for, local_scorer
+from alges_napari.core.acquire.scoring import ScoreOptions
+from alges_napari.core.acquire.step import local_scorer
+from alges_napari.core.acquire.strategies import get_strategy
 from alges_napari.core.data.classes import CHOLECSEG8K
 from alges_napari.core.data.frames import open_frames
 from alges_napari.core.learn.model import ModelSpec, build_model, load_checkpoint, save_checkpoint
@@ -68,11 +70,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         root = Path(tmp)
         checkpoint, source_config, keys = setup(root, args.frames)
-        want = frozenset(fields_for("alges-seg"))
+        want = get_strategy("alges-seg").score_fields()
         cache = FrameCache(root / "cache")
         model, spec, _ = load_checkpoint(checkpoint)
         frames = open_frames(source_config["path"])
-        here = local_scorer(model, spec, frames.frame, device="cpu")
+        here = local_scorer(model, spec, frames.frame, ScoreOptions(device="cpu"))
 
         def on_frame(i: int, prediction, heat) -> None:
             cache.write(keys[i], prediction, heat)

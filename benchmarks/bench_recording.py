@@ -198,9 +198,6 @@ def run(args: Any, path: Path, work: Path, input_size: tuple[int, int]) -> None:
     import torch
 
     from alges_napari.core.data.frames.media import VideoSource
-    from alges_napari.core.learn.engine import set_engine
-
-    set_engine("torch-contiguous")  # the rounds and the plain baseline run the same engine
     t0 = time.perf_counter()
     src = VideoSource(path, stride=args.stride, cache_size=0)
     t_open = time.perf_counter() - t0
@@ -256,7 +253,8 @@ def run_rounds(args: Any, path: Path, work: Path, input_size: tuple[int, int]) -
 
     for i in np.linspace(0, len(keys) - 1, args.labels).round().astype(int):
         label(keys[int(i)])
-    session = ActiveLearningSession(proj, device="cpu")
+    # The rounds' passes run eager torch, as the plain baseline does (plain_inference).
+    session = ActiveLearningSession(proj, device="cpu", engine="torch-contiguous")
     out = []
     for r in (1, 2):
         decoded = proj.frames.decode_counts["decoded"]

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from alges_napari.core.acquire.scoring import predict_masks, score_frames
+from alges_napari.core.acquire.scoring import ScoreOptions, predict_masks, score_frames
 from alges_napari.core.learn import engine
 from alges_napari.core.learn.engines import set_memory_format
 from alges_napari.core.learn.losses import segmentation_loss
@@ -113,14 +113,14 @@ def main() -> None:
         with torch.no_grad():  # a new round's weights: the pass pays for a new export
             head.bias.add_(1e-4)
         score_frames(
-            model, frames, spec, batch_size=args.batch, want={"emb_seg"}, on_frame=noop,
-            engine="auto",
+            model, frames, spec, want={"emb_seg"}, on_frame=noop,
+            options=ScoreOptions(batch_size=args.batch, engine="auto"),
         )  # fmt: skip
 
     def eager_pass(field: str):
         return lambda: score_frames(
-            eager, frames, spec, batch_size=args.batch, want={field}, on_frame=noop,
-            engine="torch-contiguous",
+            eager, frames, spec, want={field}, on_frame=noop,
+            options=ScoreOptions(batch_size=args.batch, engine="torch-contiguous"),
         )  # fmt: skip
 
     jobs = {

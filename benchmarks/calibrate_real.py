@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from alges_napari.core.acquire.scoring import iter_score
+from alges_napari.core.acquire.scoring import ScoreOptions, iter_score
 from alges_napari.core.data.frames import open_frames
 from alges_napari.core.data.frames.stream import KeyedFrames
 from alges_napari.core.learn.config import TrainConfig
@@ -80,7 +80,8 @@ def evaluate(model, test: TrainSamples, spec: ModelSpec, num_classes: int) -> di
 
     frames = KeyedFrames(lambda k: test.images[int(k)].permute(1, 2, 0).numpy(),
                          [str(i) for i in range(len(test))])
-    for _ in iter_score(model, frames, spec, batch_size=32, want=set(), on_frame=on_frame):
+    options = ScoreOptions(batch_size=32)
+    for _ in iter_score(model, frames, spec, want=set(), on_frame=on_frame, options=options):
         pass
     dice = meter.dice()
     present = [c for c in range(1, num_classes) if (masks == c).any()]

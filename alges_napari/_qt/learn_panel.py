@@ -14,12 +14,18 @@ from magicgui.widgets import ComboBox, Container
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
-from alges_napari.core.acquire.strategies import DEFAULT_STRATEGY, REGISTRY, available_strategies
+from alges_napari.core.acquire.strategies import (
+    DEFAULT_STRATEGY,
+    REGISTRY,
+    available_strategies,
+    get_strategy,
+)
 from alges_napari.core.errors import AlgesError
 from alges_napari.core.learn.config import PRESETS
-from alges_napari.core.learn.engine import ENGINES, get_engine, set_engine
+from alges_napari.core.learn.engine import ENGINES
 from alges_napari.core.progress import Progress
 from alges_napari.core.session import RoundConfig
+from alges_napari.core.validate import engine_from_env
 
 #: The auto-retrain choices: after every K accepted labels (0 = never).
 AUTO_EVERY = (0, 1, 2, 3, 5, 10, 20, 50, 100)
@@ -79,7 +85,8 @@ def round_settings(
     auto_every : int
         Retrain and rank automatically after every K accepted labels.
     """
-    return RoundConfig(strategy=strategy, query_size=query_size, epochs=epochs)
+    # The form is the widget's edge: the chosen name is resolved here, once, for the round.
+    return RoundConfig(strategy=get_strategy(strategy), query_size=query_size, epochs=epochs)
 
 
 class LearnPanel(QWidget):
@@ -91,8 +98,9 @@ class LearnPanel(QWidget):
         The form of :func:`round_settings`; ``strategy``, ``query_size``, ``epochs`` and
         ``auto_every`` are its magicgui widgets (read and set ``.value``).
     engine : magicgui.widgets.ComboBox
-        What runs the scoring pass (auto, torch, onnx); a change applies at once, to this
-        process (:func:`~alges_napari.core.learn.engine.set_engine`).
+        What runs the scoring pass (auto, torch, onnx), starting from ``$ALGES_ENGINE`` (read
+        once, here); each round takes its value when it starts (:meth:`engine_choice`), as an
+        argument of the session: nothing process-wide or in the environment changes.
     form_box : QWidget
         The settings (the form and the engine): the dock's "Learn" tab.
     run_box : QWidget
@@ -109,12 +117,12 @@ class LearnPanel(QWidget):
         s = self.settings
         self.strategy, self.query_size, self.epochs = s.strategy, s.query_size, s.epochs
         self.auto_every = s.auto_every
-        # A machine's setting, not a round's: beside the form, applied as soon as it changes.
+        # A machine's setting, not a round's: beside the form.
         try:
-            current = get_engine()
+            current = engine_from_env() or "auto"
         except AlgesError as exc:  # a mistyped $ALGES_ENGINE: say so, score on auto
             warnings.warn(f"{exc}; using auto", RuntimeWarning, stacklevel=2)
-            set_engine(current := "auto")
+            current = "auto"
         self.engine = ComboBox(
             choices=list(ENGINES),
             value=current if current in ENGINES else "auto",
@@ -122,7 +130,6 @@ class LearnPanel(QWidget):
             tooltip="What runs the scoring pass: auto (the fastest measured on this machine), "
             "torch, or onnx (ONNX Runtime, CPU)",
         )
-        self.engine.changed.connect(set_engine)
         engine_row = Container(widgets=[self.engine], labels=True)
         engine_row.margins = (0, 0, 0, 0)
         combo = self.strategy.native
@@ -170,6 +177,10 @@ class LearnPanel(QWidget):
     def round_config(self) -> RoundConfig:
         """A RoundConfig from the controls."""
         return self.settings()
+
+    def engine_choice(self) -> str:
+        """The scoring engine chosen (one of :data:`~alges_napari.core.learn.engine.ENGINES`)."""
+        return str(self.engine.value)
 
     def show_progress(self, p: Progress) -> None:
         """Move the bar and the text to a progress record."""

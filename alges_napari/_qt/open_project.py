@@ -54,6 +54,9 @@ class OpenProject:
         ``on_accepted(key)`` after a label was accepted.
     on_change : callable
         Called without arguments when what the buttons can do may have changed.
+    engine : str
+        The scoring engine the session starts with (each round takes the panel's choice
+        again when it starts).
     parent : QObject
         Parent of the event bridge (it must live in the GUI thread).
 
@@ -85,13 +88,14 @@ class OpenProject:
         on_event: Callable[[str, tuple[str, ...]], Any],
         on_accepted: Callable[[str], Any],
         on_change: Callable[[], Any],
+        engine: str,
         parent: Any,
     ):
         viewer = res.viewer
         self._res, self._palette = res, annotate.palette
         res.project = project
         self.project = project
-        self.session = ActiveLearningSession(project)
+        self.session = ActiveLearningSession(project, engine=engine)
         self.layers = ProjectLayers(viewer, project.frames, project.schema, project.root.name)
         self.keeper = LayerKeeper(self.layers, annotate.heat)
         annotate.set_classes(project.schema.names, project.schema.colors)

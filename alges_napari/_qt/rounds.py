@@ -11,7 +11,6 @@ from napari.utils.notifications import show_error, show_info
 from alges_napari._qt.jobs import BackgroundJob, JobStarter
 from alges_napari._qt.learn_panel import LearnPanel
 from alges_napari.core.errors import AlgesError
-from alges_napari.core.learn.engine import get_engine
 from alges_napari.core.progress import Progress
 from alges_napari.core.session import ActiveLearningSession, RoundConfig, RoundResult
 from alges_napari.core.validate import check_engine, check_round_config
@@ -66,19 +65,22 @@ class RoundRunner:
         """Start a round of ``session``; None while another one runs or ``config`` is refused.
 
         The settings are checked first (:func:`~alges_napari.core.validate.check_round_config`,
-        and the engine), so a bad value is refused before the job starts, not after training.
+        and the panel's engine), so a bad value is refused before the job starts, not after
+        training. The engine reaches the round as the session's argument
+        (:attr:`ActiveLearningSession.engine`), like its device.
         """
         if self.running:
             return None
         try:
             check_round_config(config)
-            check_engine(get_engine())
+            engine = check_engine(self._panel.engine_choice())
         except AlgesError as exc:
             self._panel.show_idle(f"Not started: {exc}")
             show_error(f"ALGES: {exc}")
             return None
         panel = self._panel
         self._session = session
+        session.engine = engine
         panel.show_progress(Progress("train", epoch=0, epochs=config.epochs))
         self.job = self._start_job(
             lambda stop: session.run_round(config, stop),

@@ -235,6 +235,7 @@ class AlgesWidget(QWidget):
                 on_event=self._on_project_event,
                 on_accepted=self._label_accepted,
                 on_change=self._update_buttons,
+                engine=self.learn.engine_choice(),
                 parent=self,
             )
         except BaseException:

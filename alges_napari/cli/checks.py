@@ -9,6 +9,7 @@ value, before a model is trained, a project opened or a file written. The checks
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from alges_napari.core import validate
 
@@ -31,8 +32,10 @@ _DEFAULT_MODEL = ("Unet", "resnet18")
 def check_args(args: argparse.Namespace) -> None:
     """Check the parsed arguments of ``args.command``; raises AlgesError naming a bad value.
 
-    Normalises what it checks in place: ``--strategy`` to the registered name, ``--device`` to
-    lower case.
+    Resolves what it checks in place, once, for the command to hand down: one ``--strategy``
+    (``train``, ``rank``) to its :class:`~alges_napari.core.acquire.strategies.Strategy`,
+    ``--device`` to lower case, ``--engine`` to the engine chosen (``$ALGES_ENGINE``, read here
+    and only here, when the option is not given; None: auto).
     """
     for attr, (option, minimum) in _WHOLE.items():
         if hasattr(args, attr):
@@ -44,13 +47,14 @@ def check_args(args: argparse.Namespace) -> None:
     if hasattr(args, "device"):
         args.device = validate.check_device(args.device)
     if hasattr(args, "engine"):
-        validate.check_engine(args.engine)
+        chosen = args.engine if args.engine is not None else validate.engine_from_env()
+        args.engine = validate.check_engine(chosen)
     _check_paths(args)
 
 
-def _strategies(value: str | list[str]) -> str | list[str]:
-    if isinstance(value, str):  # train, rank: one strategy
-        return validate.check_strategy(value)
+def _strategies(value: str | list[str]) -> Any:
+    if isinstance(value, str):  # train, rank: one strategy, resolved here for the round
+        return validate.resolve_strategy(value)
     names = [n.strip() for item in value for n in item.split(",") if n.strip()]
     for name in names:  # simulate: names, comma lists or 'all'
         if name != "all":

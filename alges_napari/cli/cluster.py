@@ -83,5 +83,5 @@ def rank_scorer(project: Any, client: Any, args: argparse.Namespace) -> Any:
         project.config["source"],
         cache=FrameCache(project.root.resolve() / CACHE_DIR),
         device=args.device,
-        engine=getattr(args, "engine", None),  # the command's --engine, where it has one
+        engine=args.engine,  # the edge's choice (--engine, else $ALGES_ENGINE), sent to workers
     )

@@ -75,16 +75,6 @@ def add_device(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def engine_choice(args: argparse.Namespace) -> contextlib.AbstractContextManager[None]:
-    """A block that runs with ``args.engine`` as the process's engine (unchanged without one).
-
-    Entered before any dask worker starts, so that local workers inherit it (``$ALGES_ENGINE``).
-    """
-    from alges_napari.core.learn.engine import use_engine
-
-    return use_engine(getattr(args, "engine", None))
-
-
 def say(args: argparse.Namespace, message: str) -> None:
     """Print a status message unless ``--quiet`` (through tqdm, so bars are not torn)."""
     if not getattr(args, "quiet", False):

@@ -12,7 +12,6 @@ from alges_napari.cli.common import (
     EXIT_OK,
     Bars,
     add_device,
-    engine_choice,
     graceful_interrupt,
     say,
 )
@@ -262,13 +261,9 @@ def run_simulate(args: argparse.Namespace) -> int:
             )
 
     created = not Path(args.out).exists()
-    with (
-        engine_choice(args),
-        dask_client(args) as client,
-        graceful_interrupt(StopFlag(), args.quiet) as stop,
-    ):
+    with dask_client(args) as client, graceful_interrupt(StopFlag(), args.quiet) as stop:
         try:
-            work = iter_simulate(config, args.out, stop, args.device, client)
+            work = iter_simulate(config, args.out, stop, args.device, client, args.engine)
             result = run_to_end(work, on_progress)
         except Exception:
             if created:  # failed before its first step: leave no folder behind

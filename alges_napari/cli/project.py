@@ -15,7 +15,6 @@ from alges_napari.cli.common import (
     Bars,
     OneStrategy,
     add_device,
-    engine_choice,
     graceful_interrupt,
     say,
 )
@@ -197,7 +196,7 @@ def _round_config(args: argparse.Namespace) -> Any:
     from alges_napari.core.session import RoundConfig
 
     return RoundConfig(
-        strategy=args.strategy,
+        strategy=args.strategy,  # the Strategy check_args resolved from --strategy
         query_size=args.query,
         epochs=getattr(args, "epochs", None),
         batch_size=getattr(args, "batch_size", None),
@@ -244,7 +243,7 @@ def _run_with_session(args: argparse.Namespace, work: Any) -> Any:
 
     bars = Bars(args.quiet)
     with Project.open(args.project) as project, graceful_interrupt(StopFlag()) as stop:
-        session = ActiveLearningSession(project, device=args.device)
+        session = ActiveLearningSession(project, device=args.device, engine=args.engine)
         try:
             return run_to_end(work(session, stop), bars)
         finally:
@@ -260,8 +259,7 @@ def _queue_message(result: Any) -> str:
 def run_train(args: argparse.Namespace) -> int:
     """``alges train``."""
     cfg = _round_config(args)
-    with engine_choice(args):
-        result = _run_with_session(args, lambda session, stop: session.run_round(cfg, stop))
+    result = _run_with_session(args, lambda session, stop: session.run_round(cfg, stop))
     if result.stopped:
         say(args, f"round {result.round} stopped: {result.message}")
         return EXIT_INTERRUPTED
@@ -277,7 +275,7 @@ def run_train(args: argparse.Namespace) -> int:
 def run_rank(args: argparse.Namespace) -> int:
     """``alges rank``."""
     cfg = _round_config(args)
-    with engine_choice(args), dask_client(args) as client:
+    with dask_client(args) as client:
         result = _run_with_session(
             args,
             lambda session, stop: session.rank(

@@ -21,9 +21,9 @@ import numpy as np
 import torch
 
 from alges_napari.core.acquire.queue import QueueEntry
-from alges_napari.core.acquire.scoring import iter_score
-from alges_napari.core.acquire.step import iter_acquire
-from alges_napari.core.acquire.strategies import DEFAULT_STRATEGY
+from alges_napari.core.acquire.scoring import ScoreOptions, iter_score
+from alges_napari.core.acquire.step import Selection, iter_acquire, local_scorer
+from alges_napari.core.acquire.strategies import DEFAULT_STRATEGY, Strategy, get_strategy
 from alges_napari.core.data.classes import IGNORE_INDEX
 from alges_napari.core.data.frames.stream import KeyedFrames, KeyReader
 from alges_napari.core.errors import AlgesError
@@ -55,8 +55,10 @@ class RoundConfig:
 
     Attributes
     ----------
-    strategy : str
-        Selection strategy name (see ``select.available_strategies()``).
+    strategy : Strategy
+        The selection strategy, resolved where it was chosen (the widget's form, ``--strategy``)
+        with :func:`~alges_napari.core.acquire.strategies.get_strategy`; default
+        :data:`~alges_napari.core.acquire.strategies.DEFAULT_STRATEGY`'s.
     query_size : int
         Frames to put in the queue.
     epochs, batch_size : int or None
@@ -67,15 +69,28 @@ class RoundConfig:
         Score only a random subset of this many pool frames (very large pools).
     seed : int
         Base seed; round ``r`` uses ``seed + r`` so rounds differ but are reproducible.
+
+    Raises
+    ------
+    AlgesError
+        ``strategy`` is not a Strategy (a name, resolved nowhere but at the edge, is refused
+        here with that advice rather than looked up deep in the round).
     """
 
-    strategy: str = DEFAULT_STRATEGY
+    strategy: Strategy = field(default_factory=lambda: get_strategy(DEFAULT_STRATEGY))
     query_size: int = 10
     epochs: int | None = None
     batch_size: int | None = None
     warm_start: bool | None = None
     candidate_subset: int | None = None
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.strategy, Strategy):
+            raise AlgesError(
+                f"RoundConfig.strategy must be a Strategy, got {self.strategy!r}: resolve the "
+                "chosen name once with strategies.get_strategy"
+            )
 
 
 @dataclass
@@ -122,11 +137,21 @@ class ActiveLearningSession:
         The project; its labels, queue, rounds and checkpoints are read and written.
     device : torch.device or str, optional
         Where to train and score; default ``model.pick_device()`` (CUDA > MPS > CPU).
+    engine : str, optional
+        What runs the scoring passes' forward (``auto``, ``torch``, ``onnx``; see
+        :mod:`~alges_napari.core.learn.engine`), chosen at the edge as the device is; None:
+        auto. The widget sets :attr:`engine` from its setting as each round starts.
     """
 
-    def __init__(self, project: Project, device: torch.device | str | None = None):
+    def __init__(
+        self,
+        project: Project,
+        device: torch.device | str | None = None,
+        engine: str | None = None,
+    ):
         self.project = project
         self.device = pick_device(device) if device is None or isinstance(device, str) else device
+        self.engine = engine
         self._model: torch.nn.Module | None = None
         self._spec: Any = None
 
@@ -259,7 +284,8 @@ class ActiveLearningSession:
         The scoring and selection steps of :meth:`run_round` (``alges rank`` on a GPU server).
         Yields "score" and "select" progress dicts; a stop request ends it within one batch and
         leaves the previous queue in place. No round is recorded and no checkpoint is written.
-        A ``scorer`` (``step.Scorer``, e.g. a ``DaskScorer``) scores in place of the model.
+        A ``scorer`` (``step.Scorer``, e.g. a ``DaskScorer``) scores in place of the model in
+        this process.
 
         Raises
         ------
@@ -285,22 +311,19 @@ class ActiveLearningSession:
         stop: SupportsIsSet | None,
         scorer: Any = None,
     ) -> Generator[Progress, None, bool]:
-        """Run THE acquisition step with the current model; False when stopped."""
+        """Run THE acquisition step with the current model (or ``scorer``); False when stopped."""
         project = self.project
+        if scorer is None:
+            frame_of = self._frames_at(self._spec.input_size, build=True)
+            scorer = local_scorer(self._model, self._spec, frame_of, self._score_options())
         step = yield from iter_acquire(
-            self._model,
-            self._spec,
-            self._frames_at(self._spec.input_size, build=True),
-            project.unlabelled_keys(),
+            scorer,
             cfg.strategy,
-            cfg.query_size,
-            seed=cfg.seed + result.round,
+            project.unlabelled_keys(),
+            Selection(cfg.query_size, cfg.seed + result.round, cfg.candidate_subset),
             labelled=train_keys,
-            candidates=cfg.candidate_subset,
             sink=project,
-            device=self.device,
             stop=stop,
-            scorer=scorer,
         )
         if step is None:
             return False
@@ -345,6 +368,10 @@ class ActiveLearningSession:
             return KeyReader(frames)
         return PoolFrames(cache, build=build)
 
+    def _score_options(self) -> ScoreOptions:
+        """This session's device and engine for a scoring pass (8 frames per batch)."""
+        return ScoreOptions(batch_size=8, device=self.device, engine=self.engine)
+
     def _save(self, tc: TrainConfig, round_no: int, n: int) -> str:
         path = self.project.checkpoint_path(round_no)
         extra = {"round": round_no, "n_labelled": n, "train": tc.to_json()}
@@ -365,11 +392,10 @@ class ActiveLearningSession:
             self._model,
             view,
             self._spec,
-            batch_size=8,
-            device=self.device,
             want=want,
             on_frame=on_frame,
             stop=stop,
+            options=self._score_options(),
         )
         try:
             return (yield from restage(gen, stage))
@@ -429,7 +455,7 @@ class ActiveLearningSession:
             round=r.round,
             n_labelled=n,
             n_validation=len(self.project.validation_keys(labelled_only=True)),
-            strategy=cfg.strategy,
+            strategy=cfg.strategy.name,
             warm_start=tc.warm_start,
             epochs=len(r.train.history) if r.train else tc.epochs,
             val_dice=[clean(v) for v in r.val_dice],

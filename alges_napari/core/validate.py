@@ -14,7 +14,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -73,31 +73,63 @@ def check_size(what: str, size: Sequence[int] | None) -> tuple[int, int] | None:
 
 def check_strategy(name: str) -> str:
     """The registered name of strategy ``name``; refused (with the closest name) when unknown."""
+    return resolve_strategy(name).name
+
+
+def resolve_strategy(name: str) -> Any:
+    """The :class:`~alges_napari.core.acquire.strategies.Strategy` called ``name``: what an edge
+    (a command, a form) hands down; refused, naming ``name`` and the closest name, when unknown."""
     from alges_napari.core.acquire.strategies import get_strategy
 
-    return get_strategy(name).name
+    return get_strategy(name)
+
+
+def engine_from_env(environ: Mapping[str, str] | None = None) -> str | None:
+    """The engine ``$ALGES_ENGINE`` names: the edges' default when the user chose none.
+
+    Read once, where a command or the widget starts; nothing below the edge reads the
+    environment, and nothing writes it.
+
+    Parameters
+    ----------
+    environ : mapping, optional
+        Default ``os.environ``.
+
+    Returns
+    -------
+    str or None
+        The variable's engine; None when it is unset or empty (the pass then runs ``auto``).
+
+    Raises
+    ------
+    AlgesError
+        The variable names no engine (the message names it and the closest engine).
+    """
+    value = (os.environ if environ is None else environ).get("ALGES_ENGINE")
+    if not value:
+        return None  # nothing to check: no torch import (the engine module needs it)
+    from alges_napari.core.learn.engine import ENGINES, ENV_VAR, VARIANTS
+
+    if value not in ENGINES + VARIANTS:
+        raise AlgesError(
+            f"${ENV_VAR}={value!r} is not an engine{did_you_mean(value, ENGINES)}; choose "
+            f"one of: {', '.join(ENGINES)} (or unset it)"
+        )
+    return value
 
 
 def check_engine(choice: str | None) -> str | None:
-    """Check an engine choice, or (None) the ``$ALGES_ENGINE`` the pass would use instead.
+    """Check an engine choice (None: auto, nothing to check) and return it.
 
     ``onnx`` needs ONNX Runtime and the ``onnx`` package: refused here when they are missing,
-    not after a round's training.
+    not after a round's training. The environment is not read here: the edge passes
+    :func:`engine_from_env` when the user chose nothing.
     """
-    if choice is None and not os.environ.get("ALGES_ENGINE"):
-        return None  # nothing to check: no torch import (the engine module needs it)
-    from alges_napari.core.learn.engine import ENGINES, ENV_VAR, VARIANTS, onnx_available
-
     if choice is None:
-        value = os.environ[ENV_VAR]
-        if value not in ENGINES + VARIANTS:
-            raise AlgesError(
-                f"${ENV_VAR}={value!r} is not an engine{did_you_mean(value, ENGINES)}; choose "
-                f"one of: {', '.join(ENGINES)} (or unset it)"
-            )
-        choice = value
-    else:
-        check_choice("engine", choice, ENGINES + VARIANTS)
+        return None  # no torch import (the engine module needs it)
+    from alges_napari.core.learn.engine import ENGINES, VARIANTS, onnx_available
+
+    check_choice("engine", choice, ENGINES + VARIANTS)
     if choice == "onnx" and not onnx_available():
         raise AlgesError(
             "engine 'onnx' needs ONNX Runtime and onnx, which are not installed "
@@ -210,10 +242,15 @@ def check_new_folder(what: str, path: Any) -> Path:
 def check_round_config(config: Any) -> None:
     """Check a :class:`~alges_napari.core.session.RoundConfig` before its round starts.
 
-    The strategy is checked first: a mistyped name is otherwise only found after training, when
-    the step selects the next frames.
+    The strategy is checked first: it must be resolved (a
+    :class:`~alges_napari.core.acquire.strategies.Strategy`; a name was looked up, and a mistyped
+    one refused, where it was chosen), or it would fail only after training, when the step
+    selects the next frames.
     """
-    check_strategy(config.strategy)
+    from alges_napari.core.acquire.strategies import Strategy
+
+    if not isinstance(config.strategy, Strategy):
+        raise AlgesError(f"the round's strategy must be a Strategy, got {config.strategy!r}")
     check_whole("frames to queue (query size)", config.query_size)
     check_whole("epochs", config.epochs)
     check_whole("batch size", config.batch_size)

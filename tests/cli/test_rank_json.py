@@ -50,8 +50,9 @@ def test_rank_json_prints_the_queue_it_writes(trained: Path, capsys) -> None:
 
 
 def test_rank_json_of_alges_seg_gives_gradient_mass_and_d2(trained: Path, capsys) -> None:
-    from alges_napari.core.acquire.scoring import score_frames
+    from alges_napari.core.acquire.scoring import ScoreOptions, score_frames
     from alges_napari.core.acquire.step import rank_queue
+    from alges_napari.core.acquire.strategies import get_strategy
     from alges_napari.core.learn.model import load_checkpoint
     from alges_napari.core.project.project import Project
 
@@ -64,14 +65,15 @@ def test_rank_json_of_alges_seg_gives_gradient_mass_and_d2(trained: Path, capsys
         pool, frames = project.unlabelled_keys(), project.frames
         model, spec, _ = load_checkpoint(project.latest_checkpoint(), device="cpu")
         pool_frames = [frames.frame(k) for k in pool]
-        scored = score_frames(model, pool_frames, spec, want={"emb_seg"}, device="cpu")
+        cpu = ScoreOptions(device="cpu")
+        scored = score_frames(model, pool_frames, spec, want={"emb_seg"}, options=cpu)
         round_seed = 2 + len(project.rounds)  # a round's seed: --seed + its round
     mass = scored.emb_seg.sum(axis=1)
     for e in entries:
         i = pool.index(e["key"])
         assert e["score"] == pytest.approx(mass[i], rel=1e-6)
         assert e["relative"] == pytest.approx(100 * mass[i] / mass.max(), rel=1e-6)
-    again = rank_queue("alges-seg", scored, pool, 4, round_seed)
+    again = rank_queue(get_strategy("alges-seg"), scored, pool, 4, round_seed)
     assert [e.key for e in again] == [e["key"] for e in entries]
 
 
@@ -99,3 +101,45 @@ def test_bad_dask_options_are_refused(trained: Path, capsys, options, message) -
     pytest.importorskip("distributed", reason="dask.distributed is not installed")
     assert cli.main(["rank", "--project", str(trained), "--quiet", *options]) == 2
     assert message in capsys.readouterr().err
+
+
+
+def test_the_engine_chosen_reaches_the_pass_in_this_process(
+    trained: Path, capsys, monkeypatch
+) -> None:
+    from tests.engine_spy import engine_environ, spy_here
+
+    seen = spy_here(monkeypatch)
+    monkeypatch.delenv("ALGES_ENGINE", raising=False)
+    args = ("--project", str(trained), "--strategy", "entropy", "--query", "3")
+    rank_json(capsys, *args, "--engine", "torch")
+    assert seen == ["torch"] and engine_environ() == {}  # one pass, told; nothing written
+    # No option: $ALGES_ENGINE, read by the command where it starts, is handed down the same way.
+    seen.clear()
+    monkeypatch.setenv("ALGES_ENGINE", "torch-channels-last")
+    rank_json(capsys, *args)
+    assert seen == ["torch-channels-last"]
+    assert engine_environ() == {"ALGES_ENGINE": "torch-channels-last"}
+    seen.clear()
+    rank_json(capsys, *args, "--engine", "auto")  # the option wins over the environment
+    assert seen == ["auto"]
+
+
+def test_the_engine_chosen_reaches_the_pass_on_the_workers(
+    trained: Path, capsys, dask_client
+) -> None:
+    from tests.engine_spy import spy_on_workers
+
+    args = ("--project", str(trained), "--strategy", "entropy", "--query", "3", "--seed", "1")
+    here = rank_json(capsys, *args)
+    collect = spy_on_workers(dask_client)
+    try:
+        address = dask_client.scheduler.address
+        there = rank_json(capsys, *args, "--engine", "torch", "--dask", address)
+    finally:
+        on_workers = collect()
+    assert there == here
+    choices = [c for _env, seen in on_workers.values() for c in seen]
+    # Every shard's pass was told the command's engine; no worker's environment holds it.
+    assert choices and set(choices) == {"torch"}, on_workers
+    assert all(env is None for env, _ in on_workers.values())

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from alges_napari.core import session as session_mod
+from alges_napari.core.acquire.strategies import get_strategy
 from alges_napari.core.errors import AlgesError, CheckpointError
 from alges_napari.core.progress import StopFlag, run_to_end
 from alges_napari.core.project.project import Project
@@ -66,7 +67,7 @@ def test_round_trains_scores_selects_and_persists(project: Project) -> None:
     session = ActiveLearningSession(project, device="cpu")
     stages = []
     result = run_to_end(
-        session.run_round(RoundConfig(strategy="alges-seg", query_size=3, seed=1)),
+        session.run_round(RoundConfig(strategy=get_strategy("alges-seg"), query_size=3, seed=1)),
         lambda p: stages.append(p.stage),
     )
     assert not result.stopped and result.round == 1
@@ -112,7 +113,7 @@ def test_the_default_round_asks_for_random_frames_and_still_predicts_the_pool(
 ) -> None:
     # The experiment found no strategy better than random (README), so random is the default;
     # the surgeon still corrects predictions, so every pool frame gets one and its heat map.
-    assert RoundConfig().strategy == "random"
+    assert RoundConfig().strategy is get_strategy("random")
     result = run_to_end(ActiveLearningSession(project, "cpu").run_round(RoundConfig(query_size=2)))
     # The draw uses no score; the pass computed the gradient mass for the heat maps anyway.
     assert all(e.strategy == "random" and e.measure == "gradient mass" for e in result.queue)
@@ -209,7 +210,7 @@ def test_warm_start_continues_from_last_checkpoint(
 
 @pytest.mark.parametrize("strategy", ["coreset", "random", "entropy"])
 def test_other_strategies_and_candidate_subset(project: Project, strategy: str) -> None:
-    cfg = RoundConfig(strategy=strategy, query_size=3, candidate_subset=6, seed=2)
+    cfg = RoundConfig(strategy=get_strategy(strategy), query_size=3, candidate_subset=6, seed=2)
     result = run_to_end(ActiveLearningSession(project, "cpu").run_round(cfg))
     queue = [e.key for e in result.queue]
     cached = [k for k in project.keys if project.prediction(k) is not None]
@@ -246,7 +247,7 @@ def test_rank_rescores_with_the_latest_model_without_training(project: Project) 
     run_to_end(session.run_round(RoundConfig(query_size=2)))
     checkpoints = sorted(p.name for p in project.checkpoint_path(1).parent.iterdir())
     stages: list[dict] = []
-    cfg = RoundConfig(strategy="entropy", query_size=4, seed=3)
+    cfg = RoundConfig(strategy=get_strategy("entropy"), query_size=4, seed=3)
     result = run_to_end(ActiveLearningSession(project, "cpu").rank(cfg), stages.append)
     assert not result.stopped and "train" not in {p.stage for p in stages}
     assert [e.key for e in project.queue] == [e.key for e in result.queue]

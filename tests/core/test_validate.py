@@ -5,14 +5,16 @@ from __future__ import annotations
 import pytest
 
 from alges_napari.core import validate
+from alges_napari.core.acquire.strategies import get_strategy
 from alges_napari.core.errors import AlgesError
 from alges_napari.core.session import RoundConfig
 
 
 def test_round_configs_are_checked_field_by_field() -> None:
-    validate.check_round_config(RoundConfig(strategy="ALGES_SEG", epochs=None, seed=0))
+    strategy = validate.resolve_strategy("ALGES_SEG")
+    assert strategy is get_strategy("alges-seg")
+    validate.check_round_config(RoundConfig(strategy=strategy, epochs=None, seed=0))
     for bad, message in [
-        (RoundConfig(strategy="alges"), "did you mean 'alges-seg'?"),
         (RoundConfig(query_size=0), "query size) must be at least 1, got 0"),
         (RoundConfig(batch_size=0), "batch size must be at least 1, got 0"),
         (RoundConfig(candidate_subset=0), "candidates must be at least 1, got 0"),
@@ -24,6 +26,31 @@ def test_round_configs_are_checked_field_by_field() -> None:
         with pytest.raises(AlgesError, match=None) as info:
             validate.check_round_config(bad)
         assert message in str(info.value)
+
+
+def test_a_bad_strategy_name_fails_at_the_edge_naming_it() -> None:
+    with pytest.raises(AlgesError) as info:
+        validate.resolve_strategy("alges")
+    assert "unknown selection strategy 'alges' (did you mean 'alges-seg'?)" in str(info.value)
+    # A name handed down unresolved is refused where it enters the round, naming it.
+    with pytest.raises(AlgesError) as info:
+        RoundConfig(strategy="alges-seg")  # type: ignore[arg-type]
+    assert "must be a Strategy, got 'alges-seg'" in str(info.value)
+    assert "get_strategy" in str(info.value)
+
+
+def test_the_engine_default_is_read_from_the_environment_at_the_edge_only() -> None:
+    assert validate.engine_from_env({}) is None  # unset: auto
+    assert validate.engine_from_env({"ALGES_ENGINE": ""}) is None
+    assert validate.engine_from_env({"ALGES_ENGINE": "torch"}) == "torch"
+    assert validate.engine_from_env({"ALGES_ENGINE": "onnx"}) == "onnx"
+    with pytest.raises(AlgesError) as info:
+        validate.engine_from_env({"ALGES_ENGINE": "onx"})
+    assert "$ALGES_ENGINE='onx' is not an engine (did you mean 'onnx'?)" in str(info.value)
+    assert validate.check_engine(None) is None  # no choice: nothing read, auto
+    assert validate.check_engine("torch") == "torch"
+    with pytest.raises(AlgesError, match="unknown engine 'fast'"):
+        validate.check_engine("fast")
 
 
 def test_sizes_name_the_nearest_valid_size() -> None:

@@ -7,6 +7,7 @@ import numpy as np
 from alges_napari._qt.queue_view import INFO_HEADER_TIP, QueueTable
 from alges_napari.core.acquire.scores import MEASURES, ScoreResult
 from alges_napari.core.acquire.step import rank_queue
+from alges_napari.core.acquire.strategies import get_strategy
 
 KEYS = [f"v/frame_{i}" for i in range(30)]
 
@@ -20,7 +21,8 @@ def shown(table: QueueTable) -> list[tuple[str, str, str]]:
 
 def test_alges_seg_rows_show_gradient_mass_in_pick_order(qtbot) -> None:
     emb = np.random.default_rng(3).random((30, 5)) * 1e5
-    entries = rank_queue("alges-seg", ScoreResult(n=30, emb_seg=emb), KEYS, 5, seed=0)
+    alges_seg = get_strategy("alges-seg")
+    entries = rank_queue(alges_seg, ScoreResult(n=30, emb_seg=emb), KEYS, 5, seed=0)
     table = QueueTable()
     qtbot.addWidget(table)
     table.set_entries(entries, lambda k: "unlabelled", "alges-seg")
@@ -44,7 +46,8 @@ def test_random_and_the_first_spread_say_how_they_picked(project_widget, qtbot) 
     assert first[1][2].startswith("spread pick #2:")
 
     emb = np.random.default_rng(4).random((30, 5))
-    with_mass = rank_queue("random", ScoreResult(n=30, emb_seg=emb), KEYS, 3, seed=1)
+    random = get_strategy("random")
+    with_mass = rank_queue(random, ScoreResult(n=30, emb_seg=emb), KEYS, 3, seed=1)
     table.set_entries(with_mass, lambda k: "unlabelled", "random")
     mass = emb.sum(axis=1)
     for row, (_, text, tip) in enumerate(shown(table)):
@@ -52,6 +55,6 @@ def test_random_and_the_first_spread_say_how_they_picked(project_widget, qtbot) 
         assert text == f"{100 * mass[frame] / mass.max():.0f}"
         assert tip.startswith(f"random pick #{row + 1}: drawn uniformly")
         assert "did not use it" in tip
-    bare = rank_queue("random", ScoreResult(n=30), KEYS, 3, seed=1)
+    bare = rank_queue(random, ScoreResult(n=30), KEYS, 3, seed=1)
     table.set_entries(bare, lambda k: "unlabelled", "random")
     assert [text for _, text, _ in shown(table)] == ["random"] * 3

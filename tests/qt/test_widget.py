@@ -470,7 +470,11 @@ def test_parameter_forms_are_magicgui_forms_of_typed_signatures(
     from magicgui.widgets import FunctionGui
 
     from alges_napari._qt import export_actions
-    from alges_napari.core.acquire.strategies import DEFAULT_STRATEGY, available_strategies
+    from alges_napari.core.acquire.strategies import (
+        DEFAULT_STRATEGY,
+        available_strategies,
+        get_strategy,
+    )
     from alges_napari.core.project.export import LABEL_FORMATS
     from alges_napari.core.project.label_import import IMPORT_FORMATS
     from alges_napari.core.session import RoundConfig
@@ -500,7 +504,8 @@ def test_parameter_forms_are_magicgui_forms_of_typed_signatures(
     assert form.fields.native.isHidden() and not widget.close_button.isHidden()
     assert learn.epochs.value == 3  # the cpu preset's epochs, shown once the project is open
     learn.strategy.value, learn.epochs.value = "entropy", 2
-    assert learn.round_config() == RoundConfig(strategy="entropy", query_size=3, epochs=2)
+    expected = RoundConfig(strategy=get_strategy("entropy"), query_size=3, epochs=2)
+    assert learn.round_config() == expected
 
     key = project.queue[0].key
     label_from_truth(widget, viewer, key)

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from alges_napari.core.acquire.scores import SCORE_FIELDS, ScoreResult
-from alges_napari.core.acquire.scoring import OnFrame
+from alges_napari.core.acquire.scoring import OnFrame, ScoreOptions
 from alges_napari.core.acquire.step import local_scorer
 from alges_napari.core.errors import AlgesError
 from alges_napari.core.progress import Cancelled, Progress, SupportsIsSet, is_stopped, run_to_end
@@ -108,7 +108,8 @@ def score_shard(
     batch_size : int
         Frames per forward pass.
     engine : str, optional
-        What runs the forward (the scoring pass's ``engine``); default the worker's choice.
+        What runs the forward (:attr:`ScoreOptions.engine`: the driver's choice, sent with the
+        task; no environment of the worker's decides it); None: auto.
 
     Returns
     -------
@@ -129,9 +130,7 @@ def score_shard(
             model,
             spec,
             frames.frame,
-            device=dev,
-            batch_size=batch_size,
-            engine=engine,
+            ScoreOptions(batch_size=batch_size, device=dev, engine=engine),
         )
         return run_to_end(scorer(keys, frozenset(want), on_frame, None))
 
@@ -179,8 +178,9 @@ class DaskScorer:
     retries : int
         Times a shard that raised is run again (a dead worker's shard is rescheduled anyway).
     engine : str, optional
-        What runs the workers' forward passes; give the driver's own choice, so every worker
-        scores as this process would (default: each worker's choice).
+        What runs the workers' forward passes: the edge's choice (``--engine``, else
+        ``$ALGES_ENGINE`` read there), sent with every task, so every worker scores as this
+        process would (None: auto).
     """
 
     def __init__(

@@ -3,8 +3,9 @@
 ALGES (docs/method.md, "ALGES") needs only the last convolution's input ``z`` and output ``o``; the
 batched forward that produces the predictions yields both. An engine runs that forward (eager
 torch, channels-last torch or ONNX Runtime: :mod:`alges_napari.core.learn.engines`), the fastest
-measured here unless the user chose one (:mod:`alges_napari.core.learn.engine`); everything
-below is computed from its outputs in torch, whichever it was.
+measured here unless the caller names one in its :class:`ScoreOptions`
+(:mod:`alges_napari.core.learn.engine`); everything below is computed from its outputs in torch,
+whichever it was.
 
 - ALGES-img: ``delta = dL/do`` of the mean cross-entropy against the argmax pseudo-label, from
   one ``autograd.grad`` through the head's parameter-free tail only; the per-image weight
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -41,12 +43,47 @@ from torch import nn
 
 from alges_napari.core.acquire.scores import SCORE_FIELDS, UNCERTAINTY_FIELDS, ScoreResult
 from alges_napari.core.errors import AlgesError
-from alges_napari.core.learn.engine import pick_engine
+from alges_napari.core.learn.engine import check_choice, pick_engine
 from alges_napari.core.learn.engines import Engine
 from alges_napari.core.learn.model import ModelSpec, head_parts, pick_device, preprocess
 from alges_napari.core.progress import Cancelled, Progress, SupportsIsSet, is_stopped, run_to_end
 
 OnFrame = Callable[[int, np.ndarray, np.ndarray], None]
+
+
+@dataclass(frozen=True)
+class ScoreOptions:
+    """How a scoring pass runs, as opposed to what it computes: the same scores either way.
+
+    Chosen once, at the edge (the widget, a command, the simulator), and handed down to the pass
+    in this process or, through a :class:`~alges_napari.core.acquire.distributed.DaskScorer`,
+    on a dask worker.
+
+    Attributes
+    ----------
+    batch_size : int
+        Frames per forward pass.
+    device : torch.device or str, optional
+        Default: CUDA, else MPS, else CPU. On CUDA the forward runs in float16 autocast.
+    engine : str, optional
+        What runs the forward: ``"auto"`` (the fastest measured here), ``"torch"``, ``"onnx"``
+        or a variant of :data:`~alges_napari.core.learn.engine.VARIANTS`; None: ``"auto"``.
+
+    Raises
+    ------
+    AlgesError
+        ``batch_size`` is below 1 or ``engine`` names no engine (on construction).
+    """
+
+    batch_size: int = 8
+    device: torch.device | str | None = None
+    engine: str | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.batch_size, bool) or int(self.batch_size) < 1:
+            raise AlgesError(f"scoring batch size must be >= 1, got {self.batch_size!r}")
+        if self.engine is not None:
+            check_choice(self.engine)
 
 
 def _per_image_weight_grad(conv: nn.Conv2d, z: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
@@ -268,12 +305,10 @@ def iter_score(
     frames: Sequence[np.ndarray],
     spec: ModelSpec,
     *,
-    batch_size: int = 8,
-    device: torch.device | str | None = None,
     want: Iterable[str] = frozenset({"emb_seg"}),
     on_frame: OnFrame | None = None,
     stop: SupportsIsSet | None = None,
-    engine: str | None = None,
+    options: ScoreOptions | None = None,
     frame_size: tuple[int, int] | None = None,
 ) -> Generator[Progress, None, ScoreResult]:
     """Score a pool of frames in one batched pass.
@@ -281,7 +316,7 @@ def iter_score(
     Parameters
     ----------
     model : torch.nn.Module
-        The segmentation model (moved to ``device``, put in eval mode).
+        The segmentation model (moved to ``options.device``, put in eval mode).
     frames : sequence of uint8 (H, W, 3) arrays
         E.g. a :class:`~alges_napari.core.data.frames.base.FrameSource`; all frames of one size.
         When it has ``iter_frames(indices)`` (sources, ``step.KeyedFrames``), the pass reads
@@ -290,10 +325,6 @@ def iter_score(
         sequence's order. Frames are streamed: the pass holds one batch at a time.
     spec : ModelSpec
         Input size and normalisation.
-    batch_size : int
-        Frames per forward pass.
-    device : torch.device or str, optional
-        Default: CUDA, else MPS, else CPU. On CUDA the forward runs in float16 autocast.
     want : iterable of str
         Which :data:`~alges_napari.core.acquire.scores.SCORE_FIELDS` to compute.
     on_frame : callable ``(index, prediction, heat)``, optional
@@ -302,11 +333,10 @@ def iter_score(
     stop : object with ``is_set()``, optional
         Checked before each batch; when set, :class:`~alges_napari.core.progress.Cancelled`
         is raised, so a stop ends the pass within one batch and no partial result escapes.
-    engine : str, optional
-        What runs the forward: ``"auto"`` (the fastest measured here), ``"torch"``, ``"onnx"``
-        or a variant of :data:`~alges_napari.core.learn.engine.VARIANTS`; default the process's
-        choice (:func:`~alges_napari.core.learn.engine.get_engine`). The ALGES maths, heat maps
-        and predictions are computed from its outputs alike.
+    options : ScoreOptions, optional
+        Batch size, device and engine (default ``ScoreOptions()``: 8 frames, the best device,
+        the engine measured fastest here). The ALGES maths, heat maps and predictions are
+        computed from the engine's outputs alike, whichever runs the forward.
     frame_size : (int, int), optional
         The size ``on_frame`` gets predictions and heat maps at. Default: ``frames.frame_size``
         when the sequence has one (frames handed over already at the model's input size, e.g.
@@ -322,8 +352,10 @@ def iter_score(
     ScoreResult
         The fields in ``want``, float64 numpy arrays in pool order.
     """
+    options = options or ScoreOptions()
+    batch_size = options.batch_size
     want = _check_want(want)
-    dev = pick_device(device)
+    dev = pick_device(options.device)
     model.to(dev).eval()
     n = len(frames)
     out_size = frame_size or getattr(frames, "frame_size", None)
@@ -347,7 +379,7 @@ def iter_score(
             size = tuple(out_size) if out_size is not None else batch.shape[1:3]
             x = preprocess(batch, spec, device=dev)
             if runner is None:  # chosen once, on the pass's first frames
-                runner = pick_engine(model, x, n, engine)
+                runner = pick_engine(model, x, n, options.engine)
             out, logits, g, label = _batch_scores(model, runner, x, want, on_frame is not None)
             for name in want:  # the batch may hold more (uncertainty scores come together)
                 parts[name].append(out[name].double().cpu().numpy())

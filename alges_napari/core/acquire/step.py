@@ -5,11 +5,13 @@ The widget's round, ``alges train``, ``alges rank`` and ``alges simulate`` all c
 persisted goes through an :class:`AcquisitionSink` (a :class:`~alges_napari.core.project.project.
 Project` is one; the simulator keeps predictions in memory), so this module never writes files.
 
-Scoring is a :data:`Scorer`: by default the model scores the frames in this process
-(:func:`local_scorer`); :mod:`.distributed` gives one that spreads the same pass over the workers
-of a dask cluster. Either way selection runs here, once, on the driver.
+The step receives everything ready-made: a :data:`Scorer` (the model scoring the frames in this
+process, :func:`local_scorer`, or :mod:`.distributed`'s, which spreads the same pass over the
+workers of a dask cluster) and a resolved :class:`~.strategies.Strategy`. The edges (the widget,
+the commands, the simulator) resolve the strategy's name and choose device and engine once;
+this module never looks a name up. Either way selection runs here, once, on the driver.
 
-Seeds: one ``seed`` per call. The candidate subset (``candidates``) is drawn with
+Seeds: one :class:`Selection` per call. The candidate subset (``candidates``) is drawn with
 ``numpy.random.default_rng([seed, 1])`` and the strategy runs with ``seed``; callers derive the
 seed from their round (``session``: ``RoundConfig.seed + round``), so rounds differ but repeat.
 """
@@ -25,10 +27,11 @@ from typing import Any, Protocol
 import numpy as np
 
 from alges_napari.core.acquire.queue import QueueEntry
-from alges_napari.core.acquire.scores import UNCERTAINTY_FIELDS, ScoreResult
-from alges_napari.core.acquire.scoring import OnFrame, iter_score
-from alges_napari.core.acquire.strategies import get_strategy
+from alges_napari.core.acquire.scores import ScoreResult
+from alges_napari.core.acquire.scoring import OnFrame, ScoreOptions, iter_score
+from alges_napari.core.acquire.strategies import Strategy
 from alges_napari.core.data.frames.stream import KeyedFrames
+from alges_napari.core.errors import AlgesError
 from alges_napari.core.progress import Cancelled, Progress, SupportsIsSet, is_stopped
 
 #: ``scorer(keys, want, on_frame, stop)`` scores the frames of ``keys`` and returns a generator
@@ -45,13 +48,23 @@ def local_scorer(
     model: Any,
     spec: Any,
     frame_of: Callable[[str], np.ndarray],
-    *,
-    device: Any = None,
-    batch_size: int = 8,
-    engine: str | None = None,
+    options: ScoreOptions | None = None,
 ) -> Scorer:
-    """The scoring pass in this process: ``model`` scores the frames ``frame_of`` returns
-    (``engine``: what runs the forward, see :func:`~.scoring.iter_score`; None: the default)."""
+    """The scoring pass in this process: ``model`` scores the frames ``frame_of`` returns.
+
+    Parameters
+    ----------
+    model, spec : torch.nn.Module, ModelSpec
+        The current model and how to feed it.
+    frame_of : callable
+        ``frame_of(key)`` returns the frame (uint8 H x W x 3) of a key.
+    options : ScoreOptions, optional
+        Batch size, device and engine of the pass (see :func:`~.scoring.iter_score`).
+
+    Returns
+    -------
+    Scorer
+    """
 
     def score(
         keys: Sequence[str],
@@ -63,12 +76,10 @@ def local_scorer(
             model,
             KeyedFrames(frame_of, keys),
             spec,
-            batch_size=batch_size,
-            device=device,
             want=want,
             on_frame=on_frame,
             stop=stop,
-            engine=engine,
+            options=options,
         )
 
     return score
@@ -87,6 +98,25 @@ class AcquisitionSink(Protocol):
         """Replace the queue of frames to label next."""
 
 
+@dataclass(frozen=True)
+class Selection:
+    """How many frames one step selects, from what, with which seed.
+
+    Attributes
+    ----------
+    k : int
+        Frames to select (fewer when the pool is smaller).
+    seed : int
+        Seeds the candidate draw and the strategy.
+    candidates : int, optional
+        Score only this many pool frames, drawn at random (very large pools); None: all.
+    """
+
+    k: int
+    seed: int
+    candidates: int | None = None
+
+
 @dataclass
 class Acquisition:
     """What :func:`iter_acquire` returns.
@@ -96,7 +126,8 @@ class Acquisition:
     queue : list of QueueEntry
         The selected frames, in pick order (see :func:`rank_queue`).
     candidates : list of str
-        The pool frames that were scored and ranked (the whole pool unless ``candidates``).
+        The pool frames that were scored and ranked (the whole pool unless
+        ``Selection.candidates``).
     scores : ScoreResult
         The scoring pass's fields for ``candidates``, in that order.
     timings : dict
@@ -118,60 +149,38 @@ def draw_candidates(pool: Sequence[str], candidates: int | None, seed: int) -> l
     return pool
 
 
-def fields_for(strategy: str) -> set[str]:
-    """The score fields the pass computes for ``strategy`` (uncertainty scores come together)."""
-    want = set(get_strategy(strategy).needs)
-    return want | set(UNCERTAINTY_FIELDS) if want & set(UNCERTAINTY_FIELDS) else want
-
-
 def iter_acquire(
-    model: Any,
-    spec: Any,
-    frame_of: Callable[[str], np.ndarray],
+    scorer: Scorer,
+    strategy: Strategy,
     pool: Sequence[str],
-    strategy: str,
-    k: int,
-    seed: int,
+    selection: Selection,
     *,
     labelled: Sequence[str] = (),
-    candidates: int | None = None,
     sink: AcquisitionSink | None = None,
-    device: Any = None,
-    batch_size: int = 8,
     stop: SupportsIsSet | None = None,
-    scorer: Scorer | None = None,
 ) -> Generator[Progress, None, Acquisition | None]:
-    """Score the pool with ``model``, select ``k`` frames with ``strategy``, persist both.
+    """Score the pool with ``scorer``, select frames with ``strategy``, persist both.
 
     Parameters
     ----------
-    model, spec : torch.nn.Module, ModelSpec
-        The current model and how to feed it.
-    frame_of : callable
-        ``frame_of(key)`` returns the frame (uint8 H x W x 3) of a key.
+    scorer : Scorer
+        Scores the frames: :func:`local_scorer` (the model in this process), or e.g. a
+        :class:`~alges_napari.core.acquire.distributed.DaskScorer`. Selection is the same.
+    strategy : Strategy
+        The selection strategy, resolved at the edge (:func:`~.strategies.get_strategy`).
     pool : sequence of str
         The unlabelled frames to choose from.
-    strategy : str
-        A registered strategy name.
-    k : int
-        Frames to select (fewer when the pool is smaller).
-    seed : int
-        Seeds the candidate draw and the strategy.
+    selection : Selection
+        How many frames to select, the seed, and the candidate subset's size.
     labelled : sequence of str
         The labelled training frames: core-set measures distances to them (they are scored in
         the same pass, and their predictions are cached too).
-    candidates : int, optional
-        Score only this many pool frames, drawn at random (very large pools).
     sink : AcquisitionSink, optional
         Receives every scored frame's prediction and heat map, then the queue. With a sink the
         whole pool is always predicted (the overlay needs it); without one, a strategy that
         needs no scores (random) runs no pass at all.
-    device, batch_size, stop
-        Passed to the scoring pass; a stop request ends the step within one batch.
-    scorer : Scorer, optional
-        Scores the frames instead of ``model`` in this process (``model``, ``spec``,
-        ``frame_of``, ``device`` and ``batch_size`` are then unused), e.g. a
-        :class:`~alges_napari.core.acquire.distributed.DaskScorer`. Selection is the same.
+    stop : object with ``is_set()``, optional
+        Passed to the scorer; a stop request ends the step within one batch.
 
     Yields
     ------
@@ -182,11 +191,17 @@ def iter_acquire(
     -------
     Acquisition or None
         None when stopped: nothing of this step was persisted except cache entries.
+
+    Raises
+    ------
+    AlgesError
+        ``strategy`` is not a :class:`~.strategies.Strategy` (a name must be resolved first).
     """
-    picked = draw_candidates(pool, candidates, seed)
-    want = fields_for(strategy)
-    if sink is not None:  # the pass runs anyway: add what the queue's informativeness needs
-        want |= get_strategy(strategy).informs
+    _check_strategy(strategy)
+    seed = selection.seed
+    picked = draw_candidates(pool, selection.candidates, seed)
+    # With a sink the pass runs anyway: add what the queue's informativeness needs.
+    want = set(strategy.score_fields(with_measure=sink is not None))
     extra = list(labelled) if "features" in want else []
     keys = picked + extra
     out = Acquisition(candidates=picked)
@@ -198,8 +213,6 @@ def iter_acquire(
         def on_frame(i: int, prediction: np.ndarray, heat: Any) -> None:
             sink.write_cache(keys[i], prediction, heat)  # type: ignore[union-attr]
 
-        if scorer is None:
-            scorer = local_scorer(model, spec, frame_of, device=device, batch_size=batch_size)
         gen = scorer(keys, frozenset(want), on_frame if sink is not None else None, stop)
         try:
             scores = yield from gen
@@ -215,7 +228,7 @@ def iter_acquire(
     out.scores = scores.subset(np.arange(len(picked))) if extra else scores
     yield Progress("select", 0, 1)
     t0 = time.perf_counter()
-    out.queue = rank_queue(strategy, out.scores, picked, k, seed, labelled_features)
+    out.queue = rank_queue(strategy, out.scores, picked, selection.k, seed, labelled_features)
     out.timings["select"] = time.perf_counter() - t0
     if sink is not None:
         sink.set_queue(out.queue)
@@ -223,8 +236,17 @@ def iter_acquire(
     return out
 
 
+def _check_strategy(strategy: Any) -> Strategy:
+    if not isinstance(strategy, Strategy):
+        raise AlgesError(
+            f"the acquisition step needs a Strategy, got {strategy!r}: resolve a name once, "
+            "where it is chosen, with strategies.get_strategy"
+        )
+    return strategy
+
+
 def rank_queue(
-    strategy: str,
+    strategy: Strategy,
     scores: ScoreResult,
     keys: Sequence[str],
     k: int,
@@ -238,9 +260,9 @@ def rank_queue(
     ``keys``), and the strategy's own value at pick time where it has one (``pick_value``:
     k-means++ D^2, core-set distance), so the user sees why a frame was asked for.
     """
+    chosen = _check_strategy(strategy)
     if not keys:
         return []
-    chosen = get_strategy(strategy)
     idx, values = chosen.rank(
         scores, min(k, len(keys)), seed=seed, labeled_features=labelled_features
     )

@@ -35,7 +35,12 @@ from alges_napari.core.acquire.centres import (
     kmeans_pp_ranked,
     labeled_matrix,
 )
-from alges_napari.core.acquire.scores import SCORE_FIELDS, ScoreResult, informativeness
+from alges_napari.core.acquire.scores import (
+    SCORE_FIELDS,
+    UNCERTAINTY_FIELDS,
+    ScoreResult,
+    informativeness,
+)
 from alges_napari.core.acquire.windows import frame_windows
 from alges_napari.core.errors import AlgesError
 
@@ -75,6 +80,26 @@ class Strategy:
     #: What :meth:`rank_scores` holds for a pick, said to the user beside the measure (None:
     #: nothing beyond the measure, as for a strategy that sorts frames by it).
     pick_value: ClassVar[str | None] = None
+
+    def score_fields(self, with_measure: bool = False) -> frozenset[str]:
+        """The score fields a scoring pass computes for this strategy.
+
+        Parameters
+        ----------
+        with_measure : bool
+            Add :attr:`informs`, what the queue's measure needs beyond :attr:`needs`: for a
+            pass that runs anyway (it predicts every frame for the overlay).
+
+        Returns
+        -------
+        frozenset of str
+            :attr:`needs`, with every uncertainty score when it holds one (the pass computes
+            them together, at no extra cost), and :attr:`informs` when ``with_measure``.
+        """
+        want = set(self.needs)
+        if want & set(UNCERTAINTY_FIELDS):
+            want |= set(UNCERTAINTY_FIELDS)
+        return frozenset(want | self.informs if with_measure else want)
 
     def select(
         self, scores: ScoreResult, k: int, *, seed: int = 0, labeled_features: Array | None = None
@@ -165,6 +190,9 @@ def available_strategies() -> list[str]:
 
 def get_strategy(name: str) -> Strategy:
     """Look a strategy up by name (case and ``_``/``-`` insensitive).
+
+    The edges (the widget's form, the command line, the simulator's settings) call this once and
+    hand the :class:`Strategy` down; the acquisition step never sees a name.
 
     Raises
     ------

@@ -32,13 +32,15 @@ _LOCK = threading.Lock()  # one step at a time per worker process
 _LOADED: dict[str, Any] = {}
 
 
-def _work_on_worker(config: dict[str, Any], root: str, columns: list[str], device: Any) -> Work:
+def _work_on_worker(
+    config: dict[str, Any], root: str, columns: list[str], device: Any, engine: str | None
+) -> Work:
     """The experiment's :class:`Work` in this worker process; the pool is read once."""
-    key = json.dumps([config, root, device], sort_keys=True, default=str)
+    key = json.dumps([config, root, device, engine], sort_keys=True, default=str)
     if _LOADED.get("key") != key:
         _LOADED.pop("work", None)
         cfg = SimulationConfig.from_json(config)
-        runner = run_to_end(load_runner(cfg, pick_device(device)))
+        runner = run_to_end(load_runner(cfg, pick_device(device), engine=engine))
         # never opened: this store only names checkpoint paths, it writes no state or row
         store = ExperimentStore(root, columns)
         _LOADED.update(work=Work(cfg, runner, store), key=key)
@@ -51,6 +53,7 @@ def run_step(
     root: str,
     columns: list[str],
     device: str | None,
+    engine: str | None,
     args: tuple[Any, ...],
 ) -> dict[str, Any]:
     """One step of the experiment on a worker: what the driver records.
@@ -67,11 +70,13 @@ def run_step(
         The results' columns.
     device : str, optional
         Default: the worker's best.
+    engine : str, optional
+        What runs the scoring passes' forward: the driver's choice (None: auto).
     args : tuple
         The method's arguments before ``stop``.
     """
     with _LOCK:
-        work = _work_on_worker(config, root, columns, device)
+        work = _work_on_worker(config, root, columns, device, engine)
         return run_to_end(getattr(work, kind)(*args, None))
 
 
@@ -87,7 +92,10 @@ def run_on_cluster(
     from distributed import wait
 
     cfg, store = experiment.config, experiment.store
-    common = (cfg.to_json(), str(Path(store.root).resolve()), store.columns, device)
+    # The driver's engine travels with each task, as the device does: no worker's environment
+    # decides how it scores.
+    engine = experiment.runner.engine
+    common = (cfg.to_json(), str(Path(store.root).resolve()), store.columns, device, engine)
     futures: dict[Any, tuple[str, tuple[Any, ...]]] = {}
     splits: dict[int, dict[str, list[str]]] = {}
 

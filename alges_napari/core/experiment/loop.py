@@ -59,6 +59,7 @@ def iter_simulate(
     stop: SupportsIsSet | None = None,
     device: torch.device | str | None = None,
     client: Any = None,
+    engine: str | None = None,
 ) -> Generator[Progress, None, SimulationResult]:
     """Run (or resume) a simulated active-learning experiment, writing ``out/results.csv``.
 
@@ -75,6 +76,9 @@ def iter_simulate(
     client : distributed.Client, optional
         Run the steps as tasks on this dask cluster (:mod:`.distributed`); this process
         still draws the splits and writes every state file and row.
+    engine : str, optional
+        What runs the scoring passes' forward (``--engine``, else ``$ALGES_ENGINE``, read by the
+        caller); None: auto. Sent to the workers with each task, as ``device`` is.
 
     Yields
     ------
@@ -91,7 +95,7 @@ def iter_simulate(
     device = device if isinstance(device, torch.device) else pick_device(device)
     result = SimulationResult(Path(out))
     try:
-        runner = yield from load_runner(config, device, stop)
+        runner = yield from load_runner(config, device, stop, engine=engine)
         store = ExperimentStore(out, result_columns(runner.pool.schema))
         store.open(config.to_json())
         store.reconcile()

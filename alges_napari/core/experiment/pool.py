@@ -25,8 +25,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from alges_napari.core.acquire.scoring import iter_score
-from alges_napari.core.acquire.step import iter_acquire
+from alges_napari.core.acquire.scoring import ScoreOptions, iter_score
+from alges_napari.core.acquire.step import Selection, iter_acquire, local_scorer
+from alges_napari.core.acquire.strategies import Strategy, get_strategy
 from alges_napari.core.data.classes import CHOLECSEG8K
 from alges_napari.core.data.frames import open_frames
 from alges_napari.core.data.frames.stream import KeyedFrames
@@ -153,15 +154,19 @@ def check_same_schema(pool: Pool, test: Pool, config: SimulationConfig) -> None:
 
 
 def load_runner(
-    config: SimulationConfig, device: torch.device, stop: SupportsIsSet | None = None
+    config: SimulationConfig,
+    device: torch.device,
+    stop: SupportsIsSet | None = None,
+    engine: str | None = None,
 ) -> Generator[Progress, None, Runner]:
-    """Read the pool (and the fixed test set, when given) and return their :class:`Runner`."""
+    """Read the pool (and the fixed test set, when given) and return their :class:`Runner`
+    (``engine``: what runs its scoring passes' forward, see :class:`Runner`)."""
     pool = yield from load_pool(config, stop)
     test_pool = None
     if config.test_data is not None:
         test_pool = yield from load_pool(config, stop, test=True)
         check_same_schema(pool, test_pool, config)
-    return Runner(pool, config, device, test_pool)
+    return Runner(pool, config, device, test_pool, engine=engine)
 
 
 def split_repeat(
@@ -249,7 +254,22 @@ class Query:
 
 
 class Runner:
-    """The model-side work of the experiment: train, evaluate, and THE acquisition step."""
+    """The model-side work of the experiment: train, evaluate, and THE acquisition step.
+
+    Parameters
+    ----------
+    pool : Pool
+        The frames strategies pick from (and the held-out test frames, without ``test_pool``).
+    config : SimulationConfig
+        The experiment; its strategies are resolved here, once (:attr:`strategies`).
+    device : torch.device
+        Where models train and score.
+    test_pool : Pool, optional
+        The fixed test set (``config.test_data``).
+    engine : str, optional
+        What runs the scoring passes' forward (``--engine``, else ``$ALGES_ENGINE``, read at
+        the edge); None: auto. It reaches dask workers with their tasks.
+    """
 
     def __init__(
         self,
@@ -257,13 +277,17 @@ class Runner:
         config: SimulationConfig,
         device: torch.device,
         test_pool: Pool | None = None,
+        engine: str | None = None,
     ):
         self.pool, self.config, self.device = pool, config, device
-        self.test_pool = test_pool
+        self.test_pool, self.engine = test_pool, engine
         self.index = {k: i for i, k in enumerate(pool.keys)}
         self.test_index = {k: i for i, k in enumerate(test_pool.keys)} if test_pool else None
         self.spec = ModelSpec.for_schema(pool.schema, config.arch, config.encoder, config.size)
-        self.score_batch = 32  # inference only: larger batches are cheaper per frame
+        # Inference only: larger batches are cheaper per frame.
+        self.score_options = ScoreOptions(batch_size=32, device=device, engine=engine)
+        #: The experiment's strategies by name, resolved once (the store names steps by name).
+        self.strategies: dict[str, Strategy] = {s: get_strategy(s) for s in config.strategies}
 
     def frame_of(self, key: str) -> np.ndarray:
         """The resized frame of ``key`` as uint8 (h, w, 3)."""
@@ -335,11 +359,10 @@ class Runner:
             model,
             KeyedFrames(self.test_frame_of, test),
             self.spec,
-            batch_size=self.score_batch,
-            device=self.device,
             want=set(),
             on_frame=on_frame,
             stop=stop,
+            options=self.score_options,
         )
         yield from restage(gen, "evaluate")
         if is_stopped(stop):
@@ -355,25 +378,20 @@ class Runner:
         seed: int,
         stop: SupportsIsSet | None,
     ) -> Generator[Progress, None, Query]:
-        """The frames ``strategy`` picks with the previous round's model, through THE
-        acquisition step the widget runs, and the effort of correcting their predictions."""
+        """The frames ``strategy`` (one of :attr:`strategies`) picks with the previous round's
+        model, through THE acquisition step the widget runs, and the effort of correcting their
+        predictions."""
         taken = set(labeled)
         pool = [k for k in self.pool_keys(split) if k not in taken]
         sink = _EffortSink(self.truth_of)
         t0 = time.perf_counter()
         step = yield from iter_acquire(
-            model,
-            self.spec,
-            self.frame_of,
+            local_scorer(model, self.spec, self.frame_of, self.score_options),
+            self.strategies[strategy],
             pool,
-            strategy,
-            self.config.query,
-            seed,
+            Selection(self.config.query, seed, self.config.candidates),
             labelled=labeled,
-            candidates=self.config.candidates,
             sink=sink,
-            device=self.device,
-            batch_size=self.score_batch,
             stop=stop,
         )
         if step is None:

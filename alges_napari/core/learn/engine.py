@@ -4,21 +4,20 @@ Choices (:data:`ENGINES`): ``auto`` times every engine available here on the pas
 frames, once per process and model shape, and keeps the fastest, counting the seconds an ONNX
 export of the round's weights costs against the frames left to score; ``torch`` runs PyTorch in
 whichever memory format measured faster; ``onnx`` runs ONNX Runtime. The engines themselves are
-in :mod:`alges_napari.core.learn.engines`. The process-wide choice is :func:`set_engine` (the
-command's ``--engine``, the widget's setting); it starts from ``$ALGES_ENGINE``, which
-:func:`set_engine` also sets so that worker processes started later follow it.
+in :mod:`alges_napari.core.learn.engines`. There is no process-wide choice: the choice is an
+argument, like the device, from the edge (the command's ``--engine``, the widget's setting, both
+defaulting to ``$ALGES_ENGINE``, which :func:`~alges_napari.core.validate.engine_from_env` reads)
+down to the scoring pass (:class:`~alges_napari.core.acquire.scoring.ScoreOptions`), on a dask
+worker too.
 """
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
-import os
 import threading
 import time
 import warnings
 import weakref
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +31,7 @@ from alges_napari.core.learn.engines import Engine, OnnxEngine, TorchEngine, for
 ENGINES = ("auto", "torch", "onnx")
 #: The concrete engines (also accepted wherever a choice is).
 VARIANTS = ("torch-contiguous", "torch-channels-last", "onnx")
+#: The environment variable whose value is the edges' default choice (read there, never here).
 ENV_VAR = "ALGES_ENGINE"
 #: Frames of the pass's first batch timed on each engine.
 MEASURE_FRAMES = 2
@@ -40,7 +40,6 @@ MEASURE_FRAMES = 2
 MIN_MEASURED_WORK = 2_000_000
 
 _lock = threading.RLock()
-_choice: str | None = None
 
 
 def check_choice(choice: str) -> str:
@@ -53,55 +52,6 @@ def check_choice(choice: str) -> str:
 def onnx_available() -> bool:
     """True when ONNX Runtime and the ``onnx`` package (the exporter needs it) are installed."""
     return all(importlib.util.find_spec(m) is not None for m in ("onnxruntime", "onnx"))
-
-
-def get_engine() -> str:
-    """The process-wide engine choice: :func:`set_engine`'s, else ``$ALGES_ENGINE``, else auto."""
-    with _lock:
-        if _choice is not None:
-            return _choice
-    value = os.environ.get(ENV_VAR) or "auto"
-    if value not in ENGINES + VARIANTS:
-        raise AlgesError(
-            f"${ENV_VAR}={value!r} is not an engine; choose one of {', '.join(ENGINES)}"
-        )
-    return value
-
-
-def set_engine(choice: str | None) -> None:
-    """Set the process-wide engine choice (None: back to ``$ALGES_ENGINE`` or auto).
-
-    The choice is also written to ``$ALGES_ENGINE`` so that processes started afterwards (e.g.
-    local dask workers) use it too.
-    """
-    global _choice
-    with _lock:
-        _choice = None if choice is None else check_choice(choice)
-        if choice is None:
-            os.environ.pop(ENV_VAR, None)
-        else:
-            os.environ[ENV_VAR] = choice
-
-
-@contextlib.contextmanager
-def use_engine(choice: str | None) -> Iterator[None]:
-    """Run a block with ``choice`` as the process-wide engine (None: leave it as it is)."""
-    if choice is None:
-        yield
-        return
-    global _choice
-    with _lock:
-        old, old_env = _choice, os.environ.get(ENV_VAR)
-    set_engine(choice)
-    try:
-        yield
-    finally:
-        with _lock:
-            _choice = old
-            if old_env is None:
-                os.environ.pop(ENV_VAR, None)
-            else:
-                os.environ[ENV_VAR] = old_env
 
 
 # ---------------------------------------------------------------- the choice
@@ -225,7 +175,7 @@ def pick_engine(
     frames : int
         Frames the pass scores (weighs an export against what it saves).
     choice : str, optional
-        One of :data:`ENGINES` or :data:`VARIANTS`; default :func:`get_engine`.
+        One of :data:`ENGINES` or :data:`VARIANTS`; None: ``"auto"``.
 
     Returns
     -------
@@ -237,7 +187,7 @@ def pick_engine(
     AlgesError
         ``choice`` is unknown, or ``"onnx"`` without onnxruntime installed.
     """
-    choice = check_choice(choice or get_engine())
+    choice = check_choice(choice or "auto")
     with _lock:
         engine = _pick(model, x, frames, choice)
     engine.prepare()

@@ -22,6 +22,7 @@ from alges_napari.core.acquire.distributed import (  # noqa: E402
     shard_bounds,
 )
 from alges_napari.core.acquire.scores import ScoreResult  # noqa: E402
+from alges_napari.core.acquire.strategies import get_strategy  # noqa: E402
 from alges_napari.core.errors import AlgesError, FrameSourceError  # noqa: E402
 from alges_napari.core.progress import StopFlag, run_to_end  # noqa: E402
 from alges_napari.core.project.cache import FrameCache  # noqa: E402
@@ -85,7 +86,8 @@ def rank(root: Path, strategy: str, scorer_of: Any = None) -> tuple[list[tuple],
     """Rank every unlabelled frame; the queue as (key, rank, score) and the cache's bytes."""
     with Project.open(root) as proj:
         scorer = None if scorer_of is None else scorer_of(proj)
-        cfg = RoundConfig(strategy=strategy, query_size=len(proj.unlabelled_keys()), seed=7)
+        pool_size = len(proj.unlabelled_keys())
+        cfg = RoundConfig(strategy=get_strategy(strategy), query_size=pool_size, seed=7)
         result = run_to_end(ActiveLearningSession(proj, "cpu").rank(cfg, scorer=scorer))
         queue = [(e.key, e.rank, e.score) for e in result.queue]
         assert queue == [(e.key, e.rank, e.score) for e in proj.queue]

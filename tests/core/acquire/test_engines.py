@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from alges_napari.core.acquire.scoring import score_frames
-from alges_napari.core.acquire.step import iter_acquire
+from alges_napari.core.acquire.scoring import ScoreOptions, score_frames
+from alges_napari.core.acquire.step import Selection, iter_acquire, local_scorer
+from alges_napari.core.acquire.strategies import get_strategy
 from alges_napari.core.data.frames import open_frames
-from alges_napari.core.learn import engine
 from alges_napari.core.learn.model import ModelSpec, last_layer
 from alges_napari.core.progress import run_to_end
 
@@ -38,9 +38,8 @@ def scored(model, frames, spec, choice):  # type: ignore[no-untyped-def]
     def keep(i: int, pred: np.ndarray, heat: np.ndarray) -> None:
         preds[i], heats[i] = pred, heat
 
-    result = score_frames(
-        model, frames, spec, batch_size=4, want=FIELDS, on_frame=keep, engine=choice
-    )
+    options = ScoreOptions(batch_size=4, engine=choice)
+    result = score_frames(model, frames, spec, want=FIELDS, on_frame=keep, options=options)
     order = sorted(preds)
     return result, np.stack([preds[i] for i in order]), np.stack([heats[i] for i in order])
 
@@ -88,20 +87,17 @@ def test_the_sample_data_gets_the_same_picks_on_every_engine() -> None:
     for strategy in ["alges-seg", "coreset"]:  # the other fields: the tests above
         picks = {}
         for choice in ["torch-contiguous", *ENGINES]:
-            with engine.use_engine(choice):  # as `--engine` and the widget's setting choose
-                step = run_to_end(
-                    iter_acquire(
-                        model,
-                        spec,
-                        frames.__getitem__,
-                        keys[8:],
-                        strategy,
-                        k=6,
-                        seed=3,
-                        labelled=keys[:8],
-                        batch_size=8,
-                    )
+            # The engine an edge chose (`--engine`, the widget's setting), as an argument.
+            options = ScoreOptions(batch_size=8, engine=choice)
+            step = run_to_end(
+                iter_acquire(
+                    local_scorer(model, spec, frames.__getitem__, options),
+                    get_strategy(strategy),
+                    keys[8:],
+                    Selection(k=6, seed=3),
+                    labelled=keys[:8],
                 )
+            )
             picks[choice] = [e.key for e in step.queue]
         assert len(keys) == 48 and len(picks["onnx"]) == 6
         assert picks["onnx"] == picks["torch-contiguous"] == picks["torch-channels-last"], strategy

@@ -10,7 +10,7 @@ import pytest
 
 from alges_napari.core.acquire.queue import QueueEntry, describe, initial_queue
 from alges_napari.core.acquire.scores import MEASURES, ScoreResult, informativeness
-from alges_napari.core.acquire.step import iter_acquire, rank_queue
+from alges_napari.core.acquire.step import Selection, iter_acquire, rank_queue
 from alges_napari.core.acquire.strategies import REGISTRY, get_strategy
 from alges_napari.core.progress import Progress, run_to_end
 
@@ -66,7 +66,7 @@ def test_each_entry_holds_its_frames_informativeness_and_share_of_the_pools_best
     scores: ScoreResult, name: str
 ) -> None:
     labelled = LABELLED if name == "coreset" else None
-    queue = rank_queue(name, scores, KEYS, 6, seed=3, labelled_features=labelled)
+    queue = rank_queue(get_strategy(name), scores, KEYS, 6, seed=3, labelled_features=labelled)
     expected = expected_informativeness(scores, name)
     best = max(expected)
     assert [e.rank for e in queue] == list(range(6))  # pick order
@@ -83,7 +83,7 @@ def test_each_entry_holds_its_frames_informativeness_and_share_of_the_pools_best
 
 @pytest.mark.parametrize("name", ["entropy", "margins", "least-confidence"])
 def test_sorting_strategies_read_most_informative_first(scores: ScoreResult, name: str) -> None:
-    queue = rank_queue(name, scores, KEYS, 8, seed=0)
+    queue = rank_queue(get_strategy(name), scores, KEYS, 8, seed=0)
     shown = [e.score for e in queue]
     assert shown == sorted(shown, reverse=True)
     assert queue[0].relative == 100.0 and all(e.pick_value is None for e in queue)
@@ -92,7 +92,7 @@ def test_sorting_strategies_read_most_informative_first(scores: ScoreResult, nam
 
 
 def test_alges_pick_values_are_k_means_plus_plus_d2_at_pick_time(scores: ScoreResult) -> None:
-    queue = rank_queue("alges-seg", scores, KEYS, 5, seed=4)
+    queue = rank_queue(get_strategy("alges-seg"), scores, KEYS, 5, seed=4)
     emb = scores.emb_seg
     picked: list[np.ndarray] = []
     for e in queue:
@@ -104,7 +104,7 @@ def test_alges_pick_values_are_k_means_plus_plus_d2_at_pick_time(scores: ScoreRe
 
 
 def test_coreset_pick_values_are_distances_at_pick_time_and_never_grow(scores) -> None:
-    queue = rank_queue("coreset", scores, KEYS, 6, seed=0, labelled_features=LABELLED)
+    queue = rank_queue(get_strategy("coreset"), scores, KEYS, 6, seed=0, labelled_features=LABELLED)
     feats = scores.features
     centres = list(LABELLED)
     for e in queue:
@@ -114,7 +114,7 @@ def test_coreset_pick_values_are_distances_at_pick_time_and_never_grow(scores) -
     values = [e.pick_value for e in queue]
     assert values == sorted(values, reverse=True)
     # Without a labelled set there is no feature distance to show, only the pick-time value.
-    bare = rank_queue("coreset", scores, KEYS, 3, seed=0)
+    bare = rank_queue(get_strategy("coreset"), scores, KEYS, 3, seed=0)
     assert all(e.score is None and e.measure is None and e.pick_value for e in bare)
 
 
@@ -131,9 +131,9 @@ def test_gradient_norm_is_the_same_from_alges_img_and_badge() -> None:
 
 
 def test_random_shows_gradient_mass_only_when_the_pass_computed_it(scores) -> None:
-    queue = rank_queue("random", scores, KEYS, 4, seed=9)
+    queue = rank_queue(get_strategy("random"), scores, KEYS, 4, seed=9)
     assert all(e.measure == "gradient mass" and e.score is not None for e in queue)
-    bare = rank_queue("random", ScoreResult(n=N), KEYS, 4, seed=9)
+    bare = rank_queue(get_strategy("random"), ScoreResult(n=N), KEYS, 4, seed=9)
     assert [e.key for e in bare] == [e.key for e in queue]  # the draw does not use the scores
     assert all(e.score is None and e.measure is None and e.relative is None for e in bare)
     text, tip = describe(bare[1])
@@ -167,10 +167,11 @@ def test_the_step_asks_the_pass_for_randoms_measure_only_when_it_predicts_anyway
 
     pool = KEYS[:10]
     sink = RecordingSink()
-    got = run_to_end(iter_acquire(None, None, None, pool, "random", 3, 0, sink=sink, scorer=scorer))
+    random, three = get_strategy("random"), Selection(k=3, seed=0)
+    got = run_to_end(iter_acquire(scorer, random, pool, three, sink=sink))
     assert asked == [frozenset({"emb_seg"})]
     assert sink.queue == got.queue and all(e.measure == "gradient mass" for e in got.queue)
-    got = run_to_end(iter_acquire(None, None, None, pool, "random", 3, 0, scorer=scorer))
+    got = run_to_end(iter_acquire(scorer, random, pool, three))
     assert len(asked) == 1  # no sink: random runs no pass at all
     assert all(e.score is None and e.strategy == "random" for e in got.queue)
 
@@ -184,7 +185,7 @@ def test_the_first_queue_is_a_spread_and_says_so() -> None:
 
 
 def test_describe_names_the_measure_the_raw_value_and_the_pick_time_value(scores) -> None:
-    e = rank_queue("alges-seg", scores, KEYS, 3, seed=1)[1]
+    e = rank_queue(get_strategy("alges-seg"), scores, KEYS, 3, seed=1)[1]
     text, tip = describe(e)
     assert text == f"{e.relative:.0f}"
     lines = tip.split("\n")
@@ -226,7 +227,7 @@ def test_a_project_keeps_what_the_queue_means(tmp_path, scores) -> None:
         iio.imwrite(frames / f"frame_{i}.png", np.full((32, 32, 3), i * 20, np.uint8))
     with Project.create(tmp_path / "p", frames) as project:
         sub = scores.subset(np.arange(6))
-        queue = rank_queue("alges-seg", sub, project.keys, 3, seed=0)
+        queue = rank_queue(get_strategy("alges-seg"), sub, project.keys, 3, seed=0)
         project.set_queue(queue)
     with Project.open(tmp_path / "p", readonly=True) as again:
         assert again.queue == queue

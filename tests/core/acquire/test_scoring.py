@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from alges_napari.core.acquire.scoring import (
+    ScoreOptions,
     alges_embeddings,
     iter_score,
     predict_masks,
@@ -154,8 +155,8 @@ def test_iter_score_predictions_equal_plain_inference() -> None:
         model,
         frames,
         spec,
-        batch_size=2,
         want={"emb_seg"},
+        options=ScoreOptions(batch_size=2),
         on_frame=lambda i, pred, heat: seen.__setitem__(i, (pred, heat)),
     )
     plain = predict_masks(model, frames, spec, batch_size=3)
@@ -172,7 +173,7 @@ def test_iter_score_fields_match_direct_computations() -> None:
     model, spec = _float_model("FPN")
     frames = _frames(3, 64, 64)
     want = {"emb_img", "emb_seg", "badge", "entropy", "margin", "least_confidence", "features"}
-    res = score_frames(model, frames, spec, batch_size=2, want=want)
+    res = score_frames(model, frames, spec, want=want, options=ScoreOptions(batch_size=2))
     from alges_napari.core.learn.model import preprocess
 
     x = preprocess(np.stack(frames), spec)
@@ -203,7 +204,12 @@ def test_iter_score_progress_and_stop_within_one_batch() -> None:
     stop = threading.Event()
     calls: list[int] = []
     gen = iter_score(
-        model, frames, spec, batch_size=2, on_frame=lambda i, p, h: calls.append(i), stop=stop
+        model,
+        frames,
+        spec,
+        on_frame=lambda i, p, h: calls.append(i),
+        stop=stop,
+        options=ScoreOptions(batch_size=2),
     )
     assert next(gen) == Progress("score", 0, 7)
     assert next(gen).done == 2
@@ -212,7 +218,7 @@ def test_iter_score_progress_and_stop_within_one_batch() -> None:
         next(gen)
     assert calls == [0, 1]  # nothing past the batch in flight
     progress: list[Progress] = []
-    run_to_end(iter_score(model, frames, spec, batch_size=3), progress.append)
+    run_to_end(iter_score(model, frames, spec, options=ScoreOptions(batch_size=3)), progress.append)
     assert [p.done for p in progress] == [0, 3, 6, 7]
 
 
@@ -220,3 +226,17 @@ def test_iter_score_rejects_unknown_field() -> None:
     model, spec = _float_model()
     with pytest.raises(AlgesError, match="unknown score fields"):
         run_to_end(iter_score(model, _frames(1), spec, want={"emb_pixel"}))
+
+
+def test_the_step_and_the_pass_take_few_parameters() -> None:
+    """Issue 24: the step gets a ready scorer and strategy, the pass its options in one value."""
+    import inspect
+
+    from alges_napari.core.acquire.step import iter_acquire
+
+    step = inspect.signature(iter_acquire).parameters
+    assert list(step) == ["scorer", "strategy", "pool", "selection", "labelled", "sink", "stop"]
+    assert len(inspect.signature(iter_score).parameters) == 8
+    assert ScoreOptions() == ScoreOptions(batch_size=8, device=None, engine=None)
+    with pytest.raises(AlgesError, match="batch size must be >= 1, got 0"):
+        ScoreOptions(batch_size=0)

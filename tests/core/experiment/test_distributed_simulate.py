@@ -81,3 +81,26 @@ def test_the_cluster_writes_the_in_process_rows_and_resumes_after_a_stop(
     assert second.rows_skipped >= 1  # the rounds finished before the stop are not run again
     # round 0 of 2 strategies, 2 rounds of 2 strategies, the full-pool model
     assert len(in_process) == 7 and rows(out) == in_process
+
+
+def test_the_engine_chosen_reaches_the_workers_passes(
+    client: Any, config: SimulationConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The experiment's engine travels with its tasks, as the device does: every pass on a
+    worker (test Dice, the pool) is told it, and no environment carries it."""
+    from dataclasses import replace
+
+    from tests.engine_spy import engine_environ, spy_on_workers
+
+    monkeypatch.delenv("ALGES_ENGINE", raising=False)
+    small = replace(config, strategies=("alges-seg",), rounds=1, full_pool=False)
+    collect = spy_on_workers(client)
+    try:
+        done = simulate(small, tmp_path / "out", device="cpu", client=client, engine="torch")
+    finally:
+        on_workers = collect()
+    assert not done.stopped and done.rows_written == 2  # round 0 and round 1
+    choices = [c for _env, seen in on_workers.values() for c in seen]
+    # Round 0 tests its model; round 1 scores the pool, then tests: at least three passes.
+    assert len(choices) >= 3 and set(choices) == {"torch"}, on_workers
+    assert all(env is None for env, _ in on_workers.values()) and engine_environ() == {}

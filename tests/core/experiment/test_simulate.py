@@ -306,6 +306,7 @@ def test_simulate_and_a_session_pick_the_same_frames(tree: Path, tmp_path: Path)
     import json
     import shutil
 
+    from alges_napari.core.acquire.strategies import get_strategy
     from alges_napari.core.project.project import Project
     from alges_napari.core.session import ActiveLearningSession, RoundConfig
 
@@ -332,7 +333,8 @@ def test_simulate_and_a_session_pick_the_same_frames(tree: Path, tmp_path: Path)
     try:
         session = ActiveLearningSession(project, device="cpu")
         # simulate seeds round t of repeat r with (seed + r) * 1000 + t; rank adds round 0
-        ranked = run_to_end(session.rank(RoundConfig(strategy="alges-seg", query_size=2, seed=1)))
+        cfg = RoundConfig(strategy=get_strategy("alges-seg"), query_size=2, seed=1)
+        ranked = run_to_end(session.rank(cfg))
         assert [e.key for e in ranked.queue] == state["labeled"][3:]
     finally:
         project.close()

@@ -1,4 +1,5 @@
-"""The engine choice: the process setting, the measured pick, the export cache, training's format."""
+"""The engine choice: an argument from the edge, the measured pick, the export cache, training's
+format."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ import numpy as np
 import pytest
 import torch
 
+from alges_napari.core.acquire.scoring import ScoreOptions
 from alges_napari.core.errors import AlgesError
 from alges_napari.core.learn import engine, engines
 from alges_napari.core.learn.config import TrainConfig
 from alges_napari.core.learn.model import build_model
 from alges_napari.core.learn.train import train
+from tests.engine_spy import engine_environ
 
 FRAMES = 2000  # 2000 x 64 x 64 pixels: enough work for auto to measure
 
@@ -24,11 +27,10 @@ def tiny() -> torch.nn.Module:
 
 @pytest.fixture(autouse=True)
 def fresh(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """No measurement of an earlier test counts; ``$ALGES_ENGINE`` unset (the edges read it)."""
     monkeypatch.delenv(engine.ENV_VAR, raising=False)
-    engine.set_engine(None)
     engine.forget_measurements()
     yield
-    engine.set_engine(None)
     engine.forget_measurements()
 
 
@@ -70,18 +72,23 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> dict:
     return seen
 
 
-def test_choices_and_the_process_setting(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert engine.get_engine() == "auto"
+def test_choices_are_arguments_and_none_is_auto(monkeypatch: pytest.MonkeyPatch) -> None:
+    for gone in ("get_engine", "set_engine", "use_engine"):
+        assert not hasattr(engine, gone)  # no process-wide choice
     with pytest.raises(AlgesError, match="unknown engine 'fast'.*auto, torch, onnx"):
-        engine.set_engine("fast")
-    with engine.use_engine("onnx"):
-        assert engine.get_engine() == "onnx"
-        assert engine.ENV_VAR in __import__("os").environ  # workers started now follow it
-        with engine.use_engine(None):
-            assert engine.get_engine() == "onnx"
-    assert engine.get_engine() == "auto"
-    monkeypatch.setenv(engine.ENV_VAR, "torch")
-    assert engine.get_engine() == "torch"
+        engine.check_choice("fast")
+    with pytest.raises(AlgesError, match="unknown engine 'fast'"):
+        ScoreOptions(engine="fast")  # refused where the options are made, at the edge
+    x = torch.zeros((1, 3, 64, 64))
+    # $ALGES_ENGINE is the edges' default, never read below them: a pass given no choice is auto.
+    monkeypatch.setenv(engine.ENV_VAR, "onnx")
+    before = engine_environ()
+    picked = engine.pick_engine(tiny().eval(), x, 1)  # too little work to measure: eager torch
+    assert picked.name == "torch-contiguous"
+    assert engine.pick_engine(tiny().eval(), x, 1, "torch-channels-last").name == (
+        "torch-channels-last"
+    )
+    assert engine_environ() == before == {engine.ENV_VAR: "onnx"}
 
 
 def test_auto_runs_torch_without_onnxruntime_and_says_nothing(
@@ -205,21 +212,34 @@ def test_a_channels_last_training_step_matches_a_contiguous_one() -> None:
         torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-4)
 
 
-def test_the_commands_engine_option_sets_the_choice_for_their_work() -> None:
+def test_the_commands_engine_option_is_the_choice_for_their_work(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
     from alges_napari.cli import build_parser
-    from alges_napari.cli.common import ENGINE_CHOICES, engine_choice
+    from alges_napari.cli.checks import check_args
+    from alges_napari.cli.common import ENGINE_CHOICES
 
     assert ENGINE_CHOICES == engine.ENGINES
     parser = build_parser()
-    for command in (
-        ["rank", "--project", "p"],
-        ["train", "--project", "p"],
-        ["simulate", "--data", "d"],
+    data = tmp_path / "d"
+    data.mkdir()
+    command = ["simulate", "--data", str(data)]
+    for env, option, chosen in (
+        (None, ["--engine", "torch"], "torch"),
+        (None, [], None),  # nothing chosen: auto
+        ("torch-channels-last", [], "torch-channels-last"),  # $ALGES_ENGINE, read here
+        ("torch-channels-last", ["--engine", "torch"], "torch"),  # the option wins
     ):
-        args = parser.parse_args([*command, "--engine", "onnx"])
-        with engine_choice(args):
-            assert engine.get_engine() == "onnx"
-        assert engine.get_engine() == "auto"
+        if env is None:
+            monkeypatch.delenv(engine.ENV_VAR, raising=False)
+        else:
+            monkeypatch.setenv(engine.ENV_VAR, env)
+        before = engine_environ()
+        args = parser.parse_args([*command, *option])
+        check_args(args)
+        assert args.engine == chosen
+        assert engine_environ() == before  # chosen, not written anywhere
+    for command in (["rank", "--project", "p"], ["train", "--project", "p"]):
         assert parser.parse_args(command).engine is None  # no option: $ALGES_ENGINE, else auto
     with pytest.raises(SystemExit):
         parser.parse_args(["rank", "--project", "p", "--engine", "fast"])

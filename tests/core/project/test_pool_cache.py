@@ -111,6 +111,7 @@ def test_a_pass_cut_short_leaves_no_cache_and_folders_are_not_cached(tmp_path) -
 
 
 def test_round_two_reads_no_video_and_training_reads_the_cache(tmp_path) -> None:
+    from alges_napari.core.acquire.strategies import get_strategy
     from alges_napari.core.project.project import Project
     from alges_napari.core.session import ActiveLearningSession, RoundConfig
 
@@ -125,7 +126,7 @@ def test_round_two_reads_no_video_and_training_reads_the_cache(tmp_path) -> None
         for key in proj.keys[:2]:
             proj.accept_label(key, label)
         session = ActiveLearningSession(proj, device="cpu")
-        config = RoundConfig(strategy="alges-seg", query_size=3)
+        config = RoundConfig(strategy=get_strategy("alges-seg"), query_size=3)
         first = run_to_end(session.run_round(config))
         cache = PoolCache(proj.root, proj.frames, (32, 32))
         assert cache.open() is not None and "12 frames at 32x32" in cache.status()
