@@ -107,7 +107,8 @@ class AnnotatePanel(QWidget):
         tools = QHBoxLayout()
         tools.addWidget(self.superpixels, 1)
         tools.addWidget(self.coarseness, 1)
-        tools.addWidget(self.grabcut, 1)
+        boxes = QHBoxLayout()  # a row of its own: the dock keeps its width
+        boxes.addWidget(self.grabcut, 1)
         grid = QGridLayout()
         grid.addWidget(self.from_prediction, 0, 0)
         grid.addWidget(self.heat, 0, 1)
@@ -123,6 +124,7 @@ class AnnotatePanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.palette)
         layout.addLayout(tools)
+        layout.addLayout(boxes)
         layout.addLayout(grid)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
