@@ -138,6 +138,31 @@ tools / napari tools): 0.966 [0.940, 0.998]``: not met (``docs/correction/real_v
 ``make_correction_model.py``, val Dice 0.315): (e) 3,962 actions, (f) 3,841; ``actions ratio
 (app tools / napari tools): 0.969 [0.954, 0.990]``: not met (``docs/correction/real_val_e_f.txt``).
 
+**GrabCut box (issue 22 item 4), models (g) and (h), written and committed before they ran on
+any data** (2026-12-02, after run 5 and run 6 were seen). Run 5 found superpixels saving about
+3 % of (e)'s actions; item 4 asks whether OpenCV's GrabCut, which the app now offers as a drag
+box (``_qt/grabcut_tool.py``, :func:`alges_napari.core.data.grabcut.grabcut_box`), does better.
+With ``--grabcut`` the real mode runs two more correctors on the same frames:
+
+(g) **The app's tools with the GrabCut box.** Everything of (f), plus GrabCut box moves: for
+    each of the ``TOP_BOXES`` largest wrong regions (true class c), two boxes a user could drag:
+    around the wrong region, and around the truth's connected region of class c
+    (8-connected) that holds it, each its bounding box grown by one grid pixel and clipped to
+    the frame. The app's GrabCut runs on the full 480 x 854 frame (the box's grid pixels
+    mapped to the frame's, the crop shrunk to 256 px as in the app), its object resized to
+    the grid by nearest neighbour and painted with c. Cost: 1 action per box (one drag) plus
+    the class switch when c is not selected, as every move. The same greedy rule: each
+    action is the candidate (box, brush, fill, polygon, superpixel) that fixes the most
+    pixels per action.
+(h) **napari's tools with the GrabCut box**: (e) plus the GrabCut box moves of (g), no
+    superpixels (what GrabCut adds on its own).
+
+Done, grid, prediction and intervals as (e) and (f). With ``--grabcut`` the last line reports
+(g): ``actions ratio (app tools / napari tools): X [lo, hi]`` is then (g)/(e), with (f)/(e)
+and (h)/(e) printed before it; without it, (f)/(e) as before. Decision rule: GrabCut is kept
+in the app's measured toolset if (g) needs fewer actions than (f) (pooled (g)/(e) below
+(f)/(e)); the target stays (g)/(e) <= 0.5, and an upper bound above it is said plainly.
+
 Prints, per data tree and pooled over them, the starting agreement, per-setting totals over all
 unlabelled frames with the frames that needed the brush, the ratios (b)/(a), (c)/(a) and (d)/(a)
 with a percentile-bootstrap 95 % interval over frames, then ``one action per superpixel clicked,
@@ -468,6 +493,9 @@ TOP_REGIONS, TOP_POLYGONS = 20, 5
 #: Polygon vertices lie within this many grid pixels of the region's outline (about 4 px on
 #: the full frame: where a click lands).
 POLYGON_TOLERANCE = 1.0
+#: Wrong regions (largest first) offered GrabCut boxes per action in models (g) and (h), and the
+#: grid pixels each box is grown by around its region.
+TOP_BOXES, BOX_GROW = 5, 1
 #: Half the side of a superpixel, full-frame pixels: a drag's side branches shorter than this
 #: need no stroke of their own (the superpixels of the main branch cover them).
 SP_HALF_SIDE = {"fine": 8.0, "coarse": 16.0}
@@ -671,9 +699,96 @@ def _click_moves(ann: np.ndarray, truth: np.ndarray, maps: dict, tables: dict) -
     return moves
 
 
+class FrameGrabCut:
+    """The app's GrabCut box on one frame, for models (g) and (h): grid boxes in, grid masks out.
+
+    A box of grid pixels (top, left, bottom, right; ends excluded) is mapped to the full frame's
+    pixels it covers, :func:`~alges_napari.core.data.grabcut.grabcut_box` runs there as the app
+    runs it, and its object comes back on the grid by nearest neighbour. Results are kept per
+    box (GrabCut's object depends on the frame and the box only, not on the annotation).
+    """
+
+    def __init__(self, image: np.ndarray, truth: np.ndarray):
+        self.image = np.asarray(image)
+        self.truth = truth
+        self.grid = truth.shape
+        self._cache: dict[tuple[int, int, int, int], np.ndarray] = {}
+        self._truth_comps: dict[int, np.ndarray] = {}
+        self.calls = 0
+
+    def region(self, box: tuple[int, int, int, int]) -> np.ndarray:
+        """GrabCut's object for the grid ``box``, as a grid bool mask."""
+        if box not in self._cache:
+            from skimage.transform import resize
+
+            from alges_napari.core.data.grabcut import grabcut_box
+            from alges_napari.core.errors import AlgesError
+
+            (gh, gw), (fh, fw) = self.grid, self.image.shape[:2]
+            top, left, bottom, right = box
+            corners = ((top * fh / gh, left * fw / gw),
+                       (bottom * fh / gh - 1, right * fw / gw - 1))  # fmt: skip
+            try:
+                full = grabcut_box(self.image, corners)
+            except AlgesError:  # a box too small on the frame: the app paints nothing
+                full = np.zeros((fh, fw), bool)
+            self.calls += 1
+            if (fh, fw) == (gh, gw):
+                self._cache[box] = full
+            else:
+                self._cache[box] = resize(full, self.grid, order=0, preserve_range=True,
+                                          anti_aliasing=False).astype(bool)  # fmt: skip
+        return self._cache[box]
+
+    def truth_component(self, c: int) -> np.ndarray:
+        """The truth's 8-connected regions of class ``c`` (labels, 0 elsewhere)."""
+        if c not in self._truth_comps:
+            self._truth_comps[c] = ndimage.label(self.truth == c, structure=_EIGHT)[0]
+        return self._truth_comps[c]
+
+
+def _grown_box(mask_rows: np.ndarray, mask_cols: np.ndarray, shape: tuple[int, int],
+               offset: tuple[int, int] = (0, 0)) -> tuple[int, int, int, int]:  # fmt: skip
+    """The bounding box of pixels (rows, cols) + ``offset``, grown by BOX_GROW, clipped."""
+    h, w = shape
+    return (max(0, int(mask_rows.min()) + offset[0] - BOX_GROW),
+            max(0, int(mask_cols.min()) + offset[1] - BOX_GROW),
+            min(h, int(mask_rows.max()) + offset[0] + 1 + BOX_GROW),
+            min(w, int(mask_cols.max()) + offset[1] + 1 + BOX_GROW))  # fmt: skip
+
+
+def _grabcut_moves(ann: np.ndarray, truth: np.ndarray, regions: list,
+                   gc: FrameGrabCut) -> list[_Move]:  # fmt: skip
+    """GrabCut box moves (models (g), (h)): per wrong region of the TOP_BOXES largest, a box
+    around it and one around the truth's region of its class that holds it."""
+    moves: list[_Move] = []
+    seen: set[tuple[tuple[int, int, int, int], int]] = set()
+    for sl, reg, c in regions[:TOP_BOXES]:
+        rows, cols = np.nonzero(reg)
+        offset = (sl[0].start, sl[1].start)
+        boxes = [_grown_box(rows, cols, ann.shape, offset)]
+        comps = gc.truth_component(c)
+        ids = np.unique(comps[sl][reg])
+        ids = ids[ids > 0]
+        if ids.size:
+            r_all, c_all = np.nonzero(np.isin(comps, ids))
+            boxes.append(_grown_box(r_all, c_all, ann.shape))
+        for box in boxes:
+            if (box, c) in seen:
+                continue
+            seen.add((box, c))
+            mask = gc.region(box)
+            if not mask.any():
+                continue
+            gain = int(_delta(ann, truth, c)[mask].sum())
+            moves.append(_Move(gain, 1, c, "grabcut box", lambda mask=mask: mask))
+    return moves
+
+
 def greedy_correct(
     ann: np.ndarray, truth: np.ndarray, k: int, scale: float,
     superpixels: dict[str, np.ndarray] | None = None, min_area: int = MIN_AREA,
+    grabcut: FrameGrabCut | None = None,
 ) -> dict[str, int]:  # fmt: skip
     """Correct ``ann`` in place until :func:`is_done`, one greedy gesture at a time.
 
@@ -681,7 +796,8 @@ def greedy_correct(
     not, polygon), model (f) with them (the same, plus superpixel clicks and gap-free drags at
     each coarseness given). Each action is the move with the most pixels fixed (net: made right
     minus made wrong) per action it costs, class switch included; ``scale`` = grid / full-frame
-    pixels, so the tools keep their full-frame sizes.
+    pixels, so the tools keep their full-frame sizes. With ``grabcut`` (the frame's
+    :class:`FrameGrabCut`), GrabCut box moves too: model (g) with ``superpixels``, (h) without.
 
     Returns
     -------
@@ -705,6 +821,8 @@ def greedy_correct(
         moves = _region_moves(ann, truth, regions, scale, maps, tables, polygons=True)
         moves += _fill_moves(ann, truth, k, selected)
         moves += _click_moves(ann, truth, maps, tables)
+        if grabcut is not None:
+            moves += _grabcut_moves(ann, truth, regions, grabcut)
         best = _best_of(moves, selected)
         if best is None:
             out["capped"] = 1
@@ -740,8 +858,9 @@ def video_ratio_interval(
 def real_frames(
     val: Path, model_path: Path, limit: int = 0, shard: tuple[int, int] = (0, 1),
     grid: tuple[int, int] = GRID, first_per_video: bool = False,
-) -> list[tuple[str, np.ndarray, np.ndarray, dict]]:  # fmt: skip
-    """(key, truth, prediction, superpixels) per frame of ``val``, all on ``grid``.
+) -> list[tuple[str, np.ndarray, np.ndarray, dict, np.ndarray]]:  # fmt: skip
+    """(key, truth, prediction, superpixels, full frame) per frame of ``val``, all but the
+    frame on ``grid``.
 
     ``first_per_video`` keeps the first frame (key order) of each video; ``limit`` the first
     frames only (0: all); ``shard`` (i, n) then keeps frames i, i + n, ... (parallel runs).
@@ -800,7 +919,7 @@ def real_frames(
         if grid != GRID:
             pred = resize(pred, grid, order=0, preserve_range=True, anti_aliasing=False
                           ).astype(np.uint8)  # fmt: skip
-        out.append((key, truths[i].numpy().copy(), pred, sps))
+        out.append((key, truths[i].numpy().copy(), pred, sps, pairs[i][0]))
     return out
 
 
@@ -830,14 +949,20 @@ def real_main(args: argparse.Namespace) -> None:
           f"the {grid[0]}x{grid[1]} grid ({time.perf_counter() - t0:.0f} s); tools at full-frame "
           f"size x {scale:.3f}", flush=True)  # fmt: skip
     rows = []
-    for key, truth, pred, sps in frames:
+    for key, truth, pred, sps, image in frames:
         t1 = time.perf_counter()
         e = greedy_correct(pred.copy(), truth, k, scale, min_area=area)
         f = greedy_correct(pred.copy(), truth, k, scale, sps, min_area=area)
         row = {"key": key, "video": key.split("/")[0], "agreement": agreement(pred, truth),
                "start_dice": frame_dice(pred, truth, k, area),
                "done_at_start": is_done(pred, truth, k, area), "grid": list(grid),
-               "e": e, "f": f, "s": round(time.perf_counter() - t1, 1)}  # fmt: skip
+               "e": e, "f": f}  # fmt: skip
+        if args.grabcut:
+            gc = FrameGrabCut(image, truth)
+            row["g"] = greedy_correct(pred.copy(), truth, k, scale, sps, area, gc)
+            row["h"] = greedy_correct(pred.copy(), truth, k, scale, None, area, gc)
+            row["grabcut_calls"] = gc.calls
+        row["s"] = round(time.perf_counter() - t1, 1)
         rows.append(row)
         print(json.dumps(row), flush=True)
         if args.out:
@@ -859,7 +984,11 @@ def real_report(rows: list[dict]) -> None:
           f"{np.median([r['agreement'] for r in rows]):.3f}; "
           f"{sum(r['done_at_start'] for r in rows)} frames already done "
           f"(Dice >= {DICE_DONE} on every class of >= 0.1 % of the frame)")  # fmt: skip
-    for name, label in (("e", "(e) napari tools"), ("f", "(f) app tools")):
+    grabcut = all("g" in r for r in rows) and bool(rows)
+    names = [("e", "(e) napari tools"), ("f", "(f) app tools")]
+    if grabcut:
+        names += [("g", "(g) app tools + GrabCut box"), ("h", "(h) napari tools + GrabCut box")]
+    for name, label in names:
         tools: dict[str, int] = {}
         for r in rows:
             for t, v in r[name].items():
@@ -870,12 +999,25 @@ def real_report(rows: list[dict]) -> None:
               f"{sum(r[name]['switches'] for r in rows)} class switches; "
               + ", ".join(f"{t} {v}" for t, v in sorted(tools.items()))
               + f"; {sum(r[name]['capped'] for r in rows)} frames capped)")  # fmt: skip
+    last = f_act
+    if grabcut:
+        g_act = np.array([r["g"]["actions"] for r in rows], float)
+        h_act = np.array([r["h"]["actions"] for r in rows], float)
+        for label, num in (("(f)/(e) superpixels, no GrabCut", f_act),
+                           ("(h)/(e) napari tools + GrabCut box", h_act),
+                           ("(g)/(f) GrabCut box added to the app's tools", g_act)):  # fmt: skip
+            den = f_act if label.startswith("(g)/(f)") else e_act
+            r, lo, hi = video_ratio_interval(num, den, videos)
+            print(f"  {label}: {r:.3f} [{lo:.3f}, {hi:.3f}]")
+        print(f"  GrabCut runs: {sum(r.get('grabcut_calls', 0) for r in rows)}")
+        last = g_act
     per_video = []
     for v in sorted(set(videos), key=lambda x: int(x) if x.isdigit() else x):
         sel = [i for i, x in enumerate(videos) if x == v]
-        per_video.append(f"{v} {f_act[sel].sum() / max(e_act[sel].sum(), 1):.3f} ({len(sel)})")
-    print("  per video (f)/(e) (frames): " + ", ".join(per_video))
-    r, lo, hi = video_ratio_interval(f_act, e_act, videos)
+        per_video.append(f"{v} {last[sel].sum() / max(e_act[sel].sum(), 1):.3f} ({len(sel)})")
+    tag = "(g)" if grabcut else "(f)"
+    print(f"  per video {tag}/(e) (frames): " + ", ".join(per_video))
+    r, lo, hi = video_ratio_interval(last, e_act, videos)
     print(f"actions ratio (app tools / napari tools): {r:.3f} [{lo:.3f}, {hi:.3f}]")
 
 
@@ -907,6 +1049,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="real mode: I/N runs frames I, I+N, ... (parallel runs; --report joins)")
     parser.add_argument("--report", type=Path, action="append",
                         help="real mode: print the figures of these --out files instead of running")
+    parser.add_argument("--grabcut", action="store_true",
+                        help="real mode: also models (g) and (h), with the GrabCut box; the last "
+                        "line is then (g)/(e)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(

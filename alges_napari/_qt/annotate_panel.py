@@ -1,4 +1,5 @@
-"""Annotation controls: the queue, Next / Accept / Skip, the class palette, superpixel painting."""
+"""Annotation controls: the queue, Next / Accept / Skip, the class palette, superpixel painting,
+GrabCut box."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ class AnnotatePanel(QWidget):
     loop : QWidget
         The frame line, the queue and Next / Accept / Skip: what the dock keeps always in view.
     tools : QWidget
-        The palette, superpixel painting and the prediction / heat map / validation switches:
+        The palette, superpixel painting, the GrabCut box and the prediction / heat map / validation switches:
         the dock's "Correct" tab. Both sit in this panel until the dock lays them out.
     """
 
@@ -82,6 +83,14 @@ class AnnotatePanel(QWidget):
             "brush, Space to pan. One undo step per click or drag. The superpixels' boundaries "
             "are drawn while it is on. Picking a napari tool turns it off."
         )
+        self.grabcut = QPushButton("GrabCut box")
+        self.grabcut.setCheckable(True)
+        self.grabcut.setEnabled(False)  # until a project's annotation layer has the tool
+        self.grabcut.setToolTip(
+            "Drag a box around an object: on release the object inside the box (found by "
+            "OpenCV's GrabCut from the frame's colours and edges) gets the selected class. One "
+            "undo step per box. Picking a napari tool or Superpixel paint turns it off."
+        )
         self.coarseness = QComboBox()
         for name, area in AREAS.items():
             side = round(area**0.5)
@@ -98,6 +107,8 @@ class AnnotatePanel(QWidget):
         tools = QHBoxLayout()
         tools.addWidget(self.superpixels, 1)
         tools.addWidget(self.coarseness, 1)
+        boxes = QHBoxLayout()  # a row of its own: the dock keeps its width
+        boxes.addWidget(self.grabcut, 1)
         grid = QGridLayout()
         grid.addWidget(self.from_prediction, 0, 0)
         grid.addWidget(self.heat, 0, 1)
@@ -113,6 +124,7 @@ class AnnotatePanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.palette)
         layout.addLayout(tools)
+        layout.addLayout(boxes)
         layout.addLayout(grid)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)

@@ -46,6 +46,7 @@ from napari.settings import get_settings
 from napari.utils.notifications import show_info
 from qtpy.QtCore import QObject, Signal
 
+from alges_napari._qt.grabcut_tool import attach_grabcut
 from alges_napari._qt.superpixel_overlay import BoundaryOverlay
 from alges_napari.core.data.superpixels import (
     SuperpixelCache,
@@ -110,6 +111,9 @@ class SuperpixelTool(QObject):
         self._workers: list[Any] = []
         self._panel_links: list[tuple[Any, Callable[..., Any]]] = []
         self.overlay: Any = None  # the BoundaryOverlay showing our boundaries, if any
+        #: called just before the mode goes on: other modes of the layer switch off there
+        self.before_enable: list[Callable[[], Any]] = []
+        self.grabcut: Any = None  # the layer's GrabCut box mode (attach_tool), shut down with us
         self._callback = self._weak_drag_callback()
 
     # ------------------------------------------------------------ mode
@@ -120,6 +124,9 @@ class SuperpixelTool(QObject):
         if on == self.enabled:
             return
         layer = self.layer
+        if on:
+            for switch_off in self.before_enable:
+                switch_off()
         self.enabled = on
         if on:
             layer.mode = "pan_zoom"
@@ -336,7 +343,12 @@ class SuperpixelTool(QObject):
         self._panel_links.append((signal, slot))
 
     def shutdown(self) -> None:
-        """Switch the mode off (its overlay goes), leave the panel, stop waiting for workers."""
+        """Switch the mode off (its overlay goes), leave the panel, stop waiting for workers.
+
+        The layer's GrabCut box mode (:attr:`grabcut`, if attached) shuts down with it.
+        """
+        if self.grabcut is not None:
+            self.grabcut.shutdown()
         if self.enabled:
             try:
                 self.set_enabled(False)
@@ -355,6 +367,8 @@ def attach_tool(layer: Any, frames: Any, annotation: Any, panel: Any) -> Superpi
     ``annotation`` the :class:`~._qt.annotation.AnnotationController` (its ``key`` and layers'
     current index); ``panel`` the :class:`~._qt.annotate_panel.AnnotatePanel` (its superpixel
     button and coarseness list). The boundary overlay goes in the viewer of ``annotation.layers``.
+    The layer's :class:`~._qt.grabcut_tool.GrabCutTool`, on the panel's GrabCut button and
+    exclusive with the superpixel mode, is attached too (the tool's ``grabcut``).
     """
 
     def current() -> tuple[str, Callable[[], np.ndarray]] | None:
@@ -378,4 +392,6 @@ def attach_tool(layer: Any, frames: Any, annotation: Any, panel: Any) -> Superpi
 
     tool.connect_panel(tool.coarseness_changed, show_coarseness)
     tool.overlay = BoundaryOverlay(annotation.layers.viewer, tool)
+    # the GrabCut box mode shares the frame and the panel's row; it lives and dies with us
+    tool.grabcut = attach_grabcut(layer, current, panel, tool)
     return tool

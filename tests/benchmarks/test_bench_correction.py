@@ -202,3 +202,86 @@ def test_the_small_area_is_the_same_share_of_the_frame_on_any_grid(bench):
     truth[:2, :20] = 3  # 40 px: scored with min_area 30, not with 50
     assert 3 in bench.frame_dice(np.zeros_like(truth), truth, 7)
     assert 3 not in bench.frame_dice(np.zeros_like(truth), truth, 7, min_area=50)
+
+
+def _disc_image(h: int, w: int, centre, radius: float, seed: int = 0):
+    """(image, disc): a textured red disc on a textured green frame of (h, w)."""
+    rng = np.random.default_rng(seed)
+    image = (rng.integers(0, 60, (h, w, 3)) + np.array([20, 90, 30])).astype(np.uint8)
+    rr, cc = np.mgrid[:h, :w]
+    disc = (rr - centre[0]) ** 2 + (cc - centre[1]) ** 2 <= radius**2
+    image[disc] = (rng.integers(0, 40, (int(disc.sum()), 3)) + np.array([200, 40, 60])).astype(
+        np.uint8
+    )
+    return image, disc
+
+
+def test_model_h_boxes_a_missed_disc_in_one_drag_plus_its_class_switch(bench):
+    # A disc of class 2 (radius 12) predicted as background. GrabCut's box around it, grown by
+    # one pixel, recovers it: one drag + selecting class 2 (napari starts at 1) = 2 actions,
+    # fewer than napari's tools alone need (the 40-px brush is 5.4 grid px wide at this scale).
+    from alges_napari.core.data.grabcut import grabcut_box
+
+    image, disc = _disc_image(48, 56, (24, 28), 12)
+    truth = disc.astype(np.uint8) * 2
+    gc = bench.FrameGrabCut(image, truth)
+    h_ann = np.zeros_like(truth)
+    h = bench.greedy_correct(h_ann, truth, 7, 0.264, None, bench.MIN_AREA, gc)
+    assert h == {"actions": 2, "switches": 1, "capped": 0, "grabcut box": 1}
+    rows, cols = np.nonzero(disc)
+    box = (rows.min() - 1, cols.min() - 1, rows.max() + 2, cols.max() + 2)  # BOX_GROW = 1
+    region = grabcut_box(image, ((box[0], box[1]), (box[2] - 1, box[3] - 1)))
+    np.testing.assert_array_equal(h_ann, np.where(region, 2, 0))
+    e = bench.greedy_correct(np.zeros_like(truth), truth, 7, 0.264)
+    assert e["actions"] > h["actions"] and e["capped"] == 0
+
+
+def test_frame_grabcut_maps_a_grid_box_to_the_full_frame_and_back(bench):
+    # The full frame is 4 x the 24 x 32 grid: grid box (2, 3, 20, 28) covers full rows 8..79
+    # and cols 12..111; the object comes back on the grid by nearest neighbour.
+    from skimage.transform import resize
+
+    from alges_napari.core.data.grabcut import grabcut_box
+
+    image, disc = _disc_image(96, 128, (44, 62), 26)
+    truth = np.zeros((24, 32), np.uint8)
+    gc = bench.FrameGrabCut(image, truth)
+    got = gc.region((2, 3, 20, 28))
+    full = grabcut_box(image, ((8, 12), (79, 111)))
+    expect = resize(full, (24, 32), order=0, preserve_range=True, anti_aliasing=False)
+    np.testing.assert_array_equal(got, expect.astype(bool))
+    assert got.any() and gc.calls == 1
+    gc.region((2, 3, 20, 28))
+    assert gc.calls == 1  # kept per box
+    assert not gc.region((5, 5, 5, 9)).any()  # a box of no rows paints nothing
+
+
+def test_real_mode_with_grabcut_adds_models_g_and_h(bench, tmp_path, capsys):
+    # The constructed tree's first 2 frames with --grabcut: rows carry (g) and (h), both done,
+    # and the last line is (g)/(e), the same from --report.
+    import json
+
+    import torch
+
+    from alges_napari.core.data.classes import ENDOSCAPES
+    from alges_napari.core.learn.model import ModelSpec, build_model, save_checkpoint
+    from tests.core.data.endoscapes_tree import make_endoscapes
+
+    torch.manual_seed(0)
+    root = make_endoscapes(tmp_path / "endoscapes")
+    model = build_model("Unet", "resnet18", num_classes=7)
+    ckpt = save_checkpoint(model, tmp_path / "m.safetensors",
+                           ModelSpec.for_schema(ENDOSCAPES, "Unet", "resnet18", bench.GRID))
+    out = tmp_path / "rows.jsonl"
+    bench.main(["--val", str(root / "train_seg"), "--model", str(ckpt), "--out", str(out),
+                "--threads", "1", "--limit", "2", "--grabcut"])  # fmt: skip
+    lines = capsys.readouterr().out.strip().splitlines()
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert len(rows) == 2
+    assert all(r[m]["capped"] == 0 for r in rows for m in "efgh")
+    g = sum(r["g"]["actions"] for r in rows)
+    e = sum(r["e"]["actions"] for r in rows)
+    assert lines[-1].startswith(f"actions ratio (app tools / napari tools): {g / e:.3f} ")
+    assert any(x.startswith("  (f)/(e) superpixels, no GrabCut: ") for x in lines)
+    bench.main(["--report", str(out)])
+    assert capsys.readouterr().out.strip().splitlines()[-1] == lines[-1]
