@@ -128,9 +128,7 @@ class FrameCache:
         with contextlib.suppress(FileNotFoundError):
             other.unlink()  # an entry of the other format would shadow or confuse this one
 
-    def read(
-        self, kind: str, key: str, size: tuple[int, int] | None = None
-    ) -> np.ndarray | None:
+    def read(self, kind: str, key: str, size: tuple[int, int] | None = None) -> np.ndarray | None:
         """The cached uint8 array of ``kind`` for ``key``, or None.
 
         Parameters

@@ -43,7 +43,9 @@ def test_ties_go_to_the_first_class_and_non_finite_logits_take_the_literal_path(
     assert (got[:, :7] == 0).all() and (got[:, 9:] == 2).all()  # class 0 wins the ties
     np.testing.assert_array_equal(got, literal(logits, (12, 16)))
     logits[1, 0, 0] = float("nan")
-    np.testing.assert_array_equal(upscaled_argmax(logits, (12, 16)).numpy(), literal(logits, (12, 16)))
+    np.testing.assert_array_equal(
+        upscaled_argmax(logits, (12, 16)).numpy(), literal(logits, (12, 16))
+    )
 
 
 def test_the_shortcut_covers_uniform_windows_and_only_those() -> None:
