@@ -15,13 +15,17 @@ prints, in one run:
 - sequential decode: PyAV, threaded, every frame decoded, the pool's frames converted to RGB
   (what a pass must do at least);
 - plain inference of the pool: an eager fp32 forward of the pool frames already at the
-  model's input size, logits resized to the frame and argmax (the predictions the round's pass
-  makes, without its scores, heat maps and overlay files; round 2's trained model), best of 2;
+  model's input size, then the prediction at the frame's size as the pass computes it
+  (``upscale.upscaled_argmax``: the predictions the round's pass makes, without its scores,
+  heat maps and overlay files; round 2's trained model), best of 2; beside it the same with
+  the literal resize-then-argmax (the earlier baseline) and the forward alone;
 - round 1 and round 2 (``ActiveLearningSession.run_round``, 1 epoch, ``--labels`` labels, the
   queue's frames labelled between them): wall time, scoring stage, frames decoded;
-- peak RSS of each round (VmHWM, reset before it) and of the whole run;
+- peak RSS of each round and of each of its stages (VmHWM, reset before each), and of the
+  whole run;
 - the ratios against the targets: round 1's scoring <= 1.3 x (sequential decode + plain
-  inference), round 2's <= 1.3 x plain inference, peak RSS under 1.5 GB.
+  inference), round 2's <= 1.3 x plain inference, peak RSS under 1.5 GB; and the same two
+  ratios against the forward alone.
 
 The machine's load averages are printed beside the figures: on a shared CPU the absolute
 times move with the other processes, the in-run ratios much less.
@@ -68,6 +72,34 @@ def reset_peak() -> bool:
         return True
     except OSError:
         return False
+
+
+class StagePeaks:
+    """An ``on_progress`` callback: the peak RSS of each stage of a round, in MB.
+
+    VmHWM is read and reset whenever the stage changes, so each stage's figure is its own
+    (a stage that comes back, e.g. validation, keeps the larger of its peaks).
+    """
+
+    def __init__(self) -> None:
+        self.peaks: dict[str, float] = {}
+        self.stage = ""
+
+    def __call__(self, progress: Any) -> None:
+        if progress.stage != self.stage:
+            self._close()
+            self.stage = progress.stage
+
+    def _close(self) -> None:
+        if self.stage:
+            self.peaks[self.stage] = max(self.peaks.get(self.stage, 0.0), peak_rss_mb())
+            reset_peak()
+
+    def finish(self) -> dict[str, float]:
+        """The peaks, once the round has ended."""
+        self._close()
+        self.stage = ""
+        return self.peaks
 
 
 def size_arg(text: str) -> tuple[int, int]:
@@ -217,11 +249,19 @@ def run(args: Any, path: Path, work: Path, input_size: tuple[int, int]) -> None:
     print(f"plain inference of the pool: {t_plain:.1f} s, best of "
           f"{', '.join(f'{t:.1f}' for t, _ in runs)} ({n_plain} frames at "
           f"{input_size[0]}x{input_size[1]}, torch threads {torch.get_num_threads()})")
+    other = {
+        how: min(plain_inference(rounds["project"], input_size, how)[0] for _ in range(2))
+        for how in ("literal", "forward")
+    }
+    print(f"plain inference, other predictions: with the literal resize and argmax "
+          f"{other['literal']:.1f} s; the forward alone (no prediction at the frame's size) "
+          f"{other['forward']:.1f} s (best of 2 each)")  # fmt: skip
     r1, r2 = rounds["rounds"]
     for r in (r1, r2):
         print(f"round {r['round']}: wall {r['wall']:.1f} s, train {r['train']:.1f} s, validate "
               f"{r['validate']:.1f} s, scoring {r['score']:.1f} s ({r['pool']} frames), frames "
-              f"decoded {r['decoded']}, peak RSS {r['rss']:.0f} MB")  # fmt: skip
+              f"decoded {r['decoded']}, peak RSS {r['rss']:.0f} MB (by stage: "
+              + ", ".join(f"{k} {v:.0f}" for k, v in r["stages"].items()) + ")")  # fmt: skip
     print(rounds["cache"])
     per_frame = t_plain / n_plain  # each round's pool is a little smaller than the last
     overall = max(r1["rss"], r2["rss"], peak_rss_mb())  # VmHWM was reset before each round
@@ -230,6 +270,10 @@ def run(args: Any, path: Path, work: Path, input_size: tuple[int, int]) -> None:
           f"{r1['score'] / floor1:.2f} (target <= 1.3); round 2 scoring / plain inference = "
           f"{r2['score'] / floor2:.2f} (target <= 1.3); peak RSS {overall:.0f} MB "
           "(target < 1500)")  # fmt: skip
+    fwd = other["forward"] / n_plain
+    print(f"the same ratios against the forward alone: round 1 "
+          f"{r1['score'] / (t_seq + fwd * r1['pool']):.2f}; round 2 "
+          f"{r2['score'] / (fwd * r2['pool']):.2f}")  # fmt: skip
     rounds["project"].close()
 
 
@@ -260,15 +304,18 @@ def run_rounds(args: Any, path: Path, work: Path, input_size: tuple[int, int]) -
         decoded = proj.frames.decode_counts["decoded"]
         pool = len(proj.unlabelled_keys())
         exact = reset_peak()
+        peaks = StagePeaks()
         t0 = time.perf_counter()
-        result = run_to_end(session.run_round(RoundConfig(query_size=10)))
+        result = run_to_end(session.run_round(RoundConfig(query_size=10)), peaks)
         wall = time.perf_counter() - t0
+        stages = peaks.finish()
         out.append({
             "round": r, "wall": wall, "train": result.timings.get("train", 0.0),
             "score": result.timings.get("score", 0.0), "pool": pool,
             "validate": result.timings.get("validate", 0.0),
             "decoded": proj.frames.decode_counts["decoded"] - decoded,
-            "rss": peak_rss_mb() if exact else float("nan"),
+            "rss": max(stages.values(), default=peak_rss_mb()) if exact else float("nan"),
+            "stages": stages if exact else {},
         })  # fmt: skip
         if r == 1:  # the user labels round 1's queue; round 2's pool is what is left
             for entry in result.queue:
@@ -277,16 +324,23 @@ def run_rounds(args: Any, path: Path, work: Path, input_size: tuple[int, int]) -
     return {"project": proj, "rounds": out, "cache": cache}
 
 
-def plain_inference(proj: Any, input_size: tuple[int, int]) -> tuple[float, int]:
+def plain_inference(proj: Any, input_size: tuple[int, int], how: str = "pass") -> tuple[float, int]:
     """Seconds of plain batched inference over the pool, and the pool's frame count.
 
     Eager fp32 forward of the pool frames already at the model's input size (from the pool
-    cache, in memory), batch 8, logits resized to the frame and argmax: the predictions the
-    round's pass produces, without its scores, heat maps and overlay files.
+    cache, in memory), batch 8, then per frame (``how``):
+
+    - ``"pass"``: the prediction at the frame's size as the round's pass computes it
+      (:func:`~alges_napari.core.acquire.upscale.upscaled_argmax`): the predictions the pass
+      produces, without its scores, heat maps and overlay files;
+    - ``"literal"``: the same mask computed literally (all logits resized to the frame, then
+      argmax), the baseline before ``upscaled_argmax``;
+    - ``"forward"``: nothing after the forward (the strictest floor).
     """
     import torch
     import torch.nn.functional as F
 
+    from alges_napari.core.acquire.upscale import upscaled_argmax
     from alges_napari.core.learn.model import load_checkpoint, preprocess
     from alges_napari.core.project.pool_cache import PoolCache
 
@@ -301,7 +355,10 @@ def plain_inference(proj: Any, input_size: tuple[int, int]) -> tuple[float, int]
         for start in range(0, len(pool), 8):
             logits = model(preprocess(pool[start : start + 8], spec))
             for one in logits:  # one frame at a time, as the pass resizes them
-                F.interpolate(one[None], size=size, mode="bilinear").argmax(dim=1)
+                if how == "pass":
+                    upscaled_argmax(one, size)
+                elif how == "literal":
+                    F.interpolate(one[None], size=size, mode="bilinear").argmax(dim=1)
     return time.perf_counter() - t0, len(pool)
 
 

@@ -42,6 +42,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from alges_napari.core.acquire.scores import SCORE_FIELDS, UNCERTAINTY_FIELDS, ScoreResult
+from alges_napari.core.acquire.upscale import upscaled_argmax
 from alges_napari.core.errors import AlgesError
 from alges_napari.core.learn.engine import check_choice, pick_engine
 from alges_napari.core.learn.engines import Engine
@@ -263,18 +264,20 @@ def _emit_frames(
 
     One frame at a time: resizing a whole batch's logits to the frame at once held
     batch x classes x H x W float32 (860 MB for 8 frames of 1080p, 13 classes); one frame's
-    is the most this holds (C x H x W x 4 bytes: 108 MB at 1080p, 21 MB at 854x480).
+    is the most this holds (C x H x W x 4 bytes: 108 MB at 1080p, 21 MB at 854x480). The
+    argmax is :func:`~.upscale.upscaled_argmax` (the same mask, without an argmax over every
+    class at every frame pixel). The heat map stays at the convolution's resolution: whoever
+    shows it resizes it (:class:`~alges_napari.core.project.cache.FrameCache` on read).
     """
     reuse = label is not None and tuple(label.shape[-2:]) == tuple(size)
     for j, i in enumerate(indices):
         if reuse:
             pred = label[j]  # type: ignore[index]
         else:
-            pred = _to_frame(logits[j : j + 1], size, "bilinear").argmax(dim=1)[0]
+            pred = upscaled_argmax(logits[j], size)
         heat = None
         if g is not None:
-            root = g[j : j + 1].clamp_min(0).sqrt()[:, None]
-            heat = _to_frame(root, size, "bilinear")[0, 0].cpu().numpy()
+            heat = g[j].clamp_min(0).sqrt().cpu().numpy()
         on_frame(int(i), pred.to(torch.uint8).cpu().numpy(), heat)
 
 
@@ -329,7 +332,8 @@ def iter_score(
         Which :data:`~alges_napari.core.acquire.scores.SCORE_FIELDS` to compute.
     on_frame : callable ``(index, prediction, heat)``, optional
         Called once per frame with its predicted mask (uint8, frame resolution) and its heat
-        map (float32, ``sqrt(g)`` resized to the frame; not normalised).
+        map (float32 ``sqrt(g)`` at the head convolution's resolution, not resized to the
+        frame nor normalised: :func:`~alges_napari.core.project.cache.resize_heat` resizes).
     stop : object with ``is_set()``, optional
         Checked before each batch; when set, :class:`~alges_napari.core.progress.Cancelled`
         is raised, so a stop ends the pass within one batch and no partial result escapes.
@@ -441,6 +445,6 @@ def predict_masks(
         )
         with torch.no_grad():
             logits = model(preprocess(batch, spec, device=dev)).float()
-        pred = _to_frame(logits, batch.shape[1:3], "bilinear").argmax(dim=1).to(torch.uint8)
-        masks.extend(pred.cpu().numpy())
+        size = batch.shape[1:3]
+        masks.extend(upscaled_argmax(one, size).cpu().numpy() for one in logits)
     return masks

@@ -231,5 +231,9 @@ class ProjectView:
         return self._cache.read("pred", key)
 
     def heat_map(self, key: str) -> np.ndarray | None:
-        """The last scoring pass's heat map for ``key`` (uint8, 255 = hottest), or None."""
-        return self._cache.read("heat", key)
+        """The last scoring pass's heat map for ``key`` (uint8, 255 = hottest), or None.
+
+        At the frame's size: the pass keeps it at the model's resolution and it is resized
+        here, on read (see :mod:`~alges_napari.core.project.cache`).
+        """
+        return self._cache.read("heat", key, self._label_shape())

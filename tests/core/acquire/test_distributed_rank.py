@@ -92,7 +92,7 @@ def rank(root: Path, strategy: str, scorer_of: Any = None) -> tuple[list[tuple],
         queue = [(e.key, e.rank, e.score) for e in result.queue]
         assert queue == [(e.key, e.rank, e.score) for e in proj.queue]
     cache = root / CACHE_DIR
-    files = {p.relative_to(cache): p.read_bytes() for p in cache.rglob("*.png")}
+    files = {p.relative_to(cache): p.read_bytes() for p in cache.rglob("*") if p.is_file()}
     return queue, files
 
 

@@ -165,7 +165,8 @@ def test_iter_score_predictions_equal_plain_inference() -> None:
         pred, heat = seen[i]
         assert pred.dtype == np.uint8 and pred.shape == (40, 56)
         np.testing.assert_array_equal(pred, plain[i])
-        assert heat.shape == (40, 56) and np.all(heat >= 0) and heat.max() > 0
+        # The heat map comes at the model's resolution (32x64); the cache resizes it on read.
+        assert heat.shape == (32, 64) and np.all(heat >= 0) and heat.max() > 0
     assert result.emb_seg.shape == (5, C) and result.emb_img is None
 
 

@@ -336,6 +336,34 @@ def test_cache_round_trip_and_disposable(project: Project) -> None:
     assert project.heat_map(key) is None and (project.root / "cache").is_dir()
 
 
+def test_a_heat_map_kept_at_the_models_size_is_read_at_the_frames(project: Project) -> None:
+    import torch
+    import torch.nn.functional as F
+
+    key = project.keys[1]
+    rng = np.random.default_rng(4)
+    low = rng.random((8, 12), dtype=np.float32) * 3.0  # sqrt(g) at the model's resolution
+    project.write_cache(key, random_mask(2), low)
+    stored = project.root / "cache" / "heat" / f"{key_to_relpath(key)}.npy"
+    np.testing.assert_array_equal(np.load(stored), low)  # raw, not resized, not scaled
+    # what the pass showed before it kept maps small: resized to the frame, then scaled
+    up = F.interpolate(torch.from_numpy(low)[None, None], size=SHAPE, mode="bilinear")[0, 0]
+    expected = np.round(up.numpy() / up.numpy().max() * 255).astype(np.uint8)
+    got = project.heat_map(key)
+    assert got.shape == SHAPE and got.max() == 255
+    np.testing.assert_array_equal(got, expected)
+    # a uint8 map written later replaces it (and the other way round)
+    flat = np.full(SHAPE, 9, np.uint8)
+    project.write_cache(key, random_mask(2), flat)
+    assert not stored.exists()
+    np.testing.assert_array_equal(project.heat_map(key), flat)
+    project.write_cache(key, random_mask(2), low)
+    np.testing.assert_array_equal(project.heat_map(key), expected)
+    stored.write_bytes(b"broken")  # a damaged entry is a miss
+    assert project.heat_map(key) is None
+    assert not list((project.root / "cache").rglob(".*.tmp"))  # no temporaries left behind
+
+
 def test_keys_with_slashes_are_mirrored(tmp_path: Path) -> None:
     from alges_napari.core.data.synthetic import write_cholecseg8k_tree
 
@@ -447,7 +475,8 @@ def test_files_follow_the_umask_like_any_new_file(tmp_path: Path, umask: int) ->
             proj.root / "state.json",
             proj.root / "alges_project.json",
             proj.root / ".alges.lock",
-            *sorted((proj.root / "cache").rglob("*.png")),
+            # the prediction's PNG and the float heat map's .npy
+            *sorted(p for p in (proj.root / "cache").rglob("*") if p.is_file()),
             *sorted(out.rglob("*.png")),
         ]
     finally:
