@@ -168,12 +168,6 @@ class ActiveLearningSession:
         holder.start(tc, encoder_init=init, warm_from=self.project.latest_checkpoint())
         return holder
 
-    def _start_model(self, tc: TrainConfig) -> tuple[torch.nn.Module, ModelSpec]:
-        """The model and spec :meth:`_start` begins a round with."""
-        holder = self._start(tc)
-        assert holder.model is not None and holder.spec is not None
-        return holder.model, holder.spec
-
     # ------------------------------------------------------------ the round
 
     def run_round(
