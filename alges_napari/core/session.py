@@ -1,7 +1,10 @@
 """One active-learning round: train on the accepted labels -> score the pool -> select -> persist.
 
 :class:`ActiveLearningSession` owns the current model of one :class:`~.project.Project` (no global
-state) and runs rounds as generators, so the widget can show progress and stop them.
+state) and runs rounds as generators, so the widget can show progress and stop them. The model is
+started, trained and saved by a :class:`~.learn.holder.ModelHolder` and measured by
+:func:`~.acquire.evaluate.iter_evaluate`, the simulator's own (``experiment/pool.py``), so a
+simulated round trains and scores what a round here does.
 
 The scoring pass is the only pass over the pool. Its ``on_frame`` callback writes each frame's
 predicted mask and heat map into the project's ``cache/``. Core-set needs encoder features of the
