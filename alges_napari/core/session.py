@@ -1,7 +1,10 @@
 """One active-learning round: train on the accepted labels -> score the pool -> select -> persist.
 
 :class:`ActiveLearningSession` owns the current model of one :class:`~.project.Project` (no global
-state) and runs rounds as generators, so the widget can show progress and stop them.
+state) and runs rounds as generators, so the widget can show progress and stop them. The model is
+started, trained and saved by a :class:`~.learn.holder.ModelHolder` and measured by
+:func:`~.acquire.evaluate.iter_evaluate`, the simulator's own (``experiment/pool.py``), so a
+simulated round trains and scores what a round here does.
 
 The scoring pass is the only pass over the pool. Its ``on_frame`` callback writes each frame's
 predicted mask and heat map into the project's ``cache/``. Core-set needs encoder features of the
@@ -20,6 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from alges_napari.core.acquire.evaluate import iter_evaluate
 from alges_napari.core.acquire.queue import QueueEntry
 from alges_napari.core.acquire.scoring import ScoreOptions, iter_score
 from alges_napari.core.acquire.step import Selection, iter_acquire, local_scorer
@@ -28,15 +32,10 @@ from alges_napari.core.data.classes import IGNORE_INDEX
 from alges_napari.core.data.frames.stream import KeyedFrames, KeyReader
 from alges_napari.core.errors import AlgesError
 from alges_napari.core.learn.config import TrainConfig
+from alges_napari.core.learn.holder import ModelHolder
 from alges_napari.core.learn.metrics import SegmentationMeter
-from alges_napari.core.learn.model import (
-    ModelSpec,
-    build_model,
-    load_checkpoint,
-    pick_device,
-    save_checkpoint,
-)
-from alges_napari.core.learn.train import TrainResult, iter_train, make_samples
+from alges_napari.core.learn.model import ModelSpec, pick_device
+from alges_napari.core.learn.train import TrainResult, make_samples
 from alges_napari.core.progress import (
     Cancelled,
     Progress,
@@ -152,8 +151,8 @@ class ActiveLearningSession:
         self.project = project
         self.device = pick_device(device) if device is None or isinstance(device, str) else device
         self.engine = engine
-        self._model: torch.nn.Module | None = None
-        self._spec: Any = None
+        # The current model; a round trains its own holder and replaces this one once trained.
+        self._holder = ModelHolder(project.schema, self.device)
 
     # ------------------------------------------------------------ model
 
@@ -164,6 +163,14 @@ class ActiveLearningSession:
             self._load_latest()
         return self._model
 
+    @property
+    def _model(self) -> torch.nn.Module | None:
+        return self._holder.model
+
+    @property
+    def _spec(self) -> ModelSpec | None:
+        return self._holder.spec
+
     def _train_config(self, cfg: RoundConfig) -> TrainConfig:
         base = TrainConfig.from_json(self.project.config["train"])
         changes = {
@@ -173,28 +180,21 @@ class ActiveLearningSession:
         }
         return replace(base, seed=cfg.seed, **changes)
 
-    def _spec_for(self, tc: TrainConfig) -> Any:
-        return ModelSpec.for_schema(self.project.schema, tc.arch, tc.encoder, tc.input_size)
-
     def _load_latest(self) -> None:
+        self._holder = ModelHolder(self.project.schema, self.device)
         path = self.project.latest_checkpoint()
-        if path is None:
-            self._model, self._spec = None, None
-            return
-        self._model, self._spec, _ = load_checkpoint(path, device=str(self.device))
-        self._model.eval()
+        if path is not None:
+            self._holder.load(path)
 
-    def _start_model(self, tc: TrainConfig) -> tuple[torch.nn.Module, Any]:
-        if tc.warm_start and self.project.latest_checkpoint() is not None:
-            self._load_latest()
-            return self._model, self._spec  # type: ignore[return-value]
-        torch.manual_seed(tc.seed)
-        spec = self._spec_for(tc)
+    def _start(self, tc: TrainConfig) -> ModelHolder:
+        """A new holder with the model a round trains: the latest checkpoint's when warm
+        starting, else a new one (from the project's encoder weights, when it has them)."""
+        holder = ModelHolder(self.project.schema, self.device)
         # A project made with encoder weights starts every model from them (its own copy).
         stored = (self.project.config.get("encoder_weights") or {}).get("stored")
         init = None if stored is None else self.project.root / stored
-        model = build_model(tc.arch, tc.encoder, num_classes=spec.num_classes, encoder_init=init)
-        return model.to(self.device), spec
+        holder.start(tc, encoder_init=init, warm_from=self.project.latest_checkpoint())
+        return holder
 
     # ------------------------------------------------------------ the round
 
@@ -224,18 +224,11 @@ class ActiveLearningSession:
             )
         t0 = time.perf_counter()
         samples = self._training_samples(train_keys, tc)
-        model, spec = self._start_model(tc)
-        # Labelled validation frames decide early stopping (TrainConfig.patience): the
-        # simulator's protocol, on frames the model never trains on.
-        result.train = yield from iter_train(
-            model,
-            samples,
-            tc,
-            stop=stop,
-            device=self.device,
-            mean=spec.mean,
-            std=spec.std,
-            held_out=self._validation_pairs(),
+        holder = self._start(tc)
+        # Labelled validation frames decide early stopping (TrainConfig.patience), on frames
+        # the model never trains on.
+        result.train = yield from holder.train(
+            samples, tc, held_out=self._validation_pairs(), stop=stop
         )
         result.timings["train"] = time.perf_counter() - t0
         if result.train.stopped:
@@ -243,10 +236,9 @@ class ActiveLearningSession:
                 True,
                 "training stopped; the previous checkpoint is kept",
             )
-            self._model = None
             self._load_latest()
             return result
-        self._model, self._spec = model, spec
+        self._holder = holder
         yield from self._after_training(result, cfg, tc, train_keys, stop)
         return result
 
@@ -374,8 +366,7 @@ class ActiveLearningSession:
 
     def _save(self, tc: TrainConfig, round_no: int, n: int) -> str:
         path = self.project.checkpoint_path(round_no)
-        extra = {"round": round_no, "n_labelled": n, "train": tc.to_json()}
-        save_checkpoint(self._model, path, self._spec, extra=extra)
+        self._holder.save(path, {"round": round_no, "n_labelled": n, "train": tc.to_json()})
         return path.relative_to(self.project.root).as_posix()
 
     def _predict_frames(
@@ -402,6 +393,26 @@ class ActiveLearningSession:
         except Cancelled:
             return None
 
+    def _evaluate(
+        self, keys: Sequence[str], stop: SupportsIsSet | None
+    ) -> Generator[Progress, None, SegmentationMeter | None]:
+        """The current model's meter on the labelled frames ``keys`` (the simulator's
+        measure, :func:`.acquire.evaluate.iter_evaluate`); None when a stop came first."""
+        assert self._model is not None and self._spec is not None
+        gen = iter_evaluate(
+            self._model,
+            self._spec,
+            self._frames_at(self._spec.input_size, build=False),
+            keys,
+            self.project.load_label,
+            options=self._score_options(),
+            stop=stop,
+        )
+        try:
+            return (yield from restage(gen, "validate"))
+        except Cancelled:
+            return None
+
     def _validate(
         self, stop: SupportsIsSet | None
     ) -> Generator[Progress, None, tuple[np.ndarray, float, str]]:
@@ -410,12 +421,9 @@ class ActiveLearningSession:
         nan = np.full(schema.num_classes, np.nan)
         if not keys:
             return nan, math.nan, "no labelled validation frames: Dice is not defined (NaN)"
-        meter = SegmentationMeter(schema.num_classes)
-
-        def on_frame(i: int, pred: np.ndarray, heat: Any) -> None:
-            meter.update(pred, project.load_label(keys[i]))
-
-        yield from self._predict_frames(keys, on_frame, set(), stop, "validate")
+        meter = yield from self._evaluate(keys, stop)
+        if meter is None:
+            return nan, math.nan, "stopped while validating: Dice is not measured (NaN)"
         dice = np.asarray(meter.dice(), dtype=float)
         mean = meter.mean_dice(schema.scored_classes)
         return dice, mean, f"validation Dice on {len(keys)} labelled validation frames"
@@ -434,16 +442,9 @@ class ActiveLearningSession:
         Optimistic (the model trained on them), but a model that has not learnt its own labels
         is plainly not worth pasting; 32 frames bound its cost on a large project.
         """
-        project, schema = self.project, self.project.schema
         pick = np.unique(np.linspace(0, len(train_keys) - 1, min(32, len(train_keys))).round())
-        keys = [train_keys[int(i)] for i in pick]
-        meter = SegmentationMeter(schema.num_classes)
-
-        def on_frame(i: int, pred: np.ndarray, heat: Any) -> None:
-            meter.update(pred, project.load_label(keys[i]))
-
-        yield from self._predict_frames(keys, on_frame, set(), stop, "validate")
-        return meter.mean_dice(schema.scored_classes)
+        meter = yield from self._evaluate([train_keys[int(i)] for i in pick], stop)
+        return math.nan if meter is None else meter.mean_dice(self.project.schema.scored_classes)
 
     def _summary(
         self, r: RoundResult, cfg: RoundConfig, tc: TrainConfig, ckpt: str, n: int

@@ -40,7 +40,7 @@ def no_training(monkeypatch):
     def trained(*args, **kwargs):
         raise AssertionError("training started before the arguments were checked")
 
-    monkeypatch.setattr("alges_napari.core.session.iter_train", trained)
+    monkeypatch.setattr("alges_napari.core.learn.holder.iter_train", trained)
 
 
 def refused(capsys, argv: list[str], folder: Path) -> str:

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 import torch
 
-from alges_napari.core import session as session_mod
 from alges_napari.core.acquire.strategies import get_strategy
 from alges_napari.core.errors import AlgesError, CheckpointError
 from alges_napari.core.progress import StopFlag, run_to_end
@@ -187,19 +186,20 @@ def test_stop_during_training_keeps_previous_state(project: Project) -> None:
 def test_warm_start_continues_from_last_checkpoint(
     project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from alges_napari.core.learn import holder as holder_mod
     from alges_napari.core.learn.model import load_checkpoint
 
     session = ActiveLearningSession(project, "cpu")
     run_to_end(session.run_round(RoundConfig(query_size=2)))
     first, _, _ = load_checkpoint(project.checkpoint_path(1))
     starts = []
-    real = session_mod.iter_train
+    real = holder_mod.iter_train
 
     def spy(model, *args, **kw):  # type: ignore[no-untyped-def]
         starts.append({k: v.detach().clone() for k, v in model.state_dict().items()})
         return real(model, *args, **kw)
 
-    monkeypatch.setattr(session_mod, "iter_train", spy)
+    monkeypatch.setattr(holder_mod, "iter_train", spy)
     run_to_end(session.run_round(RoundConfig(query_size=2)))  # warm (the default)
     run_to_end(session.run_round(RoundConfig(query_size=2, warm_start=False)))
     ref = first.state_dict()

@@ -25,19 +25,20 @@ from typing import Any
 import numpy as np
 import torch
 
-from alges_napari.core.acquire.scoring import ScoreOptions, iter_score
+from alges_napari.core.acquire.evaluate import iter_evaluate
+from alges_napari.core.acquire.scoring import ScoreOptions
 from alges_napari.core.acquire.step import Selection, iter_acquire, local_scorer
 from alges_napari.core.acquire.strategies import Strategy, get_strategy
 from alges_napari.core.data.classes import CHOLECSEG8K
 from alges_napari.core.data.frames import open_frames
-from alges_napari.core.data.frames.stream import KeyedFrames
 from alges_napari.core.errors import AlgesError
 from alges_napari.core.experiment.config import SimulationConfig
 from alges_napari.core.experiment.effort import correction_effort
+from alges_napari.core.learn.holder import ModelHolder
 from alges_napari.core.learn.metrics import SegmentationMeter
-from alges_napari.core.learn.model import ModelSpec, build_model, load_checkpoint
-from alges_napari.core.learn.train import TrainSamples, iter_train, make_samples
-from alges_napari.core.progress import Cancelled, Progress, SupportsIsSet, is_stopped, restage
+from alges_napari.core.learn.model import ModelSpec
+from alges_napari.core.learn.train import TrainSamples, make_samples
+from alges_napari.core.progress import Cancelled, Progress, SupportsIsSet, is_stopped
 
 
 @dataclass
@@ -326,48 +327,35 @@ class Runner:
     def train(
         self, labeled: list[str], seed: int, start: Path | None, stop: SupportsIsSet | None
     ) -> Generator[Progress, None, tuple[Any, Any] | None]:
-        """Train a model on ``labeled``; from ``start`` when warm starting. None if stopped."""
-        torch.manual_seed(seed)
+        """Train a model on ``labeled``; from ``start`` when warm starting. None if stopped.
+
+        The model is started and trained by a :class:`~alges_napari.core.learn.holder.ModelHolder`,
+        as a session's round is.
+        """
         warm = start is not None and self.config.warm_start
-        if warm:
-            model, _, _ = load_checkpoint(start, device=str(self.device))
-        else:
-            model = build_model(
-                self.config.arch,
-                self.config.encoder,
-                num_classes=self.pool.schema.num_classes,
-                encoder_init=self.config.encoder_weights,
-            )
+        config = self.config.train_config(seed, warm)
+        holder = ModelHolder(self.pool.schema, self.device)
+        model = holder.start(config, encoder_init=self.config.encoder_weights, warm_from=start)
         idx = torch.tensor([self.index[k] for k in labeled])
         data = TrainSamples(self.pool.samples.images[idx], self.pool.samples.masks[idx])
-        result = yield from iter_train(
-            model.to(self.device), data, self.config.train_config(seed, warm), stop, self.device
-        )
+        result = yield from holder.train(data, config, stop=stop)
         return None if result.stopped else (model, result)
 
     def evaluate(
         self, model: Any, test: list[str], stop: SupportsIsSet | None
     ) -> Generator[Progress, None, dict[str, float]]:
-        """Dice of ``model`` on the test frames, as results columns."""
-        schema = self.pool.schema
-        meter = SegmentationMeter(schema.num_classes)
-
-        def on_frame(i: int, pred: np.ndarray, heat: Any) -> None:
-            meter.update(pred, self.test_truth_of(test[i]))
-
-        gen = iter_score(
+        """Dice of ``model`` on the test frames, as results columns (the session's
+        validation measure: :func:`~alges_napari.core.acquire.evaluate.iter_evaluate`)."""
+        meter = yield from iter_evaluate(
             model,
-            KeyedFrames(self.test_frame_of, test),
             self.spec,
-            want=set(),
-            on_frame=on_frame,
+            self.test_frame_of,
+            test,
+            self.test_truth_of,
             stop=stop,
             options=self.score_options,
         )
-        yield from restage(gen, "evaluate")
-        if is_stopped(stop):
-            raise Cancelled()
-        return {**evaluation_columns(meter, schema), "n_test": len(test)}
+        return {**evaluation_columns(meter, self.pool.schema), "n_test": len(test)}
 
     def query(
         self,

@@ -436,16 +436,16 @@ def test_runs_made_before_test_data_still_resume(tree, tmp_path) -> None:
 def test_warm_rounds_train_warm_steps_and_first_models_the_full_schedule(
     tree, tmp_path, monkeypatch
 ) -> None:
-    from alges_napari.core.experiment import pool as pool_module
+    from alges_napari.core.learn import holder as holder_module
 
     seen = []
-    real = pool_module.iter_train
+    real = holder_module.iter_train
 
     def recording(model, data, config, *args, **kw):
         seen.append((len(data), config.epochs, config.min_steps, config.weight_decay))
         return (yield from real(model, data, config, *args, **kw))
 
-    monkeypatch.setattr(pool_module, "iter_train", recording)
+    monkeypatch.setattr(holder_module, "iter_train", recording)
     config = tiny(
         tree,
         strategies=("random",),

@@ -60,12 +60,12 @@ def test_a_torchvision_state_dict_initialises_the_encoder_exactly(
             "stored": ENCODER_WEIGHTS_FILE,
         }
         session = ActiveLearningSession(proj, device="cpu")
-        model, _ = session._start_model(session._train_config(RoundConfig(warm_start=False)))
+        model = session._start(session._train_config(RoundConfig(warm_start=False))).model
         assert_encoder_is(model, state)
     with Project.create(tmp_path / "plain", frames, input_size=(64, 64)) as plain:
         assert "encoder_weights" not in plain.config
         session = ActiveLearningSession(plain, device="cpu")
-        model, _ = session._start_model(session._train_config(RoundConfig(warm_start=False)))
+        model = session._start(session._train_config(RoundConfig(warm_start=False))).model
         assert not torch.equal(model.encoder.conv1.weight, state["conv1.weight"])
 
 
