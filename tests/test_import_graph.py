@@ -146,15 +146,26 @@ def test_alges_napari_has_no_import_cycle() -> None:
     assert not cycles, "import cycles:\n" + "\n".join(" -> ".join(c) for c in cycles)
 
 
+def write_modules(root: Path, sources: dict[str, str]) -> None:
+    """Write each module's source under ``root`` (``"pkg.sub.__init__"`` is a package)."""
+    for dotted, text in sources.items():
+        path = root.joinpath(*dotted.split(".")).with_suffix(".py")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
 def test_a_cycle_through_a_deferred_relative_import_is_found(tmp_path: Path) -> None:
-    pkg = tmp_path / "pkg"
-    (pkg / "sub").mkdir(parents=True)
-    (pkg / "__init__.py").write_text("from pkg import a\n")
-    (pkg / "a.py").write_text("def f():\n    from pkg.sub import b\n")
-    (pkg / "sub" / "__init__.py").write_text("")
-    (pkg / "sub" / "b.py").write_text("from .. import c\n")
-    (pkg / "c.py").write_text("import pkg.a.f\nfrom .sub import b as _b\n")
-    (pkg / "d.py").write_text("from .c import x\n")  # into the circle, not part of it
+    write_modules(
+        tmp_path,
+        {
+            "pkg.__init__": "from pkg import a\n",
+            "pkg.a": "def f():\n    from pkg.sub import b\n",
+            "pkg.sub.__init__": "",
+            "pkg.sub.b": "from .. import c\n",
+            "pkg.c": "import pkg.a.f\nfrom .sub import b as _b\n",
+            "pkg.d": "from .c import x\n",  # into the circle, not part of it
+        },
+    )
     graph = import_graph(tmp_path, "pkg")
     assert graph == {
         "pkg": {"pkg.a"},
