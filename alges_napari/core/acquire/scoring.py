@@ -284,8 +284,9 @@ def _emit_frames(
 def _frame_stream(frames: Sequence[np.ndarray], n: int) -> Iterator[tuple[int, np.ndarray]]:
     """``(index, frame)`` for all ``n`` frames, in the order cheapest for ``frames``.
 
-    A sequence with an ``iter_frames(indices)`` method (a FrameSource, ``frames.stream.KeyedFrames``)
-    chooses the order (a video: stream order, decoded forward once); others are read by index.
+    A sequence with an ``iter_frames(indices)`` method (a FrameSource,
+    ``frames.stream.KeyedFrames``) chooses the order (a video: stream order, decoded forward
+    once); others are read by index.
     """
     stream = getattr(frames, "iter_frames", None)
     if callable(stream):
@@ -322,9 +323,9 @@ def iter_score(
         The segmentation model (moved to ``options.device``, put in eval mode).
     frames : sequence of uint8 (H, W, 3) arrays
         E.g. a :class:`~alges_napari.core.data.frames.base.FrameSource`; all frames of one size.
-        When it has ``iter_frames(indices)`` (sources, ``frames.stream.KeyedFrames``), the pass reads
-        the frames through it, in the order cheapest for the source (a video: stream order,
-        one forward decode); batches follow that order and every result is put back in the
+        When it has ``iter_frames(indices)`` (sources, ``frames.stream.KeyedFrames``), the pass
+        reads the frames through it, in the order cheapest for the source (a video: stream
+        order, one forward decode); batches follow that order and every result is put back in the
         sequence's order. Frames are streamed: the pass holds one batch at a time.
     spec : ModelSpec
         Input size and normalisation.
