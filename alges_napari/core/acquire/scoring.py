@@ -244,14 +244,6 @@ def last_layer_classes(model: nn.Module) -> int:
     return head_parts(model)[0].out_channels
 
 
-def _to_frame(t: torch.Tensor, size: tuple[int, int], mode: str) -> torch.Tensor:
-    if tuple(t.shape[-2:]) == tuple(size):
-        return t
-    return F.interpolate(
-        t, size=size, mode=mode, align_corners=False if mode == "bilinear" else None
-    )
-
-
 def _emit_frames(
     on_frame: OnFrame,
     indices: Sequence[int],
