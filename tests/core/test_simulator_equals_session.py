@@ -1,6 +1,9 @@
 """A simulated round and a session round on the same frames, settings and seed train the same
 weights and measure the same Dice: the simulator trains and evaluates with the widget's code
-(``learn/holder.py``, ``acquire/evaluate.py``), not a copy of it (issue 24, item 3)."""
+(``learn/holder.py``, ``acquire/evaluate.py``), not a copy of it (issue 24, item 3).
+
+Bit-identical weights need one torch thread, which the suite's ``one_torch_thread`` fixture
+(``tests/conftest.py``) sets for every test."""
 
 from __future__ import annotations
 
@@ -11,7 +14,6 @@ from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
-import pytest
 import torch
 
 from alges_napari.core.data.frames import open_frames
@@ -25,14 +27,6 @@ from alges_napari.core.project.project import Project
 from alges_napari.core.session import ActiveLearningSession, RoundConfig
 
 MODEL_SIZE = (64, 64)
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # bit-identical kernels run to run, and polite on a shared machine
-    yield
-    torch.set_num_threads(threads)
 
 
 def write_tree(root: Path, size: tuple[int, int]) -> Path:
