@@ -229,7 +229,7 @@ def run(args: Any, path: Path, work: Path, input_size: tuple[int, int]) -> None:
     """Everything after the recording exists."""
     import torch
 
-    from alges_napari.core.data.frames.media import VideoSource
+    from alges_napari.core.data.frames.video import VideoSource
     t0 = time.perf_counter()
     src = VideoSource(path, stride=args.stride, cache_size=0)
     t_open = time.perf_counter() - t0

@@ -228,7 +228,7 @@ def test_video_random_access_is_exact(tmp_path, suffix, codec) -> None:
     _write_video(path, codec=codec)
     sequential = [f.to_ndarray(format="rgb24") for f in av.open(str(path)).decode(video=0)]
     assert [_number(f) for f in sequential] == list(range(47))
-    from alges_napari.core.data.frames.media import VideoSource
+    from alges_napari.core.data.frames.video import VideoSource
 
     src = VideoSource(path, cache_size=0)  # no cache: every read really seeks or decodes
     assert len(src) == 47 and src.shape == (64, 96) and src.keys[3] == "clip/f000003"
@@ -273,7 +273,7 @@ def _write_coarse_clock_video(path, n=60, gop=10, h=64, w=96):
 
 
 def test_frames_sharing_a_timestamp_stay_addressable(tmp_path) -> None:
-    from alges_napari.core.data.frames.media import VideoSource
+    from alges_napari.core.data.frames.video import VideoSource
 
     path = tmp_path / "coarse.mkv"
     _write_coarse_clock_video(path)

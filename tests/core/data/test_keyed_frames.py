@@ -14,8 +14,8 @@ import pytest
 from PIL import Image
 
 from alges_napari.core.data.frames import open_frames
-from alges_napari.core.data.frames.media import VideoSource
 from alges_napari.core.data.frames.stream import KeyedFrames
+from alges_napari.core.data.frames.video import VideoSource
 from alges_napari.core.data.synthetic import generate_clip, write_cholecseg8k_tree
 from alges_napari.core.errors import AlgesError, FrameKeyError, FrameSourceError
 from tests.core.data.endoscapes_tree import FRAMES, frame_image, frame_mask, make_endoscapes

@@ -6,8 +6,8 @@ import time
 
 import numpy as np
 
-from alges_napari.core.data.frames.media import VideoSource
 from alges_napari.core.data.frames.prefetch import NeighbourPrefetcher
+from alges_napari.core.data.frames.video import VideoSource
 from tests.core.data.test_video_stream import _sequential, _write_video
 
 

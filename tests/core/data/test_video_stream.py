@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from alges_napari.core.data.frames import open_frames
-from alges_napari.core.data.frames.media import VideoSource
+from alges_napari.core.data.frames.video import VideoSource
 from tests.core.data.video_clips import write_numbered_video
 
 

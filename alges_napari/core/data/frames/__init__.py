@@ -23,8 +23,9 @@ from alges_napari.core.data.frames.base import (
 from alges_napari.core.data.frames.endoscapes import EndoscapesSource, find_layout
 from alges_napari.core.data.frames.folder import CholecSeg8kSource, ImageFolderSource
 from alges_napari.core.data.frames.labelled import DataReport, DataReportWarning, LabelledSource
-from alges_napari.core.data.frames.media import TiffStackSource, VideoSource
 from alges_napari.core.data.frames.paired import PairedSource, find_paired_root
+from alges_napari.core.data.frames.tiff import TiffStackSource
+from alges_napari.core.data.frames.video import VideoSource
 from alges_napari.core.errors import FrameSourceError
 
 __all__ = [

@@ -31,8 +31,8 @@ Frames are read by key with :meth:`FrameSource.frame` (ground truth with
 :meth:`FrameSource.truth`), and a pass over a key list iterates :meth:`FrameSource.keyed`, a
 view that keeps the source's stream order; a key the source does not list raises
 :class:`~alges_napari.core.errors.FrameKeyError`. Image folders and CholecSeg8k trees live in
-:mod:`alges_napari.core.data.frames.folder`, videos and TIFF stacks in
-:mod:`alges_napari.core.data.frames.media`.
+:mod:`alges_napari.core.data.frames.folder`, videos in :mod:`alges_napari.core.data.frames.video`
+and TIFF stacks in :mod:`alges_napari.core.data.frames.tiff`.
 """
 
 from __future__ import annotations
@@ -177,7 +177,7 @@ class FrameSource(abc.ABC):
         For passes over many frames (scoring, the pool cache): each occurrence of an index
         comes exactly once, with the frame ``source[index]`` returns. This default reads them
         in the order given by random access; a video decodes them in stream order, forward once
-        (:meth:`~alges_napari.core.data.frames.media.VideoSource.iter_frames`).
+        (:meth:`~alges_napari.core.data.frames.video.VideoSource.iter_frames`).
         """
         for i in indices:
             yield int(i), self[i]
