@@ -205,7 +205,7 @@ def choose_budgets(records: Sequence[Record], plan: Plan) -> None:
 def read_dice_at(folder: str | Path, n_labelled: int) -> list[float]:
     """``mean_dice`` of the random rows at ``n_labelled`` frames in a simulation's results.csv."""
     return [row["mean_dice"] for row in read_results(folder)
-            if row["strategy"] == "random" and row["n_labeled"] == n_labelled]
+            if row["strategy"] == "random" and row["n_labelled"] == n_labelled]
 
 
 def choose_warm_start(plan: Plan, warm_dir: Path | None, scratch_dir: Path | None) -> None:

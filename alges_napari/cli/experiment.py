@@ -257,7 +257,7 @@ def run_simulate(args: argparse.Namespace) -> int:
             say(
                 args,
                 f"{row['strategy']} repeat {row['repeat']} round {row['round']}: "
-                f"{row['n_labeled']} labels, mean Dice {row['mean_dice']:.4f}",
+                f"{row['n_labelled']} labels, mean Dice {row['mean_dice']:.4f}",
             )
 
     created = not Path(args.out).exists()

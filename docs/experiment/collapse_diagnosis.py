@@ -31,10 +31,10 @@ runner = Runner(run_to_end(load_pool(cfg)), cfg, torch.device("cpu"))
 for repeat, rnd, n in [(0, 1, 20), (1, 4, 50)]:  # (repeat, round, labels) of the two collapses
     split = json.loads((run / f"state/repeat_{repeat}/split.json").read_text())
     state = json.loads((run / f"state/alges-seg-video/repeat_{repeat}/state.json").read_text())
-    labeled = state["labeled"][:n]  # initial frames, then each round's picks in order
+    labelled = state["labelled"][:n]  # initial frames, then each round's picks in order
     original = (cfg.seed + repeat) * 1000 + rnd  # the round's training seed in the experiment
     for seed in (original, original + 500, original + 777):
-        model, _ = run_to_end(runner.train(labeled, seed, None, None))
+        model, _ = run_to_end(runner.train(labelled, seed, None, None))
         m = run_to_end(runner.evaluate(model, split["test"], None))
         tag = " (original)" if seed == original else ""
         print(

@@ -113,13 +113,13 @@ def test_rule_3_start_and_end(proto, tmp_path, means, start, end) -> None:
 def _results(folder: Path, n: int, values) -> Path:
     folder.mkdir()
     with (folder / "results.csv").open("w", newline="") as fh:
-        # the simulator's own column names (results.csv spells n_labeled)
-        w = csv.DictWriter(fh, ["strategy", "repeat", "round", "n_labeled", "mean_dice"])
+        # the simulator's own column names (results.csv spells n_labelled)
+        w = csv.DictWriter(fh, ["strategy", "repeat", "round", "n_labelled", "mean_dice"])
         w.writeheader()
         for r, v in enumerate(values):
-            w.writerow({"strategy": "random", "repeat": r, "round": 1, "n_labeled": n - 10,
+            w.writerow({"strategy": "random", "repeat": r, "round": 1, "n_labelled": n - 10,
                         "mean_dice": 0})
-            w.writerow({"strategy": "random", "repeat": r, "round": 2, "n_labeled": n,
+            w.writerow({"strategy": "random", "repeat": r, "round": 2, "n_labelled": n,
                         "mean_dice": v})
     return folder
 

@@ -100,7 +100,7 @@ def test_simulate_then_plot(tree, tmp_path, capsys) -> None:
     rows = rows_of(out)
     assert len(rows) == 2 * 2 * 2
     assert {r["strategy"] for r in rows} == {"random", "alges-img"}
-    assert {int(r["n_labeled"]) for r in rows} == {3, 5}
+    assert {int(r["n_labelled"]) for r in rows} == {3, 5}
     # a second run with the same settings has nothing left to do
     assert cli.main([*args, *TINY, "--out", str(out)]) == 0
     assert "0 new rows, 4 steps already done" in capsys.readouterr().err

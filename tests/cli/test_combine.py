@@ -58,7 +58,7 @@ def _folder(root: Path, name: str, seed: int, lr: float = 1e-3, repeats=(0,)) ->
     folder.mkdir()
     settings = {"seed": seed, "lr": lr, "repeats": len(repeats), "strategies": ["random"]}
     (folder / "config.json").write_text(json.dumps(settings))
-    lines = ["strategy,repeat,round,n_labeled,mean_dice"]
+    lines = ["strategy,repeat,round,n_labelled,mean_dice"]
     lines += [f"random,{r},0,10,0.5" for r in repeats]
     (folder / "results.csv").write_text("\n".join(lines) + "\n")
     return folder
@@ -72,7 +72,7 @@ def test_combining_refuses_other_settings_overlaps_and_foreign_folders(tmp_path)
         combine_results([a, _folder(tmp_path, "c", seed=1)])
     plain = tmp_path / "plain"
     plain.mkdir()
-    (plain / "results.csv").write_text("strategy,repeat,round,n_labeled,mean_dice\n")
+    (plain / "results.csv").write_text("strategy,repeat,round,n_labelled,mean_dice\n")
     with pytest.raises(AlgesError, match=r"plain: config.json is unreadable"):
         combine_results([a, plain])
     rows = combine_results([a, _folder(tmp_path, "d", seed=2, repeats=(0, 1))])

@@ -241,7 +241,7 @@ def kmeans_pp_centres(
 
 
 def k_center_ranked(
-    features: np.ndarray, labeled: np.ndarray | None, k: int, seed: int
+    features: np.ndarray, labelled: np.ndarray | None, k: int, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Greedy farthest-first; returns (indices, distance of each pick at pick time).
 
@@ -251,13 +251,13 @@ def k_center_ranked(
     n = features.shape[0]
     picks, pick_d = np.empty(k, dtype=np.int64), np.full(k, np.nan)
     x_sq = _row_sq_norms(features)
-    if labeled is not None:
-        min_d2 = _min_sq_dists(features, x_sq, labeled)
+    if labelled is not None:
+        min_d2 = _min_sq_dists(features, x_sq, labelled)
     else:  # no labelled set: start from a seeded frame
         min_d2 = np.full(n, np.inf)
         first = int(np.random.default_rng(check_seed(seed)).integers(max(n, 1)))
     for c in range(k):
-        if labeled is None and c == 0:
+        if labelled is None and c == 0:
             best = first
             pick_d[c] = float(np.sqrt(((features[best] - features.mean(axis=0)) ** 2).sum()))
         else:
@@ -271,13 +271,13 @@ def k_center_ranked(
 
 def k_center_greedy(
     features: np.ndarray,
-    labeled_features: np.ndarray | None,
+    labelled_features: np.ndarray | None,
     k: int,
     seed: int = 0,
 ) -> np.ndarray:
     """Core-set selection: greedily pick the frame farthest from everything chosen so far.
 
-    Distances start from the labelled set when ``labeled_features`` is given (and non-empty),
+    Distances start from the labelled set when ``labelled_features`` is given (and non-empty),
     else from one frame drawn with ``seed``. Each step is one vectorised distance pass over the
     pool in float64 row blocks of about 16 MiB, whatever the pool's size.
 
@@ -285,7 +285,7 @@ def k_center_greedy(
     ----------
     features : ndarray (N, F)
         Pooled encoder features of the unlabelled pool.
-    labeled_features : ndarray (L, F) or None
+    labelled_features : ndarray (L, F) or None
         Features of the already labelled frames.
     k : int
         Number of frames; ``k > N`` returns all N with a :class:`SelectionWarning`.
@@ -298,18 +298,18 @@ def k_center_greedy(
         Distinct frame indices in pick order (ties go to the lower index).
     """
     x = as_matrix(features, "k_center_greedy: features")
-    lab = labeled_matrix(labeled_features, x.shape[1], "k_center_greedy")
+    lab = labelled_matrix(labelled_features, x.shape[1], "k_center_greedy")
     k = check_k(k, x.shape[0], "k_center_greedy")
     return k_center_ranked(x, lab, k, seed)[0]
 
 
-def labeled_matrix(labeled: np.ndarray | None, width: int, what: str) -> np.ndarray | None:
+def labelled_matrix(labelled: np.ndarray | None, width: int, what: str) -> np.ndarray | None:
     """Validate the labelled set's features; an empty set counts as none."""
-    if labeled is None:
+    if labelled is None:
         return None
-    lab = as_matrix(labeled, f"{what}: labeled_features")
+    lab = as_matrix(labelled, f"{what}: labelled_features")
     if lab.shape[0] and lab.shape[1] != width:
         raise AlgesError(
-            f"{what}: labeled_features have {lab.shape[1]} columns, the pool's features {width}"
+            f"{what}: labelled_features have {lab.shape[1]} columns, the pool's features {width}"
         )
     return lab if lab.shape[0] else None

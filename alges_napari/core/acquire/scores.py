@@ -105,7 +105,7 @@ MEASURES: dict[str, str] = {
 
 
 def informativeness(
-    scores: ScoreResult, measure: str | None, labeled_features: np.ndarray | None = None
+    scores: ScoreResult, measure: str | None, labelled_features: np.ndarray | None = None
 ) -> np.ndarray | None:
     """The frames' informativeness under ``measure`` (see :data:`MEASURES`), or None.
 
@@ -115,7 +115,7 @@ def informativeness(
         A scoring pass's fields.
     measure : str or None
         A name of :data:`MEASURES`; None (no measure) gives None.
-    labeled_features : ndarray (L, F), optional
+    labelled_features : ndarray (L, F), optional
         Pooled encoder features of the labelled frames ("feature distance" only).
 
     Returns
@@ -136,7 +136,7 @@ def informativeness(
     if measure not in MEASURES:
         raise AlgesError(f"unknown informativeness measure {measure!r}; known: {list(MEASURES)}")
     if measure == "feature distance":
-        return _feature_distance(scores.features, labeled_features)
+        return _feature_distance(scores.features, labelled_features)
     if measure == "gradient norm":
         # ||dW||_F: the class-row norms of ALGES-img combine to it, BADGE holds dW itself.
         source = scores.emb_img if scores.emb_img is not None else scores.badge
@@ -155,11 +155,13 @@ def informativeness(
     return 1.0 - values if flip else values
 
 
-def _feature_distance(features: np.ndarray | None, labeled: np.ndarray | None) -> np.ndarray | None:
-    if features is None or labeled is None or len(labeled) == 0:
+def _feature_distance(
+    features: np.ndarray | None, labelled: np.ndarray | None
+) -> np.ndarray | None:
+    if features is None or labelled is None or len(labelled) == 0:
         return None
     from alges_napari.core.acquire.centres import _min_sq_dists, _row_sq_norms
 
     x = np.asarray(features, dtype=np.float64)
-    lab = np.asarray(labeled, dtype=np.float64)
+    lab = np.asarray(labelled, dtype=np.float64)
     return np.sqrt(np.maximum(_min_sq_dists(x, _row_sq_norms(x), lab), 0.0))

@@ -264,7 +264,7 @@ def rank_queue(
     if not keys:
         return []
     idx, values = chosen.rank(
-        scores, min(k, len(keys)), seed=seed, labeled_features=labelled_features
+        scores, min(k, len(keys)), seed=seed, labelled_features=labelled_features
     )
     info = chosen.informativeness(scores, labelled_features)
     shown = info[np.isfinite(info)] if info is not None else np.zeros(0)

@@ -33,7 +33,7 @@ from alges_napari.core.acquire.centres import (
     k_center_ranked,
     kmeans_pp_centres,
     kmeans_pp_ranked,
-    labeled_matrix,
+    labelled_matrix,
 )
 from alges_napari.core.acquire.scores import (
     SCORE_FIELDS,
@@ -64,7 +64,7 @@ class Strategy:
     """One way to rank the pool. Subclasses set ``name``, ``needs`` and implement ``_rank``.
 
     ``needs`` names the :data:`~alges_napari.core.acquire.scores.SCORE_FIELDS` the scoring pass must
-    compute for this strategy, so that pass computes nothing else. ``labeled_features`` (pooled
+    compute for this strategy, so that pass computes nothing else. ``labelled_features`` (pooled
     encoder features of the labelled frames, (L, F)) matters only to ``coreset``.
     """
 
@@ -102,13 +102,13 @@ class Strategy:
         return frozenset(want | self.informs if with_measure else want)
 
     def select(
-        self, scores: ScoreResult, k: int, *, seed: int = 0, labeled_features: Array | None = None
+        self, scores: ScoreResult, k: int, *, seed: int = 0, labelled_features: Array | None = None
     ) -> np.ndarray:
         """Return ``min(k, scores.n)`` distinct int64 pool indices, most informative first."""
-        return self.rank(scores, k, seed=seed, labeled_features=labeled_features)[0]
+        return self.rank(scores, k, seed=seed, labelled_features=labelled_features)[0]
 
     def rank_scores(
-        self, scores: ScoreResult, k: int, *, seed: int = 0, labeled_features: Array | None = None
+        self, scores: ScoreResult, k: int, *, seed: int = 0, labelled_features: Array | None = None
     ) -> np.ndarray | None:
         """Per-pool-frame value to show beside the ranking, or None where none is meaningful.
 
@@ -118,20 +118,20 @@ class Strategy:
         first pick with nothing before it: to the pool's mean); NaN for frames not picked.
         :attr:`pick_value` says it in words.
         """
-        return self.rank(scores, k, seed=seed, labeled_features=labeled_features)[1]
+        return self.rank(scores, k, seed=seed, labelled_features=labelled_features)[1]
 
     def informativeness(
-        self, scores: ScoreResult, labeled_features: Array | None = None
+        self, scores: ScoreResult, labelled_features: Array | None = None
     ) -> np.ndarray | None:
         """Each pool frame's informativeness under :attr:`measure` (higher: more), or None.
 
         None when the strategy has no measure or the pass did not compute its fields. Unlike
         :meth:`rank_scores` it is a property of the frame alone, not of the order of the picks.
         """
-        return informativeness(scores, self.measure, labeled_features)
+        return informativeness(scores, self.measure, labelled_features)
 
     def rank(
-        self, scores: ScoreResult, k: int, *, seed: int = 0, labeled_features: Array | None = None
+        self, scores: ScoreResult, k: int, *, seed: int = 0, labelled_features: Array | None = None
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """``(select(...), rank_scores(...))`` from one run of the strategy.
 
@@ -150,11 +150,11 @@ class Strategy:
                 f"not compute (score with want={sorted(self.needs)})"
             )
         k = check_k(k, scores.n, f"strategy {self.name!r}")
-        idx, values = self._rank(scores, k, check_seed(seed), labeled_features)
+        idx, values = self._rank(scores, k, check_seed(seed), labelled_features)
         return np.asarray(idx, dtype=np.int64), values
 
     def _rank(
-        self, scores: ScoreResult, k: int, seed: int, labeled: Array | None
+        self, scores: ScoreResult, k: int, seed: int, labelled: Array | None
     ) -> tuple[np.ndarray, np.ndarray | None]:
         raise NotImplementedError
 
@@ -214,10 +214,10 @@ def select(
     scores: ScoreResult,
     k: int,
     seed: int = 0,
-    labeled_features: Array | None = None,
+    labelled_features: Array | None = None,
 ) -> np.ndarray:
     """Run the strategy called ``name``; see :meth:`Strategy.select`."""
-    return get_strategy(name).select(scores, k, seed=seed, labeled_features=labeled_features)
+    return get_strategy(name).select(scores, k, seed=seed, labelled_features=labelled_features)
 
 
 class _CentreStrategy(Strategy):
@@ -229,7 +229,7 @@ class _CentreStrategy(Strategy):
         "pick's: to the pool's mean), which weighted the seeded draw"
     )
 
-    def _rank(self, scores: ScoreResult, k: int, seed: int, labeled: Array | None) -> Ranked:
+    def _rank(self, scores: ScoreResult, k: int, seed: int, labelled: Array | None) -> Ranked:
         emb = as_matrix(getattr(scores, self.field), f"{self.name}: {self.field}", scores.n)
         idx, d2 = kmeans_pp_ranked(emb, k, seed, None, self._groups(scores))
         values = np.full(scores.n, np.nan)
@@ -291,7 +291,7 @@ class AlgesSegBalanced(_CentreStrategy):
     measure = "gradient mass"
     description = "ALGES-seg centres with each class's column scaled to the same pool total"
 
-    def _rank(self, scores: ScoreResult, k: int, seed: int, labeled: Array | None) -> Ranked:
+    def _rank(self, scores: ScoreResult, k: int, seed: int, labelled: Array | None) -> Ranked:
         emb = as_matrix(scores.emb_seg, f"{self.name}: emb_seg", scores.n)
         balanced = class_balanced(emb)
         idx, d2 = kmeans_pp_ranked(balanced, k, seed, None, None)
@@ -323,7 +323,7 @@ class RandomStrategy(Strategy):
     measure, informs = "gradient mass", frozenset({"emb_seg"})
     description = "uniformly random frames (seeded)"
 
-    def _rank(self, scores: ScoreResult, k: int, seed: int, labeled: Array | None) -> Ranked:
+    def _rank(self, scores: ScoreResult, k: int, seed: int, labelled: Array | None) -> Ranked:
         return np.random.default_rng(seed).choice(scores.n, size=k, replace=False), None
 
 
@@ -333,7 +333,7 @@ class _ScoreStrategy(Strategy):
     field: ClassVar[str] = ""
     highest_first: ClassVar[bool] = True
 
-    def _rank(self, scores: ScoreResult, k: int, seed: int, labeled: Array | None) -> Ranked:
+    def _rank(self, scores: ScoreResult, k: int, seed: int, labelled: Array | None) -> Ranked:
         values = as_matrix(getattr(scores, self.field), f"{self.name}: {self.field}", scores.n)
         if values.shape[1] != 1:
             raise AlgesError(f"{self.name}: {self.field} must hold one value per frame")
@@ -376,9 +376,9 @@ class CoreSet(Strategy):
     )
     description = "core-set: k-centre greedy on pooled encoder features, from the labelled set"
 
-    def _rank(self, scores: ScoreResult, k: int, seed: int, labeled: Array | None) -> Ranked:
+    def _rank(self, scores: ScoreResult, k: int, seed: int, labelled: Array | None) -> Ranked:
         x = as_matrix(scores.features, f"{self.name}: features", scores.n)
-        idx, dist = k_center_ranked(x, labeled_matrix(labeled, x.shape[1], self.name), k, seed)
+        idx, dist = k_center_ranked(x, labelled_matrix(labelled, x.shape[1], self.name), k, seed)
         values = np.full(scores.n, np.nan)
         values[idx] = dist
         return idx, values
@@ -389,7 +389,7 @@ class Spread(Strategy):
     name, needs = "spread", frozenset()
     description = "frames spread evenly over the source order (the first queue, before any model)"
 
-    def _rank(self, scores: ScoreResult, k: int, seed: int, labeled: Array | None) -> Ranked:
+    def _rank(self, scores: ScoreResult, k: int, seed: int, labelled: Array | None) -> Ranked:
         # Evenly spaced frames cover the whole video, which is what a first training set needs;
         # there is no model yet to rank frames with.
         if k == 0:

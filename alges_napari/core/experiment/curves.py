@@ -1,7 +1,7 @@
 """Learning curves of an active-learning experiment: read ``results.csv`` and aggregate it.
 
 ``results.csv`` (written by :mod:`alges_napari.core.experiment.loop`) has one row per strategy, repeat
-and round with at least the columns ``strategy, repeat, round, n_labeled, mean_dice``. Newer
+and round with at least the columns ``strategy, repeat, round, n_labelled, mean_dice``. Newer
 files add the correction effort (``corrected_px``, ``corrected_regions`` and their running
 totals ``corrected_px_total``, ``corrected_regions_total``) and one row per repeat with the
 strategy ``full-pool``: the score of a model trained on that repeat's whole pool, a reference
@@ -33,9 +33,10 @@ import numpy as np
 
 from alges_napari.core.errors import AlgesError
 from alges_napari.core.experiment.config import FULL_POOL
+from alges_napari.core.experiment.spelling import respell_header
 
 #: Columns every results.csv must have.
-REQUIRED_COLUMNS = ("strategy", "repeat", "round", "n_labeled", "mean_dice")
+REQUIRED_COLUMNS = ("strategy", "repeat", "round", "n_labelled", "mean_dice")
 #: The baseline other strategies are measured against.
 BASELINE = "random"
 #: Running total of the pixels a user corrected (picked frames' wrong pixels at pick time).
@@ -50,7 +51,7 @@ class Curve:
     ----------
     strategy : str
         Strategy name.
-    n_labeled : ndarray (P,)
+    n_labelled : ndarray (P,)
         Label counts, increasing.
     mean, std : ndarray (P,)
         Mean and standard deviation (ddof=1; 0 with one repeat) of the metric over repeats.
@@ -63,7 +64,7 @@ class Curve:
     """
 
     strategy: str
-    n_labeled: np.ndarray
+    n_labelled: np.ndarray
     mean: np.ndarray
     std: np.ndarray
     repeats: int
@@ -82,7 +83,7 @@ def read_results(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     Returns
     -------
     list of dict
-        ``repeat``, ``round`` and ``n_labeled`` as int, other columns but ``strategy`` as float
+        ``repeat``, ``round`` and ``n_labelled`` as int, other columns but ``strategy`` as float
         (empty cells are NaN). Columns the file lacks are absent from the dicts.
 
     Raises
@@ -96,7 +97,8 @@ def read_results(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     try:
         with path.open(newline="", encoding="utf-8") as fh:
             reader = csv.DictReader(fh)
-            columns = reader.fieldnames or []
+            columns = respell_header(list(reader.fieldnames or []))
+            reader.fieldnames = columns  # an earlier version's n_labeled reads as n_labelled
             raw = list(reader)
     except OSError as exc:
         raise AlgesError(f"cannot read results {path}: {exc.strerror or exc}") from exc
@@ -121,7 +123,7 @@ def _convert(row: dict[str, str]) -> dict[str, Any]:
             raise ValueError("more cells than columns")
         if key == "strategy":
             out[key] = value
-        elif key in ("repeat", "round", "n_labeled"):
+        elif key in ("repeat", "round", "n_labelled"):
             out[key] = int(value)
         else:
             out[key] = float(value) if value not in ("", None) else math.nan
@@ -157,7 +159,7 @@ def learning_curves(rows: list[dict[str, Any]], metric: str = "mean_dice") -> di
         if metric not in row:
             raise AlgesError(f"results have no column {metric!r}")
         per_n = by_strategy.setdefault(row["strategy"], {})
-        per_n.setdefault(row["n_labeled"], {})[row["repeat"]] = float(row[metric])
+        per_n.setdefault(row["n_labelled"], {})[row["repeat"]] = float(row[metric])
     return {name: _curve(name, per_n) for name, per_n in by_strategy.items()}
 
 
@@ -198,12 +200,12 @@ def common_range(curves: dict[str, Curve]) -> tuple[float, float]:
     AlgesError
         When no curve has a point.
     """
-    filled = [c for c in curves.values() if len(c.n_labeled)]
+    filled = [c for c in curves.values() if len(c.n_labelled)]
     if not filled:
         raise AlgesError("no curves: the results hold no complete label counts")
     return (
-        max(float(c.n_labeled[0]) for c in filled),
-        min(float(c.n_labeled[-1]) for c in filled),
+        max(float(c.n_labelled[0]) for c in filled),
+        min(float(c.n_labelled[-1]) for c in filled),
     )
 
 

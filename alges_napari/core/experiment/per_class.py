@@ -33,7 +33,7 @@ from alges_napari.core.experiment.summary import write_csv_table
 COLUMNS = (
     "strategy",
     "class_id",
-    "final_n_labeled",
+    "final_n_labelled",
     "final_dice",
     "auc_normalised",
     "auc_minus_random",
@@ -77,9 +77,9 @@ def per_class_table(rows: list[dict[str, Any]], baseline: str = BASELINE) -> lis
             row = {
                 "strategy": name,
                 "class_id": c,
-                "final_n_labeled": int(curve.n_labeled[-1]),
+                "final_n_labelled": int(curve.n_labelled[-1]),
                 "final_dice": float(curve.mean[-1]),
-                "auc_normalised": normalised_auc(curve.n_labeled, curve.mean, lo, hi),
+                "auc_normalised": normalised_auc(curve.n_labelled, curve.mean, lo, hi),
                 "auc_minus_random": math.nan,
                 "auc_minus_random_t_low": math.nan,
                 "auc_minus_random_t_high": math.nan,

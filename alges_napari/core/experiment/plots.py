@@ -83,7 +83,7 @@ def plot_curves(
         raise AlgesError("no curves to plot: the results hold no complete label counts")
     fig, ax = _axes()
     for c in curves.values():
-        _draw(ax, c.n_labeled, c)
+        _draw(ax, c.n_labelled, c)
     ax.set_xlabel("labelled frames")
     ax.set_ylabel(ylabel)
     ax.set_title(title or f"Learning curves (mean +- 1 sd over {_repeats_text(curves)} repeats)")
@@ -138,7 +138,7 @@ def plot_correction_curves(
         When no strategy has a known correction.
     """
     pairs = [(c, costs[name]) for name, c in curves.items() if name in costs]
-    pairs = [(c, k) for c, k in pairs if np.array_equal(c.n_labeled, k.n_labeled)]
+    pairs = [(c, k) for c, k in pairs if np.array_equal(c.n_labelled, k.n_labelled)]
     known = [k.mean[np.isfinite(k.mean)] for _, k in pairs]
     if not any(len(x) for x in known):
         raise AlgesError("no correction to plot: the results have no corrected_px_total values")

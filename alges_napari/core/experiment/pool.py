@@ -67,7 +67,7 @@ def result_columns(schema: Any) -> list[str]:
         "strategy",
         "repeat",
         "round",
-        "n_labeled",
+        "n_labelled",
         "mean_dice",
         "mean_dice_scored",
         "mean_dice_per_image",
@@ -325,9 +325,9 @@ class Runner:
         return [k for k in self.pool.keys if k not in test]
 
     def train(
-        self, labeled: list[str], seed: int, start: Path | None, stop: SupportsIsSet | None
+        self, labelled: list[str], seed: int, start: Path | None, stop: SupportsIsSet | None
     ) -> Generator[Progress, None, tuple[Any, Any] | None]:
-        """Train a model on ``labeled``; from ``start`` when warm starting. None if stopped.
+        """Train a model on ``labelled``; from ``start`` when warm starting. None if stopped.
 
         The model is started and trained by a :class:`~alges_napari.core.learn.holder.ModelHolder`,
         as a session's round is.
@@ -336,7 +336,7 @@ class Runner:
         config = self.config.train_config(seed, warm)
         holder = ModelHolder(self.pool.schema, self.device)
         model = holder.start(config, encoder_init=self.config.encoder_weights, warm_from=start)
-        idx = torch.tensor([self.index[k] for k in labeled])
+        idx = torch.tensor([self.index[k] for k in labelled])
         data = TrainSamples(self.pool.samples.images[idx], self.pool.samples.masks[idx])
         result = yield from holder.train(data, config, stop=stop)
         return None if result.stopped else (model, result)
@@ -361,7 +361,7 @@ class Runner:
         self,
         strategy: str,
         model: Any,
-        labeled: list[str],
+        labelled: list[str],
         split: dict[str, list[str]],
         seed: int,
         stop: SupportsIsSet | None,
@@ -369,7 +369,7 @@ class Runner:
         """The frames ``strategy`` (one of :attr:`strategies`) picks with the previous round's
         model, through THE acquisition step the widget runs, and the effort of correcting their
         predictions."""
-        taken = set(labeled)
+        taken = set(labelled)
         pool = [k for k in self.pool_keys(split) if k not in taken]
         sink = _EffortSink(self.truth_of)
         t0 = time.perf_counter()
@@ -378,7 +378,7 @@ class Runner:
             self.strategies[strategy],
             pool,
             Selection(self.config.query, seed, self.config.candidates),
-            labelled=labeled,
+            labelled=labelled,
             sink=sink,
             stop=stop,
         )

@@ -155,7 +155,7 @@ def t_interval(
 def repeat_aucs(curve: Curve, lo: float, hi: float) -> dict[int, float]:
     """Normalised AUC of each repeat's own curve over ``[lo, hi]``, by repeat number."""
     return {
-        r: normalised_auc(curve.n_labeled, curve.values[:, j], lo, hi)
+        r: normalised_auc(curve.n_labelled, curve.values[:, j], lo, hi)
         for j, r in enumerate(curve.repeat_ids)
     }
 

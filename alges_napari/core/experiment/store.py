@@ -31,8 +31,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from alges_napari.core.atomic import atomic_write_json
+from alges_napari.core.atomic import atomic_write_bytes, atomic_write_json
 from alges_napari.core.errors import AlgesError
+from alges_napari.core.experiment.spelling import respell, respell_header
 
 #: Settings that may change between a run and its restart (the experiment only grows).
 GROWABLE = ("strategies", "rounds", "repeats")
@@ -40,7 +41,7 @@ GROWABLE = ("strategies", "rounds", "repeats")
 
 def _read_json(path: Path) -> dict[str, Any] | None:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return respell(json.loads(path.read_text(encoding="utf-8")))
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:
@@ -167,6 +168,14 @@ class ExperimentStore:
                 fh.truncate(data.rfind(b"\n") + 1)
         with self.results.open(newline="", encoding="utf-8") as fh:
             header = next(csv.reader(fh), [])
+        if header != self.columns and respell_header(header) == self.columns:
+            # Written by an earlier version (n_labeled): same columns, old names; the rows
+            # stay as they are and the header takes the names this run writes.
+            data = self.results.read_bytes()
+            buf = io.StringIO()
+            csv.writer(buf).writerow(self.columns)
+            atomic_write_bytes(self.results, buf.getvalue().encode() + data[data.find(b"\n") + 1:])
+            header = self.columns
         if header != self.columns:
             raise AlgesError(
                 f"{self.results} has columns {header}, this run writes {self.columns}: "
@@ -238,7 +247,7 @@ class ExperimentStore:
         atomic_write_json(self.repeat_dir(repeat) / "split.json", split)
 
     def load_round0(self, repeat: int) -> dict[str, Any] | None:
-        """The repeat's shared round-0 record ({"checkpoint", "labeled", "row"}) or None."""
+        """The repeat's shared round-0 record ({"checkpoint", "labelled", "row"}) or None."""
         d = self.repeat_dir(repeat, create=False)
         rec = _read_json(d / "round0.json")
         return rec if rec and (d / rec["checkpoint"]).exists() else None
@@ -248,7 +257,7 @@ class ExperimentStore:
         atomic_write_json(self.repeat_dir(repeat) / "round0.json", {**record})
 
     def load_state(self, strategy: str, repeat: int) -> dict[str, Any] | None:
-        """A (strategy, repeat) state ({"round", "labeled", "checkpoint", "rows"}) or None."""
+        """A (strategy, repeat) state ({"round", "labelled", "checkpoint", "rows"}) or None."""
         return _read_json(self.strategy_dir(strategy, repeat, create=False) / "state.json")
 
     def save_state(self, strategy: str, repeat: int, state: dict[str, Any]) -> None:

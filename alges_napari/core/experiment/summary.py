@@ -46,7 +46,7 @@ from alges_napari.core.experiment.stats import (
 COLUMNS = (
     "strategy",
     "repeats",
-    "final_n_labeled",
+    "final_n_labelled",
     "final_mean_dice",
     "auc_normalised",
     "auc_range",
@@ -95,14 +95,14 @@ def summarise(
     Returns
     -------
     list of dict
-        Keys :data:`COLUMNS`: ``repeats``, ``final_n_labeled``; ``auc_range`` as "lo-hi";
+        Keys :data:`COLUMNS`: ``repeats``, ``final_n_labelled``; ``auc_range`` as "lo-hi";
         ``auc_minus_random`` with ``_ci_low``/``_ci_high``, ``wins`` of ``paired_repeats``
         (None on the baseline's own row and without a baseline); ``labels_to_random_final``
         (int, None if never reached or without a baseline); ``full_pool_dice`` and
         ``fraction_of_full`` (NaN without full-pool rows); ``final_corrected_px_total`` and
         ``corrected_px_to_random_final`` (NaN without correction columns or when not reached).
     """
-    curves = {k: c for k, c in curves.items() if len(c.n_labeled)}
+    curves = {k: c for k, c in curves.items() if len(c.n_labelled)}
     if not curves:
         return []
     lo, hi = common_range(curves)
@@ -113,13 +113,13 @@ def summarise(
         paired = None
         if base is not None and name != baseline:
             paired = paired_auc_difference(c, base, lo, hi, n_resamples, level, seed)
-        reach = labels_to_reach(c.n_labeled, c.mean, target) if target is not None else None
+        reach = labels_to_reach(c.n_labelled, c.mean, target) if target is not None else None
         row = {
             "strategy": name,
             "repeats": c.repeats,
-            "final_n_labeled": int(c.n_labeled[-1]),
+            "final_n_labelled": int(c.n_labelled[-1]),
             "final_mean_dice": float(c.mean[-1]),
-            "auc_normalised": normalised_auc(c.n_labeled, c.mean, lo, hi),
+            "auc_normalised": normalised_auc(c.n_labelled, c.mean, lo, hi),
             "auc_range": f"{int(lo)}-{int(hi)}",
             "labels_to_random_final": reach,
             **_paired_columns(paired),
@@ -163,11 +163,11 @@ def _cost_columns(curve: Curve, cost: Curve | None, reach: int | None) -> dict[s
     def at(n: int | None) -> float:
         if cost is None or n is None:
             return math.nan
-        hit = np.flatnonzero(cost.n_labeled == n)
+        hit = np.flatnonzero(cost.n_labelled == n)
         return float(cost.mean[hit[0]]) if len(hit) else math.nan
 
     return {
-        "final_corrected_px_total": at(int(curve.n_labeled[-1])),
+        "final_corrected_px_total": at(int(curve.n_labelled[-1])),
         "corrected_px_to_random_final": at(reach),
     }
 
@@ -235,7 +235,7 @@ def format_markdown(
     headers = {
         "strategy": "strategy",
         "repeats": "repeats",
-        "final_n_labeled": "final labels",
+        "final_n_labelled": "final labels",
         "final_mean_dice": "final mean Dice",
         "auc_normalised": "normalised AUC",
         "auc_range": "AUC label range",

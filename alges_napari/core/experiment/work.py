@@ -44,11 +44,11 @@ class Work:
         return path.relative_to(self.store.root).as_posix()
 
     def _train_and_test(
-        self, labeled: list[str], seed: int, start: Path | None, test: list[str], stop: Any
+        self, labelled: list[str], seed: int, start: Path | None, test: list[str], stop: Any
     ) -> Generator[Progress, None, tuple[Any, dict[str, Any]]]:
-        """Train on ``labeled`` and test: (model, the row's training and Dice columns)."""
+        """Train on ``labelled`` and test: (model, the row's training and Dice columns)."""
         t0 = time.perf_counter()
-        trained = yield from self.runner.train(labeled, seed, start, stop)
+        trained = yield from self.runner.train(labelled, seed, start, stop)
         if trained is None:
             raise Cancelled()
         model, tres = trained
@@ -68,10 +68,10 @@ class Work:
         ckpt = self._save_model(model, path, {"repeat": repeat, "round": 0})
         # Nothing predicts the first frames: the surgeon paints them from scratch.
         px, regions = total_effort((self.runner.truth_of(k), None) for k in split["init"])
-        row = {"repeat": repeat, "round": 0, "n_labeled": len(split["init"]), **cols}
+        row = {"repeat": repeat, "round": 0, "n_labelled": len(split["init"]), **cols}
         row.update(select_s=0.0, corrected_px=px, corrected_regions=regions)
         row.update(corrected_px_total=px, corrected_regions_total=regions)
-        return {"checkpoint": ckpt, "labeled": split["init"], "row": row}
+        return {"checkpoint": ckpt, "labelled": split["init"], "row": row}
 
     def step(
         self,
@@ -86,31 +86,31 @@ class Work:
         prev = self.store.root / state["checkpoint"]
         model, _, _ = load_checkpoint(prev, device=str(self.runner.device))
         seed = _seed(self.config, repeat, t)
-        query = yield from self.runner.query(strategy, model, state["labeled"], split, seed, stop)
-        labeled = state["labeled"] + query.picked
-        model, cols = yield from self._train_and_test(labeled, seed, prev, split["test"], stop)
+        query = yield from self.runner.query(strategy, model, state["labelled"], split, seed, stop)
+        labelled = state["labelled"] + query.picked
+        model, cols = yield from self._train_and_test(labelled, seed, prev, split["test"], stop)
         path = self.store.checkpoint_path(strategy, repeat, t)
         ckpt = self._save_model(model, path, {"strategy": strategy, "repeat": repeat, "round": t})
         last = state["rows"][-1]
-        row = {"strategy": strategy, "repeat": repeat, "round": t, "n_labeled": len(labeled)}
+        row = {"strategy": strategy, "repeat": repeat, "round": t, "n_labelled": len(labelled)}
         row.update(cols, select_s=round(query.select_s, 3))
         row.update(corrected_px=query.corrected_px, corrected_regions=query.corrected_regions)
         row["corrected_px_total"] = int(last.get("corrected_px_total", 0)) + query.corrected_px
         row["corrected_regions_total"] = (
             int(last.get("corrected_regions_total", 0)) + query.corrected_regions
         )
-        return {"round": t, "labeled": labeled, "checkpoint": ckpt, "rows": state["rows"] + [row]}
+        return {"round": t, "labelled": labelled, "checkpoint": ckpt, "rows": state["rows"] + [row]}
 
     def full_pool(
         self, repeat: int, split: dict[str, list[str]], stop: SupportsIsSet | None
     ) -> Generator[Progress, None, dict[str, Any]]:
         """Train one model on every pool frame of the repeat: the full-pool state."""
-        labeled = self.runner.pool_keys(split)
+        labelled = self.runner.pool_keys(split)
         seed = _seed(self.config, repeat, 0)
-        _, cols = yield from self._train_and_test(labeled, seed, None, split["test"], stop)
-        row = {"strategy": FULL_POOL, "repeat": repeat, "round": 0, "n_labeled": len(labeled)}
+        _, cols = yield from self._train_and_test(labelled, seed, None, split["test"], stop)
+        row = {"strategy": FULL_POOL, "repeat": repeat, "round": 0, "n_labelled": len(labelled)}
         row.update(cols, select_s=0.0)
-        return {"round": 0, "labeled": [], "checkpoint": None, "rows": [row]}
+        return {"round": 0, "labelled": [], "checkpoint": None, "rows": [row]}
 
 
 def _last_loss(result: Any) -> float:

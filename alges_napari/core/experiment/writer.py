@@ -90,7 +90,7 @@ class ExperimentWriter:
         for strategy in self.config.strategies:
             if self.store.load_state(strategy, repeat) is None:
                 row = {**rec["row"], "strategy": strategy}
-                state = {"round": 0, "labeled": rec["labeled"], "checkpoint": rec["checkpoint"]}
+                state = {"round": 0, "labelled": rec["labelled"], "checkpoint": rec["checkpoint"]}
                 self.record(strategy, repeat, {**state, "rows": [row]})
         return self.tick(repeat=repeat, round=0)
 

@@ -77,7 +77,7 @@ def test_each_entry_holds_its_frames_informativeness_and_share_of_the_pools_best
         assert e.score == pytest.approx(expected[i], rel=1e-12)
         assert e.relative == pytest.approx(100 * expected[i] / best, rel=1e-12)
     # The queue's first pick is the strategy's: the same frames as its own selection.
-    idx = get_strategy(name).select(scores, 6, seed=3, labeled_features=labelled)
+    idx = get_strategy(name).select(scores, 6, seed=3, labelled_features=labelled)
     assert [e.key for e in queue] == [KEYS[int(i)] for i in idx]
 
 

@@ -116,8 +116,8 @@ def test_register_rejects_duplicates_and_unknown_fields() -> None:
 @pytest.mark.parametrize("name", ALL)
 def test_every_strategy_distinct_ranked_and_deterministic(name: str) -> None:
     scores = full_scores(30)
-    a = select(name, scores, 7, seed=3, labeled_features=np.zeros((2, 6)))
-    b = select(name, scores, 7, seed=3, labeled_features=np.zeros((2, 6)))
+    a = select(name, scores, 7, seed=3, labelled_features=np.zeros((2, 6)))
+    b = select(name, scores, 7, seed=3, labelled_features=np.zeros((2, 6)))
     assert a.dtype == np.int64 and a.shape == (7,)
     assert len(set(a.tolist())) == 7 and a.min() >= 0 and a.max() < 30
     np.testing.assert_array_equal(a, b)
@@ -318,10 +318,10 @@ def test_overflowing_distances_raise() -> None:
 # ------------------------------------------------------------------------------ core-set
 
 
-def naive_k_center(x: np.ndarray, labeled: np.ndarray | None, k: int, first: int) -> list[int]:
+def naive_k_center(x: np.ndarray, labelled: np.ndarray | None, k: int, first: int) -> list[int]:
     """Textbook farthest-first with Python loops (the first pick given when nothing is labelled)."""
     chosen: list[int] = []
-    centres = [] if labeled is None else list(labeled)
+    centres = [] if labelled is None else list(labelled)
     for _ in range(k):
         if not centres:
             best = first
@@ -339,19 +339,19 @@ def naive_k_center(x: np.ndarray, labeled: np.ndarray | None, k: int, first: int
 def test_coreset_picks_the_far_away_frame_first() -> None:
     feats = clusters(np.array([[0.0, 0.0]]), [20], 0.1, 5)
     feats = np.vstack([feats, [[30.0, 30.0]]])  # frame 20 is far from everything
-    labeled = np.zeros((3, 2))
-    idx = select("coreset", ScoreResult(n=21, features=feats), 3, labeled_features=labeled)
+    labelled = np.zeros((3, 2))
+    idx = select("coreset", ScoreResult(n=21, features=feats), 3, labelled_features=labelled)
     assert idx[0] == 20
 
 
-def test_coreset_respects_labeled_features() -> None:
+def test_coreset_respects_labelled_features() -> None:
     feats = np.array([[0.0, 0.0], [0.1, 0.0], [10.0, 0.0], [0.0, 5.0]])
     scores = ScoreResult(n=4, features=feats)
     # Without labels frame 2 is farthest from the rest; a labelled frame next to it leaves 3.
-    assert select("coreset", scores, 1, labeled_features=np.array([[0.0, 0.0]]))[0] == 2
-    assert select("coreset", scores, 1, labeled_features=np.array([[10.0, 0.1]]))[0] == 3
+    assert select("coreset", scores, 1, labelled_features=np.array([[0.0, 0.0]]))[0] == 2
+    assert select("coreset", scores, 1, labelled_features=np.array([[10.0, 0.1]]))[0] == 3
     with pytest.raises(AlgesError, match="3 columns, the pool's features 2"):
-        select("coreset", scores, 1, labeled_features=np.zeros((2, 3)))
+        select("coreset", scores, 1, labelled_features=np.zeros((2, 3)))
 
 
 def test_k_center_greedy_matches_naive_loop() -> None:
@@ -368,7 +368,7 @@ def test_k_center_greedy_matches_naive_loop() -> None:
 def test_coreset_rank_scores_are_distances_at_pick_time() -> None:
     x, lab = np.random.default_rng(7).normal(size=(30, 3)), np.zeros((1, 3))
     idx, values = get_strategy("coreset").rank(
-        ScoreResult(n=30, features=x), 4, labeled_features=lab
+        ScoreResult(n=30, features=x), 4, labelled_features=lab
     )
     assert values[idx[0]] == pytest.approx(np.linalg.norm(x[idx[0]]))
     assert np.all(np.diff(values[idx]) <= 1e-12)  # farthest-first distances never grow

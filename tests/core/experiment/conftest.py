@@ -18,7 +18,7 @@ class ResultsFiles:
     correction columns and the full-pool rows of newer results files.
     """
 
-    COLUMNS = ["strategy", "repeat", "round", "n_labeled", "mean_dice", "dice_liver"]
+    COLUMNS = ["strategy", "repeat", "round", "n_labelled", "mean_dice", "dice_liver"]
     NEW_COLUMNS = [*COLUMNS, "corrected_px", "corrected_regions"]
     NEW_COLUMNS += ["corrected_px_total", "corrected_regions_total"]
     ROWS = [

@@ -20,7 +20,7 @@ def test_read_results_converts_types(results_files, tmp_path) -> None:
         "strategy": "random",
         "repeat": 0,
         "round": 0,
-        "n_labeled": 10,
+        "n_labelled": 10,
         "mean_dice": 0.2,
         "dice_liver": 0.1,
     }
@@ -47,7 +47,7 @@ def test_learning_curves_mean_and_spread(results_files) -> None:
     lc = curves.learning_curves(rows)
     assert list(lc) == ["random", "fast", "slow"]
     fast = lc["fast"]
-    np.testing.assert_array_equal(fast.n_labeled, [10, 20, 30])
+    np.testing.assert_array_equal(fast.n_labelled, [10, 20, 30])
     np.testing.assert_allclose(fast.mean, [0.2, 0.5, 0.65])
     # sample standard deviation of two values a, b is |a - b| / sqrt(2)
     np.testing.assert_allclose(fast.std, [0.0, 0.2 / math.sqrt(2), 0.1 / math.sqrt(2)])
@@ -64,7 +64,7 @@ def test_learning_curves_mean_and_spread(results_files) -> None:
 def test_unfinished_repeat_shortens_the_curve(results_files) -> None:
     random = curves.learning_curves(results_files.old(results_files.ROWS[:5]))["random"]
     # repeat 1 has only reached 20 labels: the 30-label point would be repeat 0 alone
-    np.testing.assert_array_equal(random.n_labeled, [10, 20])
+    np.testing.assert_array_equal(random.n_labelled, [10, 20])
     np.testing.assert_allclose(random.mean, [0.2, 0.35])
     assert random.values.shape == (2, 2)
 

@@ -32,7 +32,7 @@ def rows() -> list[dict]:
                     "strategy": strategy,
                     "repeat": repeat,
                     "round": n // 10 - 1,
-                    "n_labeled": n,
+                    "n_labelled": n,
                     "mean_dice": d1,
                     "dice_0": 0.9,
                     "dice_1": d1,
@@ -67,7 +67,7 @@ def test_files_and_markdown(tmp_path) -> None:
     table = per_class_table(rows())
     csv_path, md_path = write_per_class(table, tmp_path, names={0: "bg", 1: "duct"})
     lines = csv_path.read_text().splitlines()
-    assert lines[0].startswith("strategy,class_id,final_n_labeled,final_dice")
+    assert lines[0].startswith("strategy,class_id,final_n_labelled,final_dice")
     assert len(lines) == 1 + 4
     md = md_path.read_text()
     assert "| class | random | alges-seg |" in md

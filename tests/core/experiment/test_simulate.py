@@ -117,7 +117,7 @@ def test_results_rows(tree: Path, tmp_path: Path) -> None:
         "strategy",
         "repeat",
         "round",
-        "n_labeled",
+        "n_labelled",
         "mean_dice",
         "mean_dice_scored",
     ]
@@ -126,7 +126,7 @@ def test_results_rows(tree: Path, tmp_path: Path) -> None:
     seen = {(r["strategy"], int(r["repeat"]), int(r["round"])) for r in rows}
     assert seen == {(s, p, t) for s in ("random", "alges-seg") for p in (0, 1) for t in (0, 1)}
     for r in rows:
-        assert int(r["n_labeled"]) == 3 + 2 * int(r["round"])
+        assert int(r["n_labelled"]) == 3 + 2 * int(r["round"])
         scored = [float(r[f"dice_{c}"]) for c in (0, 1, 2, 3, 4, 5, 9, 10) if r[f"dice_{c}"]]
         assert float(r["mean_dice_scored"]) == pytest.approx(np.mean(scored), abs=1e-5)
         assert 0 <= float(r["mean_dice"]) <= 1
@@ -143,9 +143,9 @@ def test_labelled_sets_grow_without_test_frames(tree: Path, tmp_path: Path) -> N
     simulate(tiny(tree, strategies=("entropy",), repeats=1), out)
     split = json.loads((out / "state/repeat_0/split.json").read_text())
     state = json.loads((out / "state/entropy/repeat_0/state.json").read_text())
-    assert state["round"] == 2 and state["labeled"][:3] == split["init"]
-    assert len(set(state["labeled"])) == 3 + 2 * 2
-    assert not set(state["labeled"]) & set(split["test"])
+    assert state["round"] == 2 and state["labelled"][:3] == split["init"]
+    assert len(set(state["labelled"])) == 3 + 2 * 2
+    assert not set(state["labelled"]) & set(split["test"])
     assert (out / state["checkpoint"]).is_file()
     assert len(list((out / "state/entropy/repeat_0").glob("round_*.safetensors"))) == 1
 
@@ -284,7 +284,7 @@ def test_correction_effort_and_full_pool_rows(tree: Path, tmp_path: Path) -> Non
     assert int(r0["corrected_regions"]) >= 3  # at least one region per initial frame
 
     model, spec, _ = load_checkpoint(out / "state/repeat_0/round_0000.safetensors")
-    picked = state["labeled"][3:]
+    picked = state["labelled"][3:]
     wrong = 0
     for key in picked:
         pred = _predict(model, spec, _resized_frame(tree, key, (64, 64)))
@@ -297,7 +297,7 @@ def test_correction_effort_and_full_pool_rows(tree: Path, tmp_path: Path) -> Non
     )
 
     full = rows[("full-pool", "0")]
-    assert int(full["n_labeled"]) == len(runner_truth) - len(split["test"])
+    assert int(full["n_labelled"]) == len(runner_truth) - len(split["test"])
     assert 0 <= float(full["mean_dice"]) <= 1
 
 
@@ -335,7 +335,7 @@ def test_simulate_and_a_session_pick_the_same_frames(tree: Path, tmp_path: Path)
         # simulate seeds round t of repeat r with (seed + r) * 1000 + t; rank adds round 0
         cfg = RoundConfig(strategy=get_strategy("alges-seg"), query_size=2, seed=1)
         ranked = run_to_end(session.rank(cfg))
-        assert [e.key for e in ranked.queue] == state["labeled"][3:]
+        assert [e.key for e in ranked.queue] == state["labelled"][3:]
     finally:
         project.close()
 
@@ -392,7 +392,7 @@ def test_test_data_evaluates_every_model_on_the_fixed_set(tree, test_tree, tmp_p
     assert [int(r["n_test"]) for r in rows] == [6, 6]
     state = json.loads((out / "state/random/repeat_0/state.json").read_text())
     pool_keys = set(open_frames(tree).keys)
-    assert set(state["labeled"]) <= pool_keys and len(state["labeled"]) == 3 + 2
+    assert set(state["labelled"]) <= pool_keys and len(state["labelled"]) == 3 + 2
     # every pool frame is pool: none is held out although the test set shares frame names
     assert set(test_source.keys) & pool_keys
     # round 0's mean Dice recomputed on the *test tree's* frames from the stored checkpoint
