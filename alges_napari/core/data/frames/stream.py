@@ -12,15 +12,24 @@ FrameSource.keyed>` is one over a source's own frames.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
-if TYPE_CHECKING:  # base imports this module (FrameSource.keyed): no import at run time
-    from alges_napari.core.data.frames.base import FrameSource
+
+class KeyedSource(Protocol):
+    """What a reader here asks of a source: :class:`~alges_napari.core.data.frames.base.
+    FrameSource` has it. Spelt out here, not imported, because base imports this module
+    (``FrameSource.keyed``) and imports run one way."""
+
+    def index_of(self, key: str) -> int: ...
+
+    def frame(self, key: str) -> np.ndarray: ...
+
+    def iter_frames(self, indices: Iterable[int]) -> Iterator[tuple[int, np.ndarray]]: ...
 
 
-def positions_by_index(source: FrameSource, keys: Sequence[str]) -> dict[int, list[int]]:
+def positions_by_index(source: KeyedSource, keys: Sequence[str]) -> dict[int, list[int]]:
     """Each source index of ``keys`` with the positions in ``keys`` that ask for it."""
     out: dict[int, list[int]] = {}
     for pos, key in enumerate(keys):
@@ -33,11 +42,11 @@ class KeyReader:
 
     Parameters
     ----------
-    source : FrameSource
+    source : KeyedSource
         The frames (not closed by the reader).
     """
 
-    def __init__(self, source: FrameSource) -> None:
+    def __init__(self, source: KeyedSource) -> None:
         self.source = source
 
     def __call__(self, key: str) -> np.ndarray:
