@@ -17,23 +17,20 @@ paints nothing and says why. Picking another napari tool turns the mode off.
 
 from __future__ import annotations
 
-import weakref
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 from typing import Any
 
 import numpy as np
 from napari.utils.notifications import show_info
-from qtpy.QtCore import QObject, Signal
+from qtpy.QtCore import Signal
 
+from alges_napari._qt.layer_mode import CurrentFrame, LayerMode
 from alges_napari.core.data.grabcut import grabcut_box
 from alges_napari.core.errors import AlgesError
 
-#: ``current()`` returns (frame key, frame reader) for the frame on screen, or None.
-CurrentFrame = Callable[[], "tuple[str, Callable[[], np.ndarray]] | None"]
 
-
-class GrabCutTool(QObject):
-    """The GrabCut box mode of one annotation Labels layer.
+class GrabCutTool(LayerMode):
+    """The GrabCut box mode of one annotation Labels layer (switching: :class:`LayerMode`).
 
     Parameters
     ----------
@@ -45,57 +42,18 @@ class GrabCutTool(QObject):
 
     Attributes
     ----------
-    toggled : Signal(bool)
-        The mode was switched on or off (also when napari's tool buttons switched it off).
     painted : Signal(int)
         A box gesture painted this many pixels.
-    before_enable : list of callable
-        Called (no arguments) just before the mode goes on: other modes of the layer switch
-        themselves off there, before this one sets the layer's mouse state.
     button : QAbstractButton or None
         The panel's toggle (:func:`attach_grabcut`), disabled again by :meth:`shutdown`.
     """
 
-    toggled = Signal(bool)
     painted = Signal(int)
 
     def __init__(self, layer: Any, current: CurrentFrame):
-        super().__init__()
-        self.layer = layer
+        super().__init__(layer)
         self._current = current
-        self.enabled = False
-        self.before_enable: list[Callable[[], Any]] = []
         self.button: Any = None
-        self._panel_links: list[tuple[Any, Callable[..., Any]]] = []
-        self._callback = self._weak_drag_callback()
-
-    def set_enabled(self, on: bool) -> None:
-        """Switch the GrabCut box mode on (napari's pan/zoom without panning) or off."""
-        on = bool(on)
-        if on == self.enabled:
-            return
-        layer = self.layer
-        if on:
-            for switch_off in self.before_enable:
-                switch_off()
-        self.enabled = on
-        if on:
-            layer.mode = "pan_zoom"
-            layer.mouse_pan = False  # a drag draws the box; the wheel still zooms
-            layer.cursor = "cross"
-            layer.mouse_drag_callbacks.append(self._callback)
-            layer.events.mode.connect(self._on_mode)
-        else:
-            layer.events.mode.disconnect(self._on_mode)
-            if self._callback in layer.mouse_drag_callbacks:
-                layer.mouse_drag_callbacks.remove(self._callback)
-            if layer.mode == "pan_zoom":
-                layer.mouse_pan, layer.cursor = True, "standard"
-        self.toggled.emit(on)
-
-    def _on_mode(self, *_: Any) -> None:
-        # The user picked one of napari's own tools: theirs wins.
-        self.set_enabled(False)
 
     def paint_box(self, start: Any, end: Any) -> int:
         """GrabCut the box between world positions ``start`` and ``end``; paint the object.
@@ -136,31 +94,9 @@ class GrabCutTool(QObject):
         end = event.position if event.type == "mouse_release" else end
         self.paint_box(start, end)
 
-    def _weak_drag_callback(self) -> Callable[..., Any]:
-        ref = weakref.ref(self)
-
-        def alges_grabcut_box(layer: Any, event: Any) -> Generator[None, None, None]:
-            tool = ref()
-            if tool is not None:
-                yield from tool.on_drag(layer, event)
-
-        return alges_grabcut_box
-
-    def connect_panel(self, signal: Any, slot: Callable[..., Any]) -> None:
-        """Connect a panel ``signal`` to ``slot`` until :meth:`shutdown` (the panel outlives us)."""
-        signal.connect(slot)
-        self._panel_links.append((signal, slot))
-
     def shutdown(self) -> None:
         """Switch the mode off and leave the panel (its button is off until the next project)."""
-        if self.enabled:
-            try:
-                self.set_enabled(False)
-            except (RuntimeError, ValueError):  # the layer or the viewer is already gone
-                self.enabled = False
-        for signal, slot in self._panel_links:
-            signal.disconnect(slot)
-        self._panel_links = []
+        super().shutdown()
         if self.button is not None:
             self.button.setEnabled(False)
             self.button = None

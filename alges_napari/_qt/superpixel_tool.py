@@ -44,9 +44,10 @@ import numpy as np
 from napari.qt.threading import create_worker
 from napari.settings import get_settings
 from napari.utils.notifications import show_info
-from qtpy.QtCore import QObject, Signal
+from qtpy.QtCore import Signal
 
 from alges_napari._qt.grabcut_tool import attach_grabcut
+from alges_napari._qt.layer_mode import CurrentFrame, LayerMode
 from alges_napari._qt.superpixel_overlay import BoundaryOverlay
 from alges_napari.core.data.superpixels import (
     SuperpixelCache,
@@ -61,12 +62,10 @@ BRUSH_MODIFIER = "Shift"
 COARSENESS_KEY = "G"
 #: napari's "hold to pan/zoom" action; its keys pan while the mode is on, too.
 PAN_ACTION = "napari:hold_for_pan_zoom"
-#: ``current()`` returns (frame key, frame reader) for the frame on screen, or None.
-CurrentFrame = Callable[[], "tuple[str, Callable[[], np.ndarray]] | None"]
 
 
-class SuperpixelTool(QObject):
-    """The superpixel painting mode of one annotation Labels layer.
+class SuperpixelTool(LayerMode):
+    """The superpixel painting mode of one annotation Labels layer (switching: :class:`LayerMode`).
 
     Parameters
     ----------
@@ -80,8 +79,6 @@ class SuperpixelTool(QObject):
 
     Attributes
     ----------
-    toggled : Signal(bool)
-        The mode was switched on or off (also when napari's tool buttons switched it off).
     coarseness_changed : Signal(str)
         The coarseness is now this one (the panel's list, or :data:`COARSENESS_KEY`).
     ready : Signal(str)
@@ -92,66 +89,35 @@ class SuperpixelTool(QObject):
         True while napari's pan key is held in the mode (a drag pans, it does not paint).
     """
 
-    toggled = Signal(bool)
     coarseness_changed = Signal(str)
     ready = Signal(str)
     updated = Signal()
 
     def __init__(self, layer: Any, current: CurrentFrame, cache: SuperpixelCache | None = None):
-        super().__init__()
-        self.layer = layer
+        super().__init__(layer)
         self._current = current
         self.cache = cache if cache is not None else SuperpixelCache()
         self.coarseness = "fine"
-        self.enabled = False
         self.panning = False
         self._pan_keys: list[Any] = []
         self._coarseness_key = False
         self._pending: set[tuple[str, str]] = set()
         self._workers: list[Any] = []
-        self._panel_links: list[tuple[Any, Callable[..., Any]]] = []
         self.overlay: Any = None  # the BoundaryOverlay showing our boundaries, if any
-        #: called just before the mode goes on: other modes of the layer switch off there
-        self.before_enable: list[Callable[[], Any]] = []
         self.grabcut: Any = None  # the layer's GrabCut box mode (attach_tool), shut down with us
-        self._callback = self._weak_drag_callback()
 
     # ------------------------------------------------------------ mode
 
-    def set_enabled(self, on: bool) -> None:
-        """Switch the superpixel mode on (napari's pan/zoom without panning) or off."""
-        on = bool(on)
-        if on == self.enabled:
-            return
-        layer = self.layer
-        if on:
-            for switch_off in self.before_enable:
-                switch_off()
-        self.enabled = on
-        if on:
-            layer.mode = "pan_zoom"
-            layer.mouse_pan = False  # a drag paints; the wheel still zooms
-            layer.cursor = "cross"
-            layer.mouse_drag_callbacks.append(self._callback)
-            layer.events.mode.connect(self._on_mode)
-            self._bind_pan_keys()
-            self._bind_coarseness_key()
-            self.frame_changed()
-        else:
-            self._unbind_pan_keys()
-            if self._coarseness_key:
-                self.layer.bind_key(COARSENESS_KEY, None)
-                self._coarseness_key = False
-            layer.events.mode.disconnect(self._on_mode)
-            if self._callback in layer.mouse_drag_callbacks:
-                layer.mouse_drag_callbacks.remove(self._callback)
-            if layer.mode == "pan_zoom":
-                layer.mouse_pan, layer.cursor = True, "standard"
-        self.toggled.emit(on)
+    def _switched_on(self) -> None:
+        self._bind_pan_keys()
+        self._bind_coarseness_key()
+        self.frame_changed()
 
-    def _on_mode(self, *_: Any) -> None:
-        # The user picked one of napari's own tools: theirs wins.
-        self.set_enabled(False)
+    def _switching_off(self) -> None:
+        self._unbind_pan_keys()
+        if self._coarseness_key:
+            self.layer.bind_key(COARSENESS_KEY, None)
+            self._coarseness_key = False
 
     def _bind_pan_keys(self) -> None:
         keys = get_settings().shortcuts.shortcuts.get(PAN_ACTION) or ["Space"]
@@ -327,21 +293,6 @@ class SuperpixelTool(QObject):
                 last = event.position
                 yield
 
-    def _weak_drag_callback(self) -> Callable[..., Any]:
-        ref = weakref.ref(self)
-
-        def alges_superpixel_paint(layer: Any, event: Any) -> Generator[None, None, None]:
-            tool = ref()
-            if tool is not None:
-                yield from tool.on_drag(layer, event)
-
-        return alges_superpixel_paint
-
-    def connect_panel(self, signal: Any, slot: Callable[..., Any]) -> None:
-        """Connect a panel ``signal`` to ``slot`` until :meth:`shutdown` (the panel outlives us)."""
-        signal.connect(slot)
-        self._panel_links.append((signal, slot))
-
     def shutdown(self) -> None:
         """Switch the mode off (its overlay goes), leave the panel, stop waiting for workers.
 
@@ -349,14 +300,7 @@ class SuperpixelTool(QObject):
         """
         if self.grabcut is not None:
             self.grabcut.shutdown()
-        if self.enabled:
-            try:
-                self.set_enabled(False)
-            except (RuntimeError, ValueError):  # the layer or the viewer is already gone
-                self.enabled = False
-        for signal, slot in self._panel_links:
-            signal.disconnect(slot)
-        self._panel_links = []
+        super().shutdown()
         self._pending.clear()
 
 
