@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.core.data.disc_frames import disc_frame
+
 _PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_correction.py"
 
 
@@ -160,10 +162,8 @@ def test_video_interval_resamples_videos_not_frames(bench):
     assert lo == pytest.approx(0.5) and hi == pytest.approx(1.0)
 
 
-def test_real_mode_runs_end_to_end_on_a_constructed_tree(bench, tmp_path, capsys):
-    # A constructed Endoscapes tree (6 frames, 3 videos) and an untrained model at the grid
-    # size: every frame is corrected to done by both models, one JSON line each, and --report
-    # prints the same last line from those lines.
+def _real_inputs(bench, tmp_path: Path) -> tuple[Path, Path]:
+    """A constructed Endoscapes tree (6 frames, 3 videos) and an untrained model at the grid."""
     import torch
 
     from alges_napari.core.data.classes import ENDOSCAPES
@@ -175,6 +175,14 @@ def test_real_mode_runs_end_to_end_on_a_constructed_tree(bench, tmp_path, capsys
     model = build_model("Unet", "resnet18", num_classes=7)
     ckpt = save_checkpoint(model, tmp_path / "m.safetensors",
                            ModelSpec.for_schema(ENDOSCAPES, "Unet", "resnet18", bench.GRID))
+    return root, Path(ckpt)
+
+
+def test_real_mode_runs_end_to_end_on_a_constructed_tree(bench, tmp_path, capsys):
+    # A constructed Endoscapes tree (6 frames, 3 videos) and an untrained model at the grid
+    # size: every frame is corrected to done by both models, one JSON line each, and --report
+    # prints the same last line from those lines.
+    root, ckpt = _real_inputs(bench, tmp_path)
     out = tmp_path / "rows.jsonl"
     bench.main(["--val", str(root / "train_seg"), "--model", str(ckpt), "--out", str(out),
                 "--threads", "1"])  # fmt: skip
@@ -204,25 +212,13 @@ def test_the_small_area_is_the_same_share_of_the_frame_on_any_grid(bench):
     assert 3 not in bench.frame_dice(np.zeros_like(truth), truth, 7, min_area=50)
 
 
-def _disc_image(h: int, w: int, centre, radius: float, seed: int = 0):
-    """(image, disc): a textured red disc on a textured green frame of (h, w)."""
-    rng = np.random.default_rng(seed)
-    image = (rng.integers(0, 60, (h, w, 3)) + np.array([20, 90, 30])).astype(np.uint8)
-    rr, cc = np.mgrid[:h, :w]
-    disc = (rr - centre[0]) ** 2 + (cc - centre[1]) ** 2 <= radius**2
-    image[disc] = (rng.integers(0, 40, (int(disc.sum()), 3)) + np.array([200, 40, 60])).astype(
-        np.uint8
-    )
-    return image, disc
-
-
 def test_model_h_boxes_a_missed_disc_in_one_drag_plus_its_class_switch(bench):
     # A disc of class 2 (radius 12) predicted as background. GrabCut's box around it, grown by
     # one pixel, recovers it: one drag + selecting class 2 (napari starts at 1) = 2 actions,
     # fewer than napari's tools alone need (the 40-px brush is 5.4 grid px wide at this scale).
     from alges_napari.core.data.grabcut import grabcut_box
 
-    image, disc = _disc_image(48, 56, (24, 28), 12)
+    image, disc = disc_frame(48, 56, (24, 28), 12)
     truth = disc.astype(np.uint8) * 2
     gc = bench.FrameGrabCut(image, truth)
     h_ann = np.zeros_like(truth)
@@ -243,7 +239,7 @@ def test_frame_grabcut_maps_a_grid_box_to_the_full_frame_and_back(bench):
 
     from alges_napari.core.data.grabcut import grabcut_box
 
-    image, disc = _disc_image(96, 128, (44, 62), 26)
+    image, disc = disc_frame(96, 128, (44, 62), 26)
     truth = np.zeros((24, 32), np.uint8)
     gc = bench.FrameGrabCut(image, truth)
     got = gc.region((2, 3, 20, 28))
@@ -261,17 +257,7 @@ def test_real_mode_with_grabcut_adds_models_g_and_h(bench, tmp_path, capsys):
     # and the last line is (g)/(e), the same from --report.
     import json
 
-    import torch
-
-    from alges_napari.core.data.classes import ENDOSCAPES
-    from alges_napari.core.learn.model import ModelSpec, build_model, save_checkpoint
-    from tests.core.data.endoscapes_tree import make_endoscapes
-
-    torch.manual_seed(0)
-    root = make_endoscapes(tmp_path / "endoscapes")
-    model = build_model("Unet", "resnet18", num_classes=7)
-    ckpt = save_checkpoint(model, tmp_path / "m.safetensors",
-                           ModelSpec.for_schema(ENDOSCAPES, "Unet", "resnet18", bench.GRID))
+    root, ckpt = _real_inputs(bench, tmp_path)
     out = tmp_path / "rows.jsonl"
     bench.main(["--val", str(root / "train_seg"), "--model", str(ckpt), "--out", str(out),
                 "--threads", "1", "--limit", "2", "--grabcut"])  # fmt: skip

@@ -14,18 +14,7 @@ from alges_napari.core.data.grabcut import (
     grabcut_refine,
 )
 from alges_napari.core.errors import AlgesError
-
-
-def _disc_frame(h: int = 200, w: int = 300, centre=(100, 140), radius: int = 40, seed: int = 0):
-    """(image, disc mask): a textured red disc on a textured green background."""
-    rng = np.random.default_rng(seed)
-    image = (rng.integers(0, 60, (h, w, 3)) + np.array([20, 90, 30])).astype(np.uint8)
-    rr, cc = np.mgrid[:h, :w]
-    disc = (rr - centre[0]) ** 2 + (cc - centre[1]) ** 2 <= radius**2
-    image[disc] = (rng.integers(0, 40, (int(disc.sum()), 3)) + np.array([200, 40, 60])).astype(
-        np.uint8
-    )
-    return image, disc
+from tests.core.data.disc_frames import disc_frame
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -53,7 +42,7 @@ def test_clip_box_takes_the_pixels_whose_centres_lie_in_the_box_in_either_corner
     ],
 )
 def test_a_degenerate_box_is_an_error_naming_the_box(box, covers) -> None:
-    image, _ = _disc_frame(20, 40, (10, 20), 5)
+    image, _ = disc_frame(20, 40, (10, 20), 5)
     with pytest.raises(AlgesError) as err:
         grabcut_box(image, box)
     (r0, c0), (r1, c1) = box
@@ -64,7 +53,7 @@ def test_a_degenerate_box_is_an_error_naming_the_box(box, covers) -> None:
 
 
 def test_a_box_around_the_disc_recovers_it_and_nothing_outside_the_box() -> None:
-    image, disc = _disc_frame()
+    image, disc = disc_frame()
     box = ((50, 85), (150, 195))  # 101 x 111 px around the disc of radius 40 at (100, 140)
     region = grabcut_box(image, box)
     assert region.dtype == bool and region.shape == disc.shape
@@ -77,21 +66,21 @@ def test_a_box_around_the_disc_recovers_it_and_nothing_outside_the_box() -> None
 
 
 def test_a_box_past_the_frame_edge_is_clipped_and_still_recovers_a_disc_at_the_corner() -> None:
-    image, disc = _disc_frame(120, 160, centre=(20, 25), radius=30)  # cut off by the frame
+    image, disc = disc_frame(120, 160, centre=(20, 25), radius=30)  # cut off by the frame
     region = grabcut_box(image, ((-40, -50), (60, 70)))
     assert _iou(region, disc) > 0.9
     np.testing.assert_array_equal(region, grabcut_box(image, ((0, 0), (60, 70))))
 
 
 def test_a_large_crop_is_shrunk_and_the_region_comes_back_at_full_size() -> None:
-    image, disc = _disc_frame(480, 854, centre=(240, 400), radius=150)
+    image, disc = disc_frame(480, 854, centre=(240, 400), radius=150)
     region = grabcut_box(image, ((70, 230), (410, 570)), max_side=96)  # crop ~ 510 px: shrunk
     assert region.shape == (480, 854)
     assert _iou(region, disc) > 0.9
 
 
 def test_grey_and_float_frames_are_accepted() -> None:
-    image, disc = _disc_frame()
+    image, disc = disc_frame()
     grey = image.mean(-1)  # float in 0..255: the disc is brighter than the background
     assert _iou(grabcut_box(grey, ((50, 85), (150, 195))), disc) > 0.9
     unit = image.astype(np.float32) / 255.0
@@ -101,14 +90,14 @@ def test_grey_and_float_frames_are_accepted() -> None:
 
 
 def test_a_box_over_the_whole_frame_gives_a_region_inside_it() -> None:
-    image, disc = _disc_frame(80, 100, centre=(40, 50), radius=25)
+    image, disc = disc_frame(80, 100, centre=(40, 50), radius=25)
     region = grabcut_box(image, ((0, 0), (79, 99)))
     assert region.shape == (80, 100)
     assert _iou(region, disc) > 0.8  # the frame's rim is the only background seed
 
 
 def test_refine_moves_a_shifted_smaller_prediction_onto_the_disc() -> None:
-    image, disc = _disc_frame()
+    image, disc = disc_frame()
     rr, cc = np.mgrid[: disc.shape[0], : disc.shape[1]]
     labels = np.zeros(disc.shape, np.int32)
     labels[(rr - 106) ** 2 + (cc - 132) ** 2 <= 30**2] = 3  # 10 px smaller, 10 px off
@@ -122,7 +111,7 @@ def test_refine_moves_a_shifted_smaller_prediction_onto_the_disc() -> None:
 
 
 def test_refine_errors_name_the_class_or_the_shapes() -> None:
-    image, disc = _disc_frame(40, 60, (20, 30), 8)
+    image, disc = disc_frame(40, 60, (20, 30), 8)
     labels = disc.astype(np.int32)
     with pytest.raises(AlgesError, match="class 2 has no pixel in the annotation"):
         grabcut_refine(image, labels, 2)
