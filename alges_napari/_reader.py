@@ -90,14 +90,30 @@ def get_reader(path: str | list[str]) -> Any:
         return None
 
 
-def lazy_frames(source: FrameSource) -> Any:
-    """A dask array (N, H, W, 3) uint8 whose chunks are single frames decoded on demand."""
+def lazy_frames(source: FrameSource, prefetcher: Any = None) -> Any:
+    """A dask array (N, H, W, 3) uint8 whose chunks are single frames decoded on demand.
+
+    With ``prefetcher`` (a :class:`~alges_napari.core.data.frames.prefetch.NeighbourPrefetcher`
+    over ``source``), a frame it already holds is served from memory, and every read tells it
+    which frame is on screen and the step just taken, so the frames one and two steps either
+    side are decoded in the background before the slider gets there.
+    """
     import dask.array as da
 
     n, (h, w) = len(source), source.shape
+    last: list[int | None] = [None]
 
     def load(block_id: tuple[int, ...]) -> np.ndarray:
-        return source[block_id[0]][None]
+        i = block_id[0]
+        if prefetcher is None:
+            return source[i][None]
+        frame = prefetcher.get(i)
+        if frame is None:
+            frame = source[i]
+        step = i - last[0] if last[0] is not None and i != last[0] else 1
+        last[0] = i
+        prefetcher.show(i, step)
+        return np.asarray(frame)[None]
 
     return da.map_blocks(load, dtype=np.uint8, chunks=((1,) * n, (h,), (w,), (3,)),
                          meta=np.empty((0, 0, 0, 0), np.uint8))  # fmt: skip

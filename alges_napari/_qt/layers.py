@@ -40,6 +40,7 @@ from qtpy.QtCore import QTimer
 from alges_napari._reader import FRAME_AXES, lazy_frames, schema_colormap, schema_features
 from alges_napari.core.data.classes import IGNORE_INDEX as IGNORE
 from alges_napari.core.data.classes import ClassSchema
+from alges_napari.core.data.frames.prefetch import NeighbourPrefetcher
 
 FRAMES = "ALGES frames"
 PREDICTION = "ALGES prediction"
@@ -93,8 +94,12 @@ class ProjectLayers:
         colormap = schema_colormap(schema)
         features = schema_features(schema)
         label = f"{FRAMES} ({name})" if name else FRAMES
+        # A video's strided frame costs a seek and a GOP's decode: its neighbours are decoded
+        # ahead, in the background, within the prefetcher's memory budget (closed in remove).
+        video = getattr(frames, "kind", None) == "video"
+        self.prefetcher = NeighbourPrefetcher(frames) if video else None
         self.frames = viewer.add_image(
-            lazy_frames(frames),
+            lazy_frames(frames, self.prefetcher),
             name=label,
             rgb=True,
             axis_labels=FRAME_AXES,
@@ -275,10 +280,13 @@ class ProjectLayers:
         return wanted
 
     def remove(self) -> None:
-        """Take the layers out of the viewer (those the user already removed are skipped)."""
+        """Take the layers out of the viewer (those the user already removed are skipped) and
+        stop prefetching."""
         for layer in self.layers():
             if layer in self.viewer.layers:
                 self.viewer.layers.remove(layer)
+        if self.prefetcher is not None:
+            self.prefetcher.close()
 
 
 class LayerKeeper:
