@@ -224,6 +224,10 @@ class ActiveLearningSession:
             )
         t0 = time.perf_counter()
         samples = self._training_samples(train_keys, tc)
+        # The current model is the latest checkpoint's, on disk: nothing reads it while the
+        # next one trains (a warm start loads that file), so only one model is in memory. A
+        # stopped or failed round reloads it (_load_latest, or lazily by ``model``).
+        self._holder = ModelHolder(project.schema, self.device)
         holder = self._start(tc)
         # Labelled validation frames decide early stopping (TrainConfig.patience), on frames
         # the model never trains on.
