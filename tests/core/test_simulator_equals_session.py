@@ -93,17 +93,24 @@ def read_row(out: Path) -> dict[str, str]:
     return row
 
 
-def test_a_simulated_round_and_a_session_round_give_the_same_weights_and_dice(
-    tmp_path: Path,
-) -> None:
-    # Frames at the model's size: the session measures Dice at the frames' resolution, the
-    # simulator at the model's, so only then are both Dice the same number.
-    tree = write_tree(tmp_path / "tree", MODEL_SIZE)
+def simulated_round(tmp_path: Path, size: tuple[int, int]):
+    """A tree of ``size`` frames and its simulated round 0: (tree, config, experiment folder,
+    the repeat's split, the round-0 model)."""
+    tree = write_tree(tmp_path / "tree", size)
     config = experiment(tree)
     out = tmp_path / "exp"
     simulate(config, out, device="cpu")
     split = json.loads((out / "state/repeat_0/split.json").read_text())
     simulated, _, _ = load_checkpoint(out / "state/repeat_0/round_0000.safetensors")
+    return tree, config, out, split, simulated
+
+
+def test_a_simulated_round_and_a_session_round_give_the_same_weights_and_dice(
+    tmp_path: Path,
+) -> None:
+    # Frames at the model's size: the session measures Dice at the frames' resolution, the
+    # simulator at the model's, so only then are both Dice the same number.
+    tree, config, out, split, simulated = simulated_round(tmp_path, MODEL_SIZE)
 
     project, session, result = session_round(tree, tmp_path / "project", config, split)
     try:
@@ -135,12 +142,7 @@ def test_a_simulated_round_and_a_session_round_give_the_same_weights_and_dice(
 def test_frames_larger_than_the_model_are_resized_alike_for_training(tmp_path: Path) -> None:
     """Both resize every labelled pair once with ``make_samples`` (the simulator at load time,
     the session when the round starts), so the weights agree on frames of any size."""
-    tree = write_tree(tmp_path / "tree", (96, 128))
-    config = experiment(tree)
-    out = tmp_path / "exp"
-    simulate(config, out, device="cpu")
-    split = json.loads((out / "state/repeat_0/split.json").read_text())
-    simulated, _, _ = load_checkpoint(out / "state/repeat_0/round_0000.safetensors")
+    tree, config, out, split, simulated = simulated_round(tmp_path, (96, 128))
 
     project, session, _ = session_round(tree, tmp_path / "project", config, split)
     try:
