@@ -15,7 +15,7 @@ from alges_napari.core import validate
 
 #: Whole-number options by attribute: (option, smallest value).
 _WHOLE = {
-    "query": ("--query", 1),
+    "query_size": ("--query-size", 1),
     "candidates": ("--candidates", 1),
     "seed": ("--seed", 0),
     "epochs": ("--epochs", 1),
@@ -40,8 +40,8 @@ def check_args(args: argparse.Namespace) -> None:
     for attr, (option, minimum) in _WHOLE.items():
         if hasattr(args, attr):
             validate.check_whole(option, getattr(args, attr), minimum)
-    if hasattr(args, "size"):
-        validate.check_size("--size", args.size)
+    if hasattr(args, "input_size"):
+        validate.check_size("--input-size", args.input_size)
     if getattr(args, "strategy", None) is not None:
         args.strategy = _strategies(args.strategy)
     if hasattr(args, "device"):

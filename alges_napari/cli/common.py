@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import signal
 import sys
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import Any
 
 from alges_napari.core.progress import Progress, StopFlag
@@ -73,6 +74,40 @@ def add_device(parser: argparse.ArgumentParser) -> None:
         help="what runs the scoring pass's forward: auto (the fastest measured here), torch "
         "or onnx (ONNX Runtime, CPU) (default: $ALGES_ENGINE, else auto)",
     )
+
+
+def fields_from(
+    cls: type, args: argparse.Namespace, skip: Collection[str] = (), given: bool = False
+) -> dict[str, Any]:
+    """The fields of dataclass ``cls`` that the parsed ``args`` hold, by name.
+
+    A command builds its settings from its options by name (an option's ``dest`` is the
+    setting's field name), so a new setting with a new option needs no copying line.
+
+    Parameters
+    ----------
+    cls : type
+        A dataclass (``SimulationConfig``, ``TrainConfig``, ``RoundConfig``...).
+    args : argparse.Namespace
+        The parsed arguments.
+    skip : collection of str
+        Fields not to take although ``args`` has them (an option of the same name that means
+        something else, or one the command converts itself).
+    given : bool
+        Leave out options that were not given (value None), so that ``cls``'s own default, or
+        a preset's, applies.
+
+    Returns
+    -------
+    dict
+        Field name -> the option's value, for every field of ``cls`` that ``args`` has.
+    """
+    out = {
+        f.name: getattr(args, f.name)
+        for f in dataclasses.fields(cls)
+        if f.name not in skip and hasattr(args, f.name)
+    }
+    return {k: v for k, v in out.items() if v is not None} if given else out
 
 
 def say(args: argparse.Namespace, message: str) -> None:

@@ -12,6 +12,7 @@ from alges_napari.cli.common import (
     EXIT_OK,
     Bars,
     add_device,
+    fields_from,
     graceful_interrupt,
     say,
 )
@@ -76,14 +77,24 @@ def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
         f"(default: {' '.join(DEFAULT_STRATEGIES)})",
     )
     p.add_argument("--init", type=int, default=50, help="initial labelled frames (default 50)")
-    p.add_argument("--query", type=int, default=10, help="frames added per round (default 10)")
+    p.add_argument(
+        "--query-size",
+        "--query",
+        dest="query_size",
+        type=int,
+        default=10,
+        metavar="N",
+        help="frames added per round (default 10)",
+    )
     p.add_argument("--rounds", type=int, default=30, help="acquisition rounds (default 30)")
     p.add_argument("--repeats", type=int, default=3, help="repeats, seeds SEED..SEED+n-1 (3)")
     p.add_argument("--epochs", type=int, default=25, help="training epochs per round (25)")
     p.add_argument("--batch-size", type=int, default=32, help="training batch size (32)")
     p.add_argument("--lr", type=float, default=5e-5, help="Adam learning rate (5e-5)")
     p.add_argument(
+        "--input-size",
         "--size",
+        dest="input_size",
         type=int,
         nargs=2,
         default=[224, 224],
@@ -211,39 +222,41 @@ def _strategies(names: list[str] | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(flat))
 
 
+def simulation_config(args: argparse.Namespace) -> Any:
+    """The :class:`~alges_napari.core.experiment.config.SimulationConfig` of ``alges simulate``.
+
+    Every option whose ``dest`` is a field name of SimulationConfig or of its ``train``
+    (:class:`~alges_napari.core.learn.config.TrainConfig`) sets that field; the training
+    fields without an option keep the paper's protocol
+    (:func:`~alges_napari.core.experiment.config.paper_training`). ``--seed`` is the
+    experiment's base seed, not a training field: each round derives its own.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed ``simulate`` arguments.
+
+    Returns
+    -------
+    SimulationConfig
+    """
+    from alges_napari.core.experiment.config import SimulationConfig, paper_training
+    from alges_napari.core.learn.config import TrainConfig
+
+    train = paper_training(**fields_from(TrainConfig, args, skip=("seed",)))
+    return SimulationConfig(
+        strategies=_strategies(args.strategy),
+        train=train,
+        **fields_from(SimulationConfig, args, skip=("strategies", "train")),
+    )
+
+
 def run_simulate(args: argparse.Namespace) -> int:
     """``alges simulate``."""
-    from alges_napari.core.experiment.config import SimulationConfig
     from alges_napari.core.experiment.loop import iter_simulate
     from alges_napari.core.experiment.store import discard_unfinished
 
-    config = SimulationConfig(
-        data=args.data,
-        strategies=_strategies(args.strategy),
-        init=args.init,
-        query=args.query,
-        rounds=args.rounds,
-        repeats=args.repeats,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        size=tuple(args.size),
-        arch=args.arch,
-        encoder=args.encoder,
-        encoder_weights=args.encoder_weights,
-        warm_start=args.warm_start,
-        test_size=args.test_size,
-        seed=args.seed,
-        augment=args.augment,
-        dice_weight=args.dice_weight,
-        candidates=args.candidates,
-        min_steps=args.min_steps,
-        full_pool=args.full_pool,
-        stride=args.stride,
-        test_data=args.test_data,
-        warm_steps=args.warm_steps,
-        weight_decay=args.weight_decay,
-    )
+    config = simulation_config(args)
     if not Path(args.data).exists():
         raise AlgesError(f"--data {args.data} does not exist")
     if args.test_data is not None and not Path(args.test_data).exists():

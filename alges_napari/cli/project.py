@@ -15,6 +15,7 @@ from alges_napari.cli.common import (
     Bars,
     OneStrategy,
     add_device,
+    fields_from,
     graceful_interrupt,
     say,
 )
@@ -52,7 +53,9 @@ def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--stride", type=int, default=1, help="use every N-th frame (1)")
     p.add_argument(
+        "--input-size",
         "--size",
+        dest="input_size",
         type=int,
         nargs=2,
         metavar=("H", "W"),
@@ -164,7 +167,15 @@ def _round_options(p: argparse.ArgumentParser, training: bool) -> None:
         metavar="NAME",
         help=f"selection strategy, one per run ({DEFAULT_STRATEGY})",
     )
-    p.add_argument("--query", type=int, default=10, help="frames to queue (10)")
+    p.add_argument(
+        "--query-size",
+        "--query",
+        dest="query_size",
+        type=int,
+        default=10,
+        metavar="N",
+        help="frames to queue (10)",
+    )
     p.add_argument(
         "--candidates",
         type=int,
@@ -193,30 +204,21 @@ def _round_options(p: argparse.ArgumentParser, training: bool) -> None:
 
 
 def _round_config(args: argparse.Namespace) -> Any:
+    """The RoundConfig of ``train`` or ``rank``, field by field from the options of the same
+    name (``strategy``: the Strategy that check_args resolved from ``--strategy``; ``rank``
+    has no training options, so those keep RoundConfig's None: the project's settings)."""
     from alges_napari.core.session import RoundConfig
 
-    return RoundConfig(
-        strategy=args.strategy,  # the Strategy check_args resolved from --strategy
-        query_size=args.query,
-        epochs=getattr(args, "epochs", None),
-        batch_size=getattr(args, "batch_size", None),
-        warm_start=getattr(args, "warm_start", None),
-        candidate_subset=args.candidates,
-        seed=args.seed,
-    )
+    return RoundConfig(**fields_from(RoundConfig, args))
 
 
 def run_init(args: argparse.Namespace) -> int:
     """``alges init``."""
+    from alges_napari.core.learn.config import TrainConfig
     from alges_napari.core.project.project import Project
 
-    overrides: dict[str, Any] = {}
-    if args.size:
-        overrides["input_size"] = tuple(args.size)
-    if args.epochs:
-        overrides["epochs"] = args.epochs
-    if args.encoder:
-        overrides["encoder"] = args.encoder
+    # the training options given (--input-size, --epochs, --encoder) override the preset's
+    overrides = fields_from(TrainConfig, args, given=True)
     with Project.create(
         args.project,
         args.data,

@@ -64,7 +64,7 @@ class RoundConfig:
         Override the project's training schedule for this round.
     warm_start : bool or None
         Continue from the last checkpoint (True) or train from scratch (False).
-    candidate_subset : int or None
+    candidates : int or None
         Score only a random subset of this many pool frames (very large pools).
     seed : int
         Base seed; round ``r`` uses ``seed + r`` so rounds differ but are reproducible.
@@ -81,7 +81,7 @@ class RoundConfig:
     epochs: int | None = None
     batch_size: int | None = None
     warm_start: bool | None = None
-    candidate_subset: int | None = None
+    candidates: int | None = None
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -316,7 +316,7 @@ class ActiveLearningSession:
             scorer,
             cfg.strategy,
             project.unlabelled_keys(),
-            Selection(cfg.query_size, cfg.seed + result.round, cfg.candidate_subset),
+            Selection(cfg.query_size, cfg.seed + result.round, cfg.candidates),
             labelled=train_keys,
             sink=project,
             stop=stop,

@@ -254,7 +254,7 @@ def check_round_config(config: Any) -> None:
     check_whole("frames to queue (query size)", config.query_size)
     check_whole("epochs", config.epochs)
     check_whole("batch size", config.batch_size)
-    check_whole("candidates", config.candidate_subset)
+    check_whole("candidates", config.candidates)
     check_whole("seed", config.seed, minimum=0)
     if config.warm_start is not None and not isinstance(config.warm_start, bool):
         raise AlgesError(f"warm start must be true or false, got {config.warm_start!r}")

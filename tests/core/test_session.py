@@ -209,8 +209,8 @@ def test_warm_start_continues_from_last_checkpoint(
 
 
 @pytest.mark.parametrize("strategy", ["coreset", "random", "entropy"])
-def test_other_strategies_and_candidate_subset(project: Project, strategy: str) -> None:
-    cfg = RoundConfig(strategy=get_strategy(strategy), query_size=3, candidate_subset=6, seed=2)
+def test_other_strategies_and_candidates(project: Project, strategy: str) -> None:
+    cfg = RoundConfig(strategy=get_strategy(strategy), query_size=3, candidates=6, seed=2)
     result = run_to_end(ActiveLearningSession(project, "cpu").run_round(cfg))
     queue = [e.key for e in result.queue]
     cached = [k for k in project.keys if project.prediction(k) is not None]

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from alges_napari.core.data.frames import open_frames
-from alges_napari.core.experiment.config import SimulationConfig
+from alges_napari.core.experiment.config import SimulationConfig, paper_training
 from alges_napari.core.experiment.loop import simulate
 from alges_napari.core.experiment.pool import load_runner
 from alges_napari.core.learn.model import load_checkpoint
@@ -43,18 +43,20 @@ def experiment(tree: Path) -> SimulationConfig:
         data=str(tree),
         strategies=("random",),
         init=4,
-        query=2,
+        query_size=2,
         rounds=0,
         repeats=1,
-        epochs=2,
-        batch_size=2,
-        lr=1e-3,
-        size=MODEL_SIZE,
+        train=paper_training(
+            epochs=2,
+            batch_size=2,
+            lr=1e-3,
+            input_size=MODEL_SIZE,
+            augment=True,
+            dice_weight=1.0,
+            weight_decay=1e-4,
+        ),
         test_size=0.25,
         seed=5,
-        augment=True,
-        dice_weight=1.0,
-        weight_decay=1e-4,
         full_pool=False,
     )
 

@@ -17,7 +17,7 @@ def test_round_configs_are_checked_field_by_field() -> None:
     for bad, message in [
         (RoundConfig(query_size=0), "query size) must be at least 1, got 0"),
         (RoundConfig(batch_size=0), "batch size must be at least 1, got 0"),
-        (RoundConfig(candidate_subset=0), "candidates must be at least 1, got 0"),
+        (RoundConfig(candidates=0), "candidates must be at least 1, got 0"),
         (RoundConfig(seed=-1), "seed must be at least 0, got -1"),
         (RoundConfig(epochs=2.5), "epochs must be a whole number, got 2.5"),
         (RoundConfig(query_size=True), "must be a whole number, got True"),

@@ -104,7 +104,7 @@ class Selection:
 
     Attributes
     ----------
-    k : int
+    query_size : int
         Frames to select (fewer when the pool is smaller).
     seed : int
         Seeds the candidate draw and the strategy.
@@ -112,7 +112,7 @@ class Selection:
         Score only this many pool frames, drawn at random (very large pools); None: all.
     """
 
-    k: int
+    query_size: int
     seed: int
     candidates: int | None = None
 
@@ -228,7 +228,9 @@ def iter_acquire(
     out.scores = scores.subset(np.arange(len(picked))) if extra else scores
     yield Progress("select", 0, 1)
     t0 = time.perf_counter()
-    out.queue = rank_queue(strategy, out.scores, picked, selection.k, seed, labelled_features)
+    out.queue = rank_queue(
+        strategy, out.scores, picked, selection.query_size, seed, labelled_features
+    )
     out.timings["select"] = time.perf_counter() - t0
     if sink is not None:
         sink.set_queue(out.queue)
@@ -249,11 +251,11 @@ def rank_queue(
     strategy: Strategy,
     scores: ScoreResult,
     keys: Sequence[str],
-    k: int,
+    query_size: int,
     seed: int,
     labelled_features: np.ndarray | None = None,
 ) -> list[QueueEntry]:
-    """Rank ``keys`` (in ``scores``' order) with ``strategy`` and return the top ``k`` entries.
+    """Rank ``keys`` (in ``scores``' order) by ``strategy``; return the top ``query_size`` entries.
 
     The entries are in pick order. Each carries the frame's informativeness under the
     strategy's measure (``score``, and ``relative``: 0-100 of the most informative of
@@ -264,7 +266,7 @@ def rank_queue(
     if not keys:
         return []
     idx, values = chosen.rank(
-        scores, min(k, len(keys)), seed=seed, labelled_features=labelled_features
+        scores, min(query_size, len(keys)), seed=seed, labelled_features=labelled_features
     )
     info = chosen.informativeness(scores, labelled_features)
     shown = info[np.isfinite(info)] if info is not None else np.zeros(0)

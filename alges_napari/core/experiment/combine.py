@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from alges_napari.core.errors import AlgesError
+from alges_napari.core.experiment.config import comparable_settings
 from alges_napari.core.experiment.curves import read_results
 from alges_napari.core.experiment.store import GROWABLE
 
@@ -40,7 +41,7 @@ def _settings(folder: Path) -> dict[str, Any]:
         raise AlgesError(f"cannot combine {folder}: {path} is not valid JSON ({exc})") from exc
     if not isinstance(settings, dict) or not isinstance(settings.get("seed"), int):
         raise AlgesError(f"cannot combine {folder}: {path} has no integer 'seed'")
-    return settings
+    return comparable_settings(settings)  # a folder of an earlier version compares equal
 
 
 def combine_results(folders: Sequence[str | os.PathLike[str]]) -> list[dict[str, Any]]:

@@ -2,20 +2,54 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from alges_napari.core.errors import AlgesError
-
-if TYPE_CHECKING:
-    from alges_napari.core.learn.config import TrainConfig
+from alges_napari.core.experiment.spelling import respell_settings
+from alges_napari.core.learn.config import TrainConfig
 
 #: The pseudo-strategy of the rows whose model trained on every pool frame of a repeat.
 FULL_POOL = "full-pool"
 
 #: The strategies of the bundled experiment (and the default of ``alges simulate``).
 DEFAULT_STRATEGIES = ("alges-seg", "alges-img", "entropy", "coreset", "random")
+
+#: The paper's training protocol (docs/method.md): a ResNet-18 U-Net trained from random weights
+#: at 224 x 224, Adam (AdamW without weight decay) at lr 5e-5, batch 32, 25 epochs, plain
+#: cross-entropy, no augmentation, every round from scratch. The fields it does not set keep
+#: :class:`~alges_napari.core.learn.config.TrainConfig`'s defaults (no step floor or cap, no
+#: early stopping, mixed precision on CUDA); ``seed`` is replaced in every round.
+PAPER_TRAINING = TrainConfig(
+    arch="Unet",
+    encoder="resnet18",
+    input_size=(224, 224),
+    epochs=25,
+    batch_size=32,
+    lr=5e-5,
+    weight_decay=0.0,
+    dice_weight=0.0,
+    warm_start=False,
+    augment=False,
+    min_steps=0,
+)
+
+
+def paper_training(**overrides: Any) -> TrainConfig:
+    """A copy of :data:`PAPER_TRAINING` with ``overrides`` (TrainConfig fields) applied.
+
+    Parameters
+    ----------
+    **overrides
+        TrainConfig fields to change, e.g. ``epochs=1, input_size=(64, 64)``.
+
+    Returns
+    -------
+    TrainConfig
+        A new object: changing it leaves :data:`PAPER_TRAINING` as it is.
+    """
+    return replace(PAPER_TRAINING, **overrides)
 
 
 @dataclass
@@ -28,19 +62,19 @@ class SimulationConfig:
         A frame source with ground truth (a CholecSeg8k tree).
     strategies : tuple of str
         Selection strategies to compare.
-    init, query, rounds, repeats : int
+    init, query_size, rounds, repeats : int
         Initial labelled frames, frames added per round, acquisition rounds, repeats.
-    epochs, batch_size, lr : training schedule (Adam: AdamW with no weight decay).
-    size : (int, int)
-        (H, W) frames are resized to; multiples of 32.
-    arch, encoder : str
-        segmentation-models-pytorch model, trained from random weights.
+    train : TrainConfig
+        How every model of the experiment is trained (default :func:`paper_training`, the
+        paper's protocol): model (``arch``, ``encoder``, ``input_size``, (H, W) multiples of
+        32), schedule (``epochs``, ``batch_size``, ``lr``, ``weight_decay``, ``min_steps``),
+        loss (``dice_weight``), ``augment`` and ``warm_start`` (continue from the previous
+        round's model instead of training from scratch). Its ``seed`` is not used: each round
+        trains with a seed derived from ``seed`` (see :meth:`train_config`).
     encoder_weights : str or None
         Start every model trained from scratch with this encoder instead: a torchvision or
         timm state dict file, or ``"imagenet"`` (smp downloads it; see
         :func:`~alges_napari.core.learn.encoder_weights.read_encoder_weights`). None: random weights.
-    warm_start : bool
-        Continue from the previous round's model instead of training from scratch.
     test_size : float
         Held-out frames: a fraction of all frames if < 1, else a frame count (whole groups).
         Ignored with ``test_data``.
@@ -50,103 +84,87 @@ class SimulationConfig:
         is then pool. Its class schema must be ``data``'s.
     seed : int
         Base seed; repeat ``r`` uses ``seed + r``.
-    augment : bool
-        Flip/rotate/colour augmentation during training (off in the paper's protocol).
-    dice_weight : float
-        Weight of a soft-Dice term added to cross-entropy (0: plain cross-entropy).
     candidates : int or None
         Score at most this many random pool frames per round (None: the whole pool).
-    min_steps : int
-        Train every model at least this many optimiser steps (adds epochs to small labelled
-        sets, so early rounds are trained about as far as late ones; 0: exactly ``epochs``).
     full_pool : bool
         Per repeat, also train a model on every pool frame (rows with strategy "full-pool"):
         the Dice a strategy's curve is measured against.
     stride : int
         Use every ``stride``-th frame of the source.
     warm_steps : int
-        With ``warm_start``: the optimiser steps of a round that continues from the previous
-        model (a step floor, as ``min_steps``), so rounds after the first cost a fraction of a
-        model trained from scratch (0: as many as ``epochs``/``min_steps`` give).
-    weight_decay : float
-        AdamW weight decay (0: Adam, as the paper).
+        With ``train.warm_start``: the optimiser steps of a round that continues from the
+        previous model (a step floor, as ``min_steps``), so rounds after the first cost a
+        fraction of a model trained from scratch (0: as many as ``epochs``/``min_steps`` give).
     """
 
     data: str
     strategies: tuple[str, ...] = DEFAULT_STRATEGIES
     init: int = 50
-    query: int = 10
+    query_size: int = 10
     rounds: int = 30
     repeats: int = 3
-    epochs: int = 25
-    batch_size: int = 32
-    lr: float = 5e-5
-    size: tuple[int, int] = (224, 224)
-    arch: str = "Unet"
-    encoder: str = "resnet18"
+    train: TrainConfig = field(default_factory=paper_training)
     encoder_weights: str | None = None
-    warm_start: bool = False
     test_size: float = 0.2
     seed: int = 0
-    augment: bool = False
-    dice_weight: float = 0.0
     candidates: int | None = None
-    min_steps: int = 0
     full_pool: bool = True
     stride: int = 1
     test_data: str | None = None
     warm_steps: int = 0
-    weight_decay: float = 0.0
 
     def __post_init__(self) -> None:
         from alges_napari.core.acquire.strategies import get_strategy
 
         self.strategies = tuple(get_strategy(s).name for s in self.strategies)
-        self.size = tuple(int(v) for v in self.size)  # type: ignore[assignment]
         if not self.strategies or len(set(self.strategies)) != len(self.strategies):
             raise AlgesError(f"strategies must be distinct and non-empty, got {self.strategies}")
-        for name in ("init", "query", "repeats", "epochs", "batch_size", "stride"):
+        if not isinstance(self.train, TrainConfig):
+            raise AlgesError(f"train must be a TrainConfig, got {self.train!r}")
+        for name in ("init", "query_size", "repeats", "stride"):
             if int(getattr(self, name)) < 1:
                 raise AlgesError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.rounds < 0 or self.seed < 0 or not self.lr > 0 or not self.test_size > 0:
+        if self.rounds < 0 or self.seed < 0 or not self.test_size > 0:
             raise AlgesError(
-                f"rounds and seed must be >= 0, lr and test_size > 0 (got rounds={self.rounds}, "
-                f"seed={self.seed}, lr={self.lr}, test_size={self.test_size})"
+                f"rounds and seed must be >= 0, test_size > 0 (got rounds={self.rounds}, "
+                f"seed={self.seed}, test_size={self.test_size})"
             )
-        if self.warm_steps < 0 or self.weight_decay < 0:
+        if self.warm_steps < 0 or self.train.weight_decay < 0:
             raise AlgesError(
                 f"warm_steps and weight_decay must be >= 0, got {self.warm_steps}, "
-                f"{self.weight_decay}"
+                f"{self.train.weight_decay}"
             )
-        if self.candidates is not None and self.candidates < self.query:
-            raise AlgesError(f"candidates ({self.candidates}) must be >= query ({self.query})")
-        self.train_config(0)  # validates size, epochs, batch size and lr
+        if self.candidates is not None and self.candidates < self.query_size:
+            raise AlgesError(
+                f"candidates ({self.candidates}) must be >= query_size ({self.query_size})"
+            )
 
     def train_config(self, seed: int, warm: bool = False) -> TrainConfig:
-        """The training settings of one round; ``warm``: a round continuing from the previous
-        model, which trains ``warm_steps`` steps when that is set."""
-        from alges_napari.core.learn.config import TrainConfig
+        """The training settings of one round.
 
-        short = warm and self.warm_start and self.warm_steps > 0
-        return TrainConfig(
-            arch=self.arch,
-            encoder=self.encoder,
-            input_size=self.size,
-            epochs=1 if short else self.epochs,
-            min_steps=self.warm_steps if short else self.min_steps,
-            batch_size=self.batch_size,
-            lr=self.lr,
-            weight_decay=self.weight_decay,
-            dice_weight=self.dice_weight,
-            warm_start=self.warm_start,
-            augment=self.augment,
-            seed=seed,
-        )
+        Parameters
+        ----------
+        seed : int
+            The round's training seed.
+        warm : bool
+            A round continuing from the previous model: with ``train.warm_start`` and
+            ``warm_steps`` set it trains one epoch with a floor of ``warm_steps`` steps.
+
+        Returns
+        -------
+        TrainConfig
+            :attr:`train` with ``seed`` (and, for a short warm round, ``epochs`` and
+            ``min_steps``) replaced; a new object.
+        """
+        if warm and self.train.warm_start and self.warm_steps > 0:
+            return replace(self.train, seed=seed, epochs=1, min_steps=self.warm_steps)
+        return replace(self.train, seed=seed)
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict (``data`` as an absolute path)."""
+        """A JSON-ready dict (``data`` as an absolute path, ``train`` as a nested dict)."""
         out = asdict(self)
         out["data"] = str(Path(self.data).resolve())
+        out["train"] = {k: v for k, v in self.train.to_json().items() if k != "seed"}
         if self.encoder_weights is None:
             del out["encoder_weights"]  # so that runs made before the option still resume
         elif self.encoder_weights != "imagenet":
@@ -155,14 +173,65 @@ class SimulationConfig:
             out["test_data"] = str(Path(self.test_data).resolve())
         else:
             del out["test_data"]  # so that runs made before the option still resume
-        for name, default in (("warm_steps", 0), ("weight_decay", 0.0)):
-            if out[name] == default:
-                del out[name]  # so that runs made before the option still resume
-        out["strategies"], out["size"] = list(self.strategies), list(self.size)
+        if out["warm_steps"] == 0:
+            del out["warm_steps"]  # so that runs made before the option still resume
+        out["strategies"] = list(self.strategies)
         return out
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SimulationConfig:
-        """Inverse of :meth:`to_json`."""
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        """Inverse of :meth:`to_json`; also reads the flat settings of earlier versions.
+
+        Parameters
+        ----------
+        data : dict
+            What :meth:`to_json` wrote, or an older ``config.json`` (flat ``query``,
+            ``size``, ``epochs``, ...: see
+            :func:`~alges_napari.core.experiment.spelling.respell_settings`). Keys this
+            version does not know are ignored; training settings that are missing take
+            :data:`PAPER_TRAINING`'s values.
+
+        Returns
+        -------
+        SimulationConfig
+        """
+        data = respell_settings(data)
+        names = {f.name for f in fields(cls)} - {"train"}
+        kw = {k: v for k, v in data.items() if k in names}
+        return cls(train=_training(data.get("train", {})), **kw)
+
+
+def _training(settings: dict[str, Any]) -> TrainConfig:
+    """:data:`PAPER_TRAINING` with the known fields of ``settings`` applied (``seed`` is not
+    one: each round sets its own)."""
+    names = {f.name for f in fields(TrainConfig)} - {"seed"}
+    return paper_training(**{k: v for k, v in settings.items() if k in names})
+
+
+def comparable_settings(data: dict[str, Any]) -> dict[str, Any]:
+    """Settings read from a ``config.json``, of any version, in one flat form to compare.
+
+    A resumed experiment and folders combined for a plot must have the same settings; a
+    folder written by an earlier version (flat ``query``, ``size``, ``epochs``, ...) holds the
+    same settings as this version's nested ``train`` when the values are equal.
+
+    Parameters
+    ----------
+    data : dict
+        A ``config.json`` as read (:meth:`SimulationConfig.to_json`, or an older flat one).
+
+    Returns
+    -------
+    dict
+        The experiment's settings, the training ones under ``"train.<field>"`` keys, every
+        TrainConfig field present (missing ones take :data:`PAPER_TRAINING`'s values; ``seed``
+        left out). Equal for two files exactly when they hold the same settings.
+    """
+    data = respell_settings(data)
+    out = {k: v for k, v in data.items() if k != "train"}
+    defaults = {k: v for k, v in PAPER_TRAINING.to_json().items() if k != "seed"}
+    train = data.get("train") if isinstance(data.get("train"), dict) else {}
+    for name, default in defaults.items():
+        value = train.get(name, default)
+        out[f"train.{name}"] = list(value) if isinstance(value, tuple) else value
+    return out

@@ -4,10 +4,10 @@ For each repeat ``r`` (seed ``seed + r``): whole clips are held out as test fram
 frames of the remaining pool are drawn as the first labelled set (shared by every strategy, so
 strategies start from the same point), a model is trained on them and scored on the test frames
 (round 0, also shared). Then, for each round ``t = 1..rounds`` and each strategy, that strategy's
-round ``t - 1`` model scores the unlabelled pool, the strategy picks ``query`` frames, the oracle
-labels them (their ground truth joins the training set), a model is trained -- from scratch by
-default, as in the paper, or from the previous one with ``warm_start`` -- and its Dice on the
-test frames is written as a row of ``results.csv``.
+round ``t - 1`` model scores the unlabelled pool, the strategy picks ``query_size`` frames, the
+oracle labels them (their ground truth joins the training set), a model is trained -- from
+scratch by default, as in the paper, or from the previous one with ``train.warm_start`` -- and
+its Dice on the test frames is written as a row of ``results.csv``.
 
 **Held-out clips.** Consecutive video frames are near-duplicates: a test frame whose neighbour is
 in the training set measures memory, not generalisation. Test frames are therefore whole groups:

@@ -116,7 +116,7 @@ def group_of_keys(keys: Sequence[str]) -> list[str]:
 def load_pool(
     config: SimulationConfig, stop: SupportsIsSet | None = None, test: bool = False
 ) -> Generator[Progress, None, Pool]:
-    """Read every frame and its ground truth, resized to ``config.size`` (yields progress).
+    """Read every frame and its ground truth, resized to ``config.train.input_size`` (yields progress).
 
     With ``test``, read ``config.test_data`` (the fixed test set) instead of ``config.data``;
     its frames are never strided.
@@ -135,7 +135,7 @@ def load_pool(
         truth = source.ground_truth(i)
         if truth is None:
             raise AlgesError(f"{option} {path}: frame {source.keys[i]!r} has no ground-truth mask")
-        s = make_samples([(source[i], truth)], config.size)
+        s = make_samples([(source[i], truth)], config.train.input_size)
         images.append(s.images[0])
         masks.append(s.masks[0])
         yield Progress("load test" if test else "load", i + 1, n)
@@ -185,12 +185,12 @@ def split_repeat(
     """
     n = len(pool.keys)
     rng = np.random.default_rng([config.seed + repeat, 0])
-    need = config.init + config.rounds * config.query
+    need = config.init + config.rounds * config.query_size
     if test_keys is not None:
         if n < need:
             raise AlgesError(
-                f"{config.data}: {n} pool frames; the pool needs init + rounds * query = "
-                f"{need}: lower --init/--rounds/--query"
+                f"{config.data}: {n} pool frames; the pool needs init + rounds * query_size = "
+                f"{need}: lower --init/--rounds/--query-size"
             )
         init = rng.choice(n, size=config.init, replace=False)
         return {"test": list(test_keys), "init": [pool.keys[i] for i in sorted(init)]}
@@ -216,8 +216,8 @@ def split_repeat(
     if not test or len(train) < need:
         raise AlgesError(
             f"{config.data}: {n} frames in {len(names)} groups leave {len(test)} test and "
-            f"{len(train)} pool frames; the pool needs init + rounds * query = {need} and the "
-            "test set at least one group: lower --init/--rounds/--query/--test-size"
+            f"{len(train)} pool frames; the pool needs init + rounds * query_size = {need} and "
+            "the test set at least one group: lower --init/--rounds/--query-size/--test-size"
         )
     init = rng.choice(len(train), size=config.init, replace=False)
     return {"test": test, "init": [train[i] for i in sorted(init)]}
@@ -284,7 +284,9 @@ class Runner:
         self.test_pool, self.engine = test_pool, engine
         self.index = {k: i for i, k in enumerate(pool.keys)}
         self.test_index = {k: i for i, k in enumerate(test_pool.keys)} if test_pool else None
-        self.spec = ModelSpec.for_schema(pool.schema, config.arch, config.encoder, config.size)
+        self.spec = ModelSpec.for_schema(
+            pool.schema, config.train.arch, config.train.encoder, config.train.input_size
+        )
         # Inference only: larger batches are cheaper per frame.
         self.score_options = ScoreOptions(batch_size=32, device=device, engine=engine)
         #: The experiment's strategies by name, resolved once (the store names steps by name).
@@ -332,7 +334,7 @@ class Runner:
         The model is started and trained by a :class:`~alges_napari.core.learn.holder.ModelHolder`,
         as a session's round is.
         """
-        warm = start is not None and self.config.warm_start
+        warm = start is not None and self.config.train.warm_start
         config = self.config.train_config(seed, warm)
         holder = ModelHolder(self.pool.schema, self.device)
         model = holder.start(config, encoder_init=self.config.encoder_weights, warm_from=start)
@@ -377,7 +379,7 @@ class Runner:
             local_scorer(model, self.spec, self.frame_of, self.score_options),
             self.strategies[strategy],
             pool,
-            Selection(self.config.query, seed, self.config.candidates),
+            Selection(self.config.query_size, seed, self.config.candidates),
             labelled=labelled,
             sink=sink,
             stop=stop,

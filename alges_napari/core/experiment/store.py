@@ -33,6 +33,7 @@ from typing import Any
 
 from alges_napari.core.atomic import atomic_write_bytes, atomic_write_json
 from alges_napari.core.errors import AlgesError
+from alges_napari.core.experiment.config import comparable_settings
 from alges_napari.core.experiment.spelling import respell, respell_header
 
 #: Settings that may change between a run and its restart (the experiment only grows).
@@ -131,13 +132,14 @@ class ExperimentStore:
             raise AlgesError(f"{self.root} exists and is not a folder: use another --out")
         old = _read_json(self.root / "config.json")
         if old is not None:
+            # one flat form: a folder written by an earlier version (flat "query", "size",
+            # "epochs", ...) holds the same settings as this version's nested "train"
+            old, new = comparable_settings(old), comparable_settings(config)
             diff = sorted(
-                k
-                for k in set(old) | set(config)
-                if k not in GROWABLE and old.get(k) != config.get(k)
+                k for k in set(old) | set(new) if k not in GROWABLE and old.get(k) != new.get(k)
             )
             if diff and not discard_unfinished(self.root):
-                details = ", ".join(f"{k}: {old.get(k)!r} -> {config.get(k)!r}" for k in diff)
+                details = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in diff)
                 raise AlgesError(
                     f"{self.root} holds an experiment with other settings ({details}); "
                     "use another --out or the same settings to resume it"

@@ -94,7 +94,7 @@ def test_the_sample_data_gets_the_same_picks_on_every_engine() -> None:
                     local_scorer(model, spec, frames.__getitem__, options),
                     get_strategy(strategy),
                     keys[8:],
-                    Selection(k=6, seed=3),
+                    Selection(query_size=6, seed=3),
                     labelled=keys[:8],
                 )
             )

@@ -167,7 +167,7 @@ def test_the_step_asks_the_pass_for_randoms_measure_only_when_it_predicts_anyway
 
     pool = KEYS[:10]
     sink = RecordingSink()
-    random, three = get_strategy("random"), Selection(k=3, seed=0)
+    random, three = get_strategy("random"), Selection(query_size=3, seed=0)
     got = run_to_end(iter_acquire(scorer, random, pool, three, sink=sink))
     assert asked == [frozenset({"emb_seg"})]
     assert sink.queue == got.queue and all(e.measure == "gradient mass" for e in got.queue)

@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("distributed", reason="dask.distributed is not installed (extra 'distributed')")
 
-from alges_napari.core.experiment.config import SimulationConfig  # noqa: E402
+from alges_napari.core.experiment.config import SimulationConfig, paper_training  # noqa: E402
 from alges_napari.core.experiment.loop import iter_simulate, simulate  # noqa: E402
 from alges_napari.core.progress import StopFlag, run_to_end  # noqa: E402
 
@@ -33,13 +33,10 @@ def config(tmp_path_factory: pytest.TempPathFactory) -> SimulationConfig:
         data=str(tree),
         strategies=("random", "alges-seg"),
         init=3,
-        query=2,
+        query_size=2,
         rounds=2,
         repeats=1,
-        epochs=1,
-        batch_size=4,
-        lr=1e-3,
-        size=(32, 32),
+        train=paper_training(epochs=1, batch_size=4, lr=1e-3, input_size=(32, 32)),
         test_size=0.25,
         full_pool=True,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -12,35 +13,38 @@ import pytest
 import torch
 
 from alges_napari.core.errors import AlgesError
-from alges_napari.core.experiment.config import SimulationConfig
+from alges_napari.core.experiment.config import SimulationConfig, paper_training
 from alges_napari.core.experiment.loop import iter_simulate, simulate
 from alges_napari.core.experiment.pool import Pool, group_of_keys, split_repeat
+from alges_napari.core.learn.config import TrainConfig
 from alges_napari.core.learn.model import load_checkpoint
 from alges_napari.core.learn.train import TrainSamples
 from alges_napari.core.progress import StopFlag, run_to_end
 
 TIMING = {"train_s", "select_s"}
+#: The TrainConfig fields, which :func:`tiny` passes on to the experiment's ``train``.
+TRAINING = {f.name for f in fields(TrainConfig)}
 
 
 pytestmark = pytest.mark.tree(seed=3)  # 4 clips of 6 frames, 64 x 64
 
 
 def tiny(tree: Path, **kw) -> SimulationConfig:
+    """A small experiment on ``tree``; ``kw`` sets experiment and training fields alike."""
     base = dict(
         data=str(tree),
         strategies=("random", "alges-seg"),
         init=3,
-        query=2,
+        query_size=2,
         rounds=2,
         repeats=2,
-        epochs=1,
-        batch_size=4,
-        lr=1e-3,
-        size=(64, 64),
         test_size=0.25,
         full_pool=False,
     )
-    return SimulationConfig(**{**base, **kw})
+    training = dict(epochs=1, batch_size=4, lr=1e-3, input_size=(64, 64))
+    for name in TRAINING & set(kw):
+        training[name] = kw.pop(name)
+    return SimulationConfig(**{**base, **kw}, train=paper_training(**training))
 
 
 def read_rows(out: Path) -> list[dict[str, str]]:
@@ -70,7 +74,7 @@ def test_split_holds_out_whole_videos_per_repeat() -> None:
         f"video{v:02d}/video{v:02d}_00080/frame_{i}_endo" for v in range(1, 11) for i in range(8)
     ]
     pool = fake_pool(keys)
-    config = SimulationConfig(data="x", init=5, query=2, rounds=3, test_size=0.2)
+    config = SimulationConfig(data="x", init=5, query_size=2, rounds=3, test_size=0.2)
     splits = [split_repeat(pool, config, r) for r in range(3)]
     for split in splits:
         test_videos = {k.split("/")[0] for k in split["test"]}
@@ -79,15 +83,15 @@ def test_split_holds_out_whole_videos_per_repeat() -> None:
         assert len(set(split["init"])) == 5
     assert split_repeat(pool, config, 1) == splits[1]  # a repeat's split is its seed's
     assert splits[0]["init"] != splits[1]["init"]  # and repeats differ
-    by_count = SimulationConfig(data="x", init=5, query=2, rounds=3, test_size=24)
+    by_count = SimulationConfig(data="x", init=5, query_size=2, rounds=3, test_size=24)
     assert len(split_repeat(pool, by_count, 0)["test"]) == 24  # a frame count: 3 videos
     with pytest.raises(AlgesError, match="init \\+ rounds \\* query"):
-        split_repeat(pool, SimulationConfig(data="x", init=50, query=10, rounds=3), 0)
+        split_repeat(pool, SimulationConfig(data="x", init=50, query_size=10, rounds=3), 0)
 
 
 def test_one_folder_of_frames_points_one_folder_lower() -> None:
     keys = [f"clips/video{v:02d}/video{v:02d}_00080/frame_{i}_endo" for v in (1, 2) for i in (1, 2)]
-    config = SimulationConfig(data="data", init=1, query=1, rounds=1)
+    config = SimulationConfig(data="data", init=1, query_size=1, rounds=1)
     with pytest.raises(AlgesError, match="one folder lower") as info:
         split_repeat(fake_pool(keys), config, 0)
     assert f"--data {Path('data') / 'clips'}" in str(info.value)
@@ -100,9 +104,9 @@ def test_config_rejects_bad_values() -> None:
     with pytest.raises(AlgesError, match="init must be >= 1"):
         SimulationConfig(data="x", init=0)
     with pytest.raises(AlgesError, match="multiples of 32"):
-        SimulationConfig(data="x", size=(50, 64))
+        SimulationConfig(data="x", train=paper_training(input_size=(50, 64)))
     with pytest.raises(AlgesError, match="candidates"):
-        SimulationConfig(data="x", candidates=3, query=10)
+        SimulationConfig(data="x", candidates=3, query_size=10)
 
 
 # ---------------------------------------------------------------- the experiment
@@ -251,7 +255,7 @@ def test_a_folder_without_a_finished_step_takes_new_settings(tree: Path, tmp_pat
     assert (out / "config.json").exists() and (out / "state/repeat_0/split.json").exists()
     result = simulate(tiny(tree, strategies=("random",), repeats=1, rounds=0), out)
     assert result.rows_written == 1
-    assert json.loads((out / "config.json").read_text())["epochs"] == 1
+    assert json.loads((out / "config.json").read_text())["train"]["epochs"] == 1
 
 
 def test_data_without_ground_truth_is_refused(tmp_path: Path) -> None:
@@ -461,7 +465,7 @@ def test_warm_rounds_train_warm_steps_and_first_models_the_full_schedule(
     # round 0 from scratch (2 epochs, floor 5), rounds 1 and 2 warm (1 epoch, floor 3)
     assert seen == [(3, 2, 5, 1e-4), (5, 1, 3, 1e-4), (7, 1, 3, 1e-4)]
     saved = json.loads((tmp_path / "exp" / "config.json").read_text())
-    assert saved["warm_steps"] == 3 and saved["weight_decay"] == 1e-4
+    assert saved["warm_steps"] == 3 and saved["train"]["weight_decay"] == 1e-4
     assert "warm_steps" not in tiny(tree).to_json()  # defaults keep older runs resumable
     with pytest.raises(AlgesError, match="warm_steps"):
         tiny(tree, warm_steps=-1)
