@@ -231,7 +231,7 @@ def choose_warm_start(plan: Plan, warm_dir: Path | None, scratch_dir: Path | Non
 
 def _train_flags(plan: Plan) -> str:
     h, w = plan.size
-    return (f"--size {h} {w} --batch-size {BATCH} --lr 0.001 --weight-decay 0.0001 "
+    return (f"--input-size {h} {w} --batch-size {BATCH} --lr 0.001 --weight-decay 0.0001 "
             f"--dice-weight 1 --augment --epochs 1 --min-steps {plan.steps}")
 
 
@@ -239,7 +239,7 @@ def warm_command(plan: Plan, kind: str) -> str:
     """The rule-4 simulation of ``kind`` ("warm" or "scratch")."""
     mode = (f"--warm-start --warm-steps {plan.steps // 4}" if kind == "warm" else "--from-scratch")
     return (f"alges simulate --data <root>/train_seg --test-data <root>/val_seg --strategy random "
-            f"--init {plan.start} --query {QUERY} --rounds 2 --repeats 2 --seed 900 "
+            f"--init {plan.start} --query-size {QUERY} --rounds 2 --repeats 2 --seed 900 "
             f"{_train_flags(plan)} {mode} --no-full-pool --out <work>/warm_check_{kind}")
 
 
@@ -248,8 +248,8 @@ def comparison_command(plan: Plan) -> str:
     rounds = (plan.end - plan.start) // QUERY
     mode = (f"--warm-start --warm-steps {plan.steps // 4}" if plan.warm_start else "--from-scratch")
     return (f"alges simulate --data <root>/train_seg --test-data <root>/val_seg --strategy "
-            f"{' '.join(FIRST_STRATEGIES)} --init {plan.start} --query {QUERY} --rounds {rounds} "
-            f"--repeats {REPEATS} --seed 0 {_train_flags(plan)} {mode} "
+            f"{' '.join(FIRST_STRATEGIES)} --init {plan.start} --query-size {QUERY} "
+            f"--rounds {rounds} --repeats {REPEATS} --seed 0 {_train_flags(plan)} {mode} "
             f"--out docs/experiment/real/comparison")
 
 

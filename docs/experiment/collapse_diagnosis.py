@@ -23,10 +23,7 @@ from alges_napari.core.progress import run_to_end
 
 run = Path(sys.argv[1] if len(sys.argv) > 1 else "run")
 torch.set_num_threads(1)
-settings = json.loads((run / "config.json").read_text())
-settings["size"] = tuple(settings["size"])
-settings["strategies"] = tuple(settings["strategies"])
-cfg = SimulationConfig(**settings)
+cfg = SimulationConfig.from_json(json.loads((run / "config.json").read_text()))
 runner = Runner(run_to_end(load_pool(cfg)), cfg, torch.device("cpu"))
 for repeat, rnd, n in [(0, 1, 20), (1, 4, 50)]:  # (repeat, round, labels) of the two collapses
     split = json.loads((run / f"state/repeat_{repeat}/split.json").read_text())

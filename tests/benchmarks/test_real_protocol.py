@@ -140,7 +140,7 @@ def test_rule_4_and_the_filled_in_command(proto, tmp_path, warm, expected) -> No
                            _results(tmp_path / "s", at, (0.32, 0.32)))
     assert plan.warm_start is expected  # warm mean within 0.02 of 0.32
     command = proto.comparison_command(plan)
-    assert "--init 20 --query 10 --rounds 6 --repeats 10 --seed 0" in command
+    assert "--init 20 --query-size 10 --rounds 6 --repeats 10 --seed 0" in command
     assert ("--warm-steps 600" in command) is expected
     hours = proto.cost_hours(plan, 2.0)
     round_steps = 600 if expected else 2400

@@ -25,7 +25,7 @@ def labelled(tree: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     from alges_napari.core.project.project import Project
 
     proj = tmp_path_factory.mktemp("checks") / "proj"
-    init = ["init", "--project", str(proj), "--data", str(tree), "--size", "64", "64"]
+    init = ["init", "--project", str(proj), "--data", str(tree), "--input-size", "64", "64"]
     assert cli.main([*init, "--epochs", "1", "--quiet"]) == 0
     with Project.open(proj) as project:
         for i in (0, 9, 17):
@@ -69,7 +69,7 @@ def test_a_mistyped_strategy_is_refused_before_training(labelled, capsys, no_tra
     [
         (["--device", "gpu"], "unknown device 'gpu'"),
         (["--device", "cuda:x"], "unknown device 'cuda:x'"),
-        (["--query", "0"], "--query must be at least 1, got 0"),
+        (["--query-size", "0"], "--query-size must be at least 1, got 0"),
         (["--seed", "-1"], "--seed must be at least 0, got -1"),
         (["--epochs", "0"], "--epochs must be at least 1, got 0"),
         (["--batch-size", "0"], "--batch-size must be at least 1, got 0"),
@@ -120,8 +120,8 @@ def test_missing_projects_and_paths_are_named(tmp_path, capsys, tree) -> None:
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        (["--size", "100", "200"], "--size 100 200 must be two multiples of 32"),
-        (["--size", "0", "64"], "--size 0 64 must be two multiples of 32"),
+        (["--input-size", "100", "200"], "--input-size 100 200 must be two multiples of 32"),
+        (["--size", "0", "64"], "--input-size 0 64 must be two multiples of 32"),
         (["--stride", "0"], "--stride must be at least 1, got 0"),
         (["--epochs", "-3"], "--epochs must be at least 1, got -3"),
         (["--schema", "cholec"], "unknown class schema 'cholec' (did you mean 'cholecseg8k'?)"),
@@ -162,7 +162,7 @@ def test_export_into_a_full_folder_is_refused(labelled, tmp_path, capsys) -> Non
     [
         (["--strategy", "entropy,alges-sg"], "unknown selection strategy 'alges-sg'"),
         (["--device", "cpuu"], "unknown device 'cpuu' (did you mean 'cpu'?)"),
-        (["--size", "224", "225"], "--size 224 225 must be two multiples of 32"),
+        (["--input-size", "224", "225"], "--input-size 224 225 must be two multiples of 32"),
         (["--encoder", "resnet1"], "unknown encoder 'resnet1'"),
         (["--arch", "unet++"], "unknown model architecture 'unet++'"),
     ],

@@ -20,7 +20,7 @@ import pytest
 
 from alges_napari import cli
 
-TINY = ["--epochs", "1", "--batch-size", "4", "--size", "64", "64", "--threads", "1"]
+TINY = ["--epochs", "1", "--batch-size", "4", "--input-size", "64", "64", "--threads", "1"]
 
 
 def rows_of(out: Path) -> list[dict[str, str]]:
@@ -93,7 +93,7 @@ def test_runtime_failure_exits_1_and_ctrl_c_exits_130(tmp_path, capsys, monkeypa
 def test_simulate_then_plot(tree, tmp_path, capsys) -> None:
     out = tmp_path / "exp"
     args = ["simulate", "--data", str(tree), "--strategy", "random,alges-img", "--init", "3"]
-    args += ["--query", "2", "--rounds", "1", "--repeats", "2", "--test-size", "0.25"]
+    args += ["--query-size", "2", "--rounds", "1", "--repeats", "2", "--test-size", "0.25"]
     args += ["--no-full-pool"]  # the full-pool rows have tests of their own
     assert cli.main([*args, *TINY, "--out", str(out), "--quiet"]) == 0
     assert capsys.readouterr().err == ""  # quiet means quiet
@@ -122,7 +122,7 @@ def test_simulate_then_plot(tree, tmp_path, capsys) -> None:
 def test_ctrl_c_stops_cleanly_and_the_run_resumes(tree, tmp_path) -> None:
     out = tmp_path / "exp"
     args = [sys.executable, "-m", "alges_napari.cli", "simulate", "--data", str(tree)]
-    args += ["--strategy", "random", "--init", "3", "--query", "2", "--rounds", "4"]
+    args += ["--strategy", "random", "--init", "3", "--query-size", "2", "--rounds", "4"]
     args += ["--repeats", "1", "--test-size", "0.25", "--no-full-pool", *TINY]
     args += ["--out", str(out), "--quiet"]
     proc = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
@@ -166,12 +166,12 @@ def test_init_train_rank_export(tree, tmp_path, capsys) -> None:
     from alges_napari.core.project.project import Project
 
     proj = tmp_path / "proj"
-    init = ["init", "--project", str(proj), "--data", str(tree), "--size", "64", "64"]
+    init = ["init", "--project", str(proj), "--data", str(tree), "--input-size", "64", "64"]
     assert cli.main([*init, "--epochs", "1"]) == 0
     assert "24 frames" in capsys.readouterr().err
     labelled = label_from_truth(proj, 4)
 
-    train = ["train", "--project", str(proj), "--strategy", "alges-seg", "--query", "3"]
+    train = ["train", "--project", str(proj), "--strategy", "alges-seg", "--query-size", "3"]
     assert cli.main([*train, "--threads", "1"]) == 0
     assert "round 1" in capsys.readouterr().err
     with Project.open(proj, readonly=True) as project:
@@ -179,7 +179,8 @@ def test_init_train_rank_export(tree, tmp_path, capsys) -> None:
         assert len(queue) == 3 and not set(queue) & set(labelled)
         assert len(project.rounds) == 1
 
-    assert cli.main(["rank", "--project", str(proj), "--strategy", "coreset", "--query", "5"]) == 0
+    rank = ["rank", "--project", str(proj), "--strategy", "coreset", "--query-size", "5"]
+    assert cli.main(rank) == 0
     with Project.open(proj, readonly=True) as project:
         ranked = [e.key for e in project.queue]
         assert len(ranked) == 5 and not set(ranked) & set(labelled)

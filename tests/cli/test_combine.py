@@ -13,14 +13,14 @@ from alges_napari import cli
 from alges_napari.core.errors import AlgesError
 from alges_napari.core.experiment.combine import combine_results
 
-TINY = ["--epochs", "1", "--batch-size", "4", "--size", "64", "64", "--threads", "1"]
+TINY = ["--epochs", "1", "--batch-size", "4", "--input-size", "64", "64", "--threads", "1"]
 #: Columns that hold wall-clock times: the only ones two identical runs may differ in.
 TIMES = {"train_s", "select_s"}
 
 
 def _simulate(tree: Path, out: Path, seed: int, repeats: int) -> None:
     args = ["simulate", "--data", str(tree), "--strategy", "random", "--init", "3"]
-    args += ["--query", "2", "--rounds", "1", "--repeats", str(repeats), "--test-size", "0.25"]
+    args += ["--query-size", "2", "--rounds", "1", "--repeats", str(repeats), "--test-size", "0.25"]
     args += ["--no-full-pool", "--seed", str(seed), "--out", str(out), "--quiet", *TINY]
     assert cli.main(args) == 0
 

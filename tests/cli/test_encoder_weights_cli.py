@@ -14,7 +14,7 @@ from PIL import Image
 
 from alges_napari import cli
 
-TINY = ["--epochs", "1", "--batch-size", "4", "--size", "64", "64", "--threads", "1"]
+TINY = ["--epochs", "1", "--batch-size", "4", "--input-size", "64", "64", "--threads", "1"]
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +61,7 @@ def test_init_records_the_weights_and_refuses_what_does_not_fit(
 def test_simulate_takes_the_option(tree: Path, weights: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "exp"
     args = ["simulate", "--data", str(tree), "--strategy", "random", "--init", "3"]
-    args += ["--query", "2", "--rounds", "0", "--repeats", "1", "--test-size", "0.25"]
+    args += ["--query-size", "2", "--rounds", "0", "--repeats", "1", "--test-size", "0.25"]
     args += ["--no-full-pool", *TINY, "--quiet"]
     assert cli.main([*args, "--out", str(out), "--encoder-weights", str(weights)]) == 0
     stored = json.loads((out / "config.json").read_text())

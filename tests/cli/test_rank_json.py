@@ -16,7 +16,7 @@ def trained(tree: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     from alges_napari.core.project.project import Project
 
     proj = tmp_path_factory.mktemp("rank") / "proj"
-    init = ["init", "--project", str(proj), "--data", str(tree), "--size", "64", "64"]
+    init = ["init", "--project", str(proj), "--data", str(tree), "--input-size", "64", "64"]
     assert cli.main([*init, "--epochs", "1", "--quiet"]) == 0
     with Project.open(proj) as project:
         for i in (0, 7, 13, 20):
@@ -34,7 +34,7 @@ def rank_json(capsys: pytest.CaptureFixture, *args: str) -> list[dict]:
 def test_rank_json_prints_the_queue_it_writes(trained: Path, capsys) -> None:
     from alges_napari.core.project.project import Project
 
-    args = ("--project", str(trained), "--strategy", "entropy", "--query", "5", "--seed", "3")
+    args = ("--project", str(trained), "--strategy", "entropy", "--query-size", "5", "--seed", "3")
     entries = rank_json(capsys, *args)
     with Project.open(trained, readonly=True) as project:
         queue = [e.to_json() for e in project.queue]
@@ -56,7 +56,8 @@ def test_rank_json_of_alges_seg_gives_gradient_mass_and_d2(trained: Path, capsys
     from alges_napari.core.learn.model import load_checkpoint
     from alges_napari.core.project.project import Project
 
-    args = ("--project", str(trained), "--strategy", "alges-seg", "--query", "4", "--seed", "2")
+    args = ("--project", str(trained), "--strategy", "alges-seg", "--query-size", "4")
+    args += ("--seed", "2")
     entries = rank_json(capsys, *args)
     assert [e["rank"] for e in entries] == [0, 1, 2, 3]
     assert all(e["measure"] == "gradient mass" and e["pick_value"] >= 0 for e in entries)
@@ -80,7 +81,7 @@ def test_rank_json_of_alges_seg_gives_gradient_mass_and_d2(trained: Path, capsys
 def test_rank_on_a_running_scheduler_prints_the_same_queue(
     trained: Path, capsys, dask_client
 ) -> None:
-    args = ("--project", str(trained), "--strategy", "coreset", "--query", "20", "--seed", "4")
+    args = ("--project", str(trained), "--strategy", "coreset", "--query-size", "20", "--seed", "4")
     here = rank_json(capsys, *args)
     address = dask_client.scheduler.address  # the suite's local cluster, as a remote scheduler
     there = rank_json(capsys, *args, "--dask", address, "--workers", "2")
@@ -111,7 +112,7 @@ def test_the_engine_chosen_reaches_the_pass_in_this_process(
 
     seen = spy_here(monkeypatch)
     monkeypatch.delenv("ALGES_ENGINE", raising=False)
-    args = ("--project", str(trained), "--strategy", "entropy", "--query", "3")
+    args = ("--project", str(trained), "--strategy", "entropy", "--query-size", "3")
     rank_json(capsys, *args, "--engine", "torch")
     assert seen == ["torch"] and engine_environ() == {}  # one pass, told; nothing written
     # No option: $ALGES_ENGINE, read by the command where it starts, is handed down the same way.
@@ -130,7 +131,7 @@ def test_the_engine_chosen_reaches_the_pass_on_the_workers(
 ) -> None:
     from tests.engine_spy import spy_on_workers
 
-    args = ("--project", str(trained), "--strategy", "entropy", "--query", "3", "--seed", "1")
+    args = ("--project", str(trained), "--strategy", "entropy", "--query-size", "3", "--seed", "1")
     here = rank_json(capsys, *args)
     collect = spy_on_workers(dask_client)
     try:

@@ -12,8 +12,8 @@ import pytest
 
 from alges_napari import cli
 
-TINY = ["--epochs", "1", "--batch-size", "4", "--size", "64", "64", "--threads", "1"]
-SMALL_RUN = ["--init", "3", "--query", "2", "--test-size", "0.25", "--no-full-pool", *TINY]
+TINY = ["--epochs", "1", "--batch-size", "4", "--input-size", "64", "64", "--threads", "1"]
+SMALL_RUN = ["--init", "3", "--query-size", "2", "--test-size", "0.25", "--no-full-pool", *TINY]
 
 
 def rows_of(out: Path) -> list[dict[str, str]]:
@@ -24,7 +24,7 @@ def rows_of(out: Path) -> list[dict[str, str]]:
 
 
 def init_project(tree: Path, proj: Path) -> None:
-    args = ["init", "--project", str(proj), "--data", str(tree), "--size", "64", "64"]
+    args = ["init", "--project", str(proj), "--data", str(tree), "--input-size", "64", "64"]
     assert cli.main([*args, "--epochs", "1", "--quiet"]) == 0
 
 

@@ -54,12 +54,12 @@ def test_the_engine_default_is_read_from_the_environment_at_the_edge_only() -> N
 
 
 def test_sizes_name_the_nearest_valid_size() -> None:
-    assert validate.check_size("--size", [64, 96]) == (64, 96)
-    assert validate.check_size("--size", None) is None
-    with pytest.raises(AlgesError, match=r"--size 100 200 .*\(did you mean 96 192\?\)"):
-        validate.check_size("--size", [100, 200])
-    with pytest.raises(AlgesError, match="--size 64 must be two multiples of 32"):
-        validate.check_size("--size", [64])
+    assert validate.check_size("--input-size", [64, 96]) == (64, 96)
+    assert validate.check_size("--input-size", None) is None
+    with pytest.raises(AlgesError, match=r"--input-size 100 200 .*\(did you mean 96 192\?\)"):
+        validate.check_size("--input-size", [100, 200])
+    with pytest.raises(AlgesError, match="--input-size 64 must be two multiples of 32"):
+        validate.check_size("--input-size", [64])
 
 
 def test_devices_are_parsed_and_checked_against_this_machine(monkeypatch) -> None:

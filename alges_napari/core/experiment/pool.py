@@ -116,7 +116,9 @@ def group_of_keys(keys: Sequence[str]) -> list[str]:
 def load_pool(
     config: SimulationConfig, stop: SupportsIsSet | None = None, test: bool = False
 ) -> Generator[Progress, None, Pool]:
-    """Read every frame and its ground truth, resized to ``config.train.input_size`` (yields progress).
+    """Read every frame and its ground truth, resized to ``config.train.input_size``.
+
+    Yields progress while it reads.
 
     With ``test``, read ``config.test_data`` (the fixed test set) instead of ``config.data``;
     its frames are never strided.
