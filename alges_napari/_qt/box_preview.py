@@ -53,6 +53,7 @@ class BoxPreview:
         """Put the (empty) preview layer in the viewer, above the others; the annotation stays active."""
         if self.layer is not None and self.layer in self.viewer.layers:
             return
+        self.remove()  # one the user took out of the viewer: a fresh one, watched once
         viewer = self.viewer
         active = viewer.layers.selection.active
         self.layer = viewer.add_shapes(
@@ -68,8 +69,10 @@ class BoxPreview:
         viewer.layers.selection.events.active.connect(self._keep_annotation_active)
 
     def _keep_annotation_active(self, *_: Any) -> None:
-        if self.layer is not None and self.viewer.layers.selection.active is self.layer:
-            self.viewer.layers.selection.active = self.annotation
+        layers = self.viewer.layers
+        if self.layer is not None and layers.selection.active is self.layer:
+            if self.annotation in layers:  # (while napari puts a removed annotation back, not)
+                layers.selection.active = self.annotation
 
     def show(self, start: Any, end: Any) -> None:
         """Draw the box with opposite corners ``start`` and ``end`` ((row, col), data coordinates)."""
