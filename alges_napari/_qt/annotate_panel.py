@@ -1,5 +1,5 @@
 """Annotation controls: the queue, Next / Accept / Skip, the class palette, superpixel painting,
-GrabCut box."""
+GrabCut box and Refine edges."""
 
 from __future__ import annotations
 
@@ -38,8 +38,8 @@ class AnnotatePanel(QWidget):
     loop : QWidget
         The frame line, the queue and Next / Accept / Skip: what the dock keeps always in view.
     tools : QWidget
-        The palette, superpixel painting, the GrabCut box and the prediction / heat map / validation switches:
-        the dock's "Correct" tab. Both sit in this panel until the dock lays them out.
+        The palette, superpixel painting, the GrabCut box, Refine edges and the prediction /
+        heat map / validation switches: the dock's "Correct" tab. Both sit in this panel until the dock lays them out.
     """
 
     def __init__(self, parent: Any = None):
@@ -89,7 +89,15 @@ class AnnotatePanel(QWidget):
         self.grabcut.setToolTip(
             "Drag a box around an object: on release the object inside the box (found by "
             "OpenCV's GrabCut from the frame's colours and edges) gets the selected class. One "
-            "undo step per box. Picking a napari tool or Superpixel paint turns it off."
+            "undo step per box. The box is drawn while you drag; hold Space to pan. Picking a "
+            "napari tool or Superpixel paint turns it off."
+        )
+        self.refine = QPushButton("Refine edges")
+        self.refine.setEnabled(False)  # until a project's annotation layer has the tool
+        self.refine.setToolTip(
+            "Move the selected class's edges on this frame onto the image's edges (OpenCV's "
+            "GrabCut, within 24 px of the class): pixels it adds get the class, pixels it "
+            "takes away become not labelled. One undo step."
         )
         self.coarseness = QComboBox()
         for name, area in AREAS.items():
@@ -109,6 +117,7 @@ class AnnotatePanel(QWidget):
         tools.addWidget(self.coarseness, 1)
         boxes = QHBoxLayout()  # a row of its own: the dock keeps its width
         boxes.addWidget(self.grabcut, 1)
+        boxes.addWidget(self.refine, 1)
         grid = QGridLayout()
         grid.addWidget(self.from_prediction, 0, 0)
         grid.addWidget(self.heat, 0, 1)

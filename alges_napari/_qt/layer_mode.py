@@ -6,6 +6,15 @@ layer's public ``mouse_drag_callbacks``; the wheel still zooms. Picking one of n
 tools (paint, fill, erase ...) switches the mode off: theirs wins. Modes of one layer exclude
 each other through :attr:`LayerMode.before_enable`. The layer holds the callback through a weak
 reference to the mode, so a closed project's mode is collected with its layer.
+
+Holding napari's pan key (**Space**, ``napari:hold_for_pan_zoom``) pans in every mode, as it
+does with napari's own tools. napari's own binding switches the active layer to pan/zoom for
+as long as the key is held, which changes nothing here since a mode already is pan/zoom, so
+while a mode is on it binds the same key(s) on the annotation layer's own keymap
+(``Layer.bind_key``; a layer's keymap comes before the viewer's): held, ``mouse_pan`` is back
+on, :attr:`LayerMode.panning` is True and the mode's drag callback must do nothing; released,
+the mode's drags resume. The keys are unbound when the mode goes off, so napari's own Space
+works again.
 """
 
 from __future__ import annotations
@@ -15,7 +24,11 @@ from collections.abc import Callable, Generator
 from typing import Any
 
 import numpy as np
+from napari.settings import get_settings
 from qtpy.QtCore import QObject, Signal
+
+#: napari's "hold to pan/zoom" action; its keys pan while a mode is on, too.
+PAN_ACTION = "napari:hold_for_pan_zoom"
 
 #: ``current()`` returns (frame key, frame reader) for the frame on screen, or None.
 CurrentFrame = Callable[[], "tuple[str, Callable[[], np.ndarray]] | None"]
@@ -24,8 +37,9 @@ CurrentFrame = Callable[[], "tuple[str, Callable[[], np.ndarray]] | None"]
 class LayerMode(QObject):
     """The switching, panel wiring and drag plumbing every mode of a Labels layer shares.
 
-    Subclasses implement :meth:`on_drag` (a napari drag generator) and may extend
-    :meth:`_switched_on` / :meth:`_switching_off` with what they bind while on.
+    Subclasses implement :meth:`on_drag` (a napari drag generator; it must do nothing while
+    :attr:`panning`) and may extend :meth:`_switched_on` / :meth:`_switching_off` with what
+    they bind while on.
 
     Parameters
     ----------
@@ -41,6 +55,9 @@ class LayerMode(QObject):
     before_enable : list of callable
         Called (no arguments) just before the mode goes on: the layer's other modes switch
         themselves off there, before this one sets the layer's mouse state.
+    panning : bool
+        True while napari's pan key is held in the mode (a drag pans; the mode's drag does
+        nothing).
     """
 
     toggled = Signal(bool)
@@ -50,6 +67,8 @@ class LayerMode(QObject):
         self.layer = layer
         self.enabled = False
         self.before_enable: list[Callable[[], Any]] = []
+        self.panning = False
+        self._pan_keys: list[Any] = []
         self._panel_links: list[tuple[Any, Callable[..., Any]]] = []
         self._callback = _weak_drag_callback(self)
 
@@ -69,9 +88,11 @@ class LayerMode(QObject):
             layer.cursor = "cross"
             layer.mouse_drag_callbacks.append(self._callback)
             layer.events.mode.connect(self._on_mode)
+            self._bind_pan_keys()
             self._switched_on()
         else:
             self._switching_off()
+            self._unbind_pan_keys()
             layer.events.mode.disconnect(self._on_mode)
             if self._callback in layer.mouse_drag_callbacks:
                 layer.mouse_drag_callbacks.remove(self._callback)
@@ -84,6 +105,32 @@ class LayerMode(QObject):
 
     def _switching_off(self) -> None:
         """What the mode unbinds before the layer's mouse goes back (nothing here)."""
+
+    def _bind_pan_keys(self) -> None:
+        keys = get_settings().shortcuts.shortcuts.get(PAN_ACTION) or ["Space"]
+        hold = _weak_pan_key(self)
+        for key in keys:
+            try:
+                self.layer.bind_key(key, hold)
+            except ValueError:  # bound on this layer by someone else: theirs stays
+                continue
+            self._pan_keys.append(key)
+
+    def _unbind_pan_keys(self) -> None:
+        keys, self._pan_keys = self._pan_keys, []
+        for key in keys:
+            self.layer.bind_key(key, None)
+        self._set_panning(False)
+
+    def _set_panning(self, on: bool) -> None:
+        self.panning = on
+        if self.enabled:  # the mode's own state: a drag is the mode's, with the cross cursor
+            self.layer.mouse_pan = on
+            self.layer.cursor = "standard" if on else "cross"
+        self._panning_changed(on)
+
+    def _panning_changed(self, on: bool) -> None:
+        """The pan key went down (``on``) or up; the mode may tidy up (nothing here)."""
 
     def _on_mode(self, *_: Any) -> None:
         # The user picked one of napari's own tools: theirs wins.
@@ -108,6 +155,23 @@ class LayerMode(QObject):
         for signal, slot in self._panel_links:
             signal.disconnect(slot)
         self._panel_links = []
+
+
+def _weak_pan_key(mode: LayerMode) -> Callable[..., Any]:
+    """A key callback for napari's pan key that holds ``mode`` weakly: pressed, the mode pans;
+    released (napari resumes the generator), it does not."""
+    ref = weakref.ref(mode)
+
+    def alges_hold_to_pan(_layer: Any) -> Generator[None, None, None]:
+        target = ref()
+        if target is not None and target.enabled:
+            target._set_panning(True)
+        yield
+        target = ref()
+        if target is not None and target.panning:
+            target._set_panning(False)
+
+    return alges_hold_to_pan
 
 
 def _weak_drag_callback(mode: LayerMode) -> Callable[..., Any]:

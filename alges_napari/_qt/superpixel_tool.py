@@ -14,11 +14,9 @@ mouse panning off (``Layer.mouse_pan``, public), and the tool's callback in the 
   pan/zoom mode of a Labels layer (napari binds Shift only to keys: Shift-V, Shift-A, ...).
 
 Holding napari's pan key (**Space**, ``napari:hold_for_pan_zoom``) pans while the mode is on,
-as it does with napari's own tools: napari's binding switches the active layer to pan/zoom for
-as long as the key is held, which changes nothing here since the mode already is pan/zoom, so
-the tool binds the same key(s) on the annotation layer's own keymap (``Layer.bind_key``; a
-layer's keymap comes before the viewer's) for as long as the mode is on: held, it turns
-``mouse_pan`` back on and the tool paints nothing; released, painting resumes.
+as it does with napari's own tools (bound on the layer's keymap by
+:class:`~._qt.layer_mode.LayerMode`, shared with the GrabCut box): held, the tool paints
+nothing; released, painting resumes.
 
 **G** (:data:`COARSENESS_KEY`, bound on the layer's keymap while the mode is on) switches
 between fine and coarse superpixels; the panel's list follows.
@@ -42,7 +40,6 @@ from typing import Any
 
 import numpy as np
 from napari.qt.threading import create_worker
-from napari.settings import get_settings
 from napari.utils.notifications import show_info
 from qtpy.QtCore import Signal
 
@@ -60,8 +57,6 @@ BRUSH_MODIFIER = "Shift"
 #: Switches between fine and coarse superpixels while the mode is on (free in napari 0.9.2:
 #: tests/qt/test_correction_tools.py checks it against every key napari binds).
 COARSENESS_KEY = "G"
-#: napari's "hold to pan/zoom" action; its keys pan while the mode is on, too.
-PAN_ACTION = "napari:hold_for_pan_zoom"
 
 
 class SuperpixelTool(LayerMode):
@@ -86,7 +81,8 @@ class SuperpixelTool(LayerMode):
     updated : Signal()
         While the mode is on, the frame on screen or the coarseness changed.
     panning : bool
-        True while napari's pan key is held in the mode (a drag pans, it does not paint).
+        True while napari's pan key is held in the mode (a drag pans, it does not paint;
+        :class:`LayerMode` binds the key).
     """
 
     coarseness_changed = Signal(str)
@@ -98,8 +94,6 @@ class SuperpixelTool(LayerMode):
         self._current = current
         self.cache = cache if cache is not None else SuperpixelCache()
         self.coarseness = "fine"
-        self.panning = False
-        self._pan_keys: list[Any] = []
         self._coarseness_key = False
         self._pending: set[tuple[str, str]] = set()
         self._workers: list[Any] = []
@@ -109,51 +103,13 @@ class SuperpixelTool(LayerMode):
     # ------------------------------------------------------------ mode
 
     def _switched_on(self) -> None:
-        self._bind_pan_keys()
         self._bind_coarseness_key()
         self.frame_changed()
 
     def _switching_off(self) -> None:
-        self._unbind_pan_keys()
         if self._coarseness_key:
             self.layer.bind_key(COARSENESS_KEY, None)
             self._coarseness_key = False
-
-    def _bind_pan_keys(self) -> None:
-        keys = get_settings().shortcuts.shortcuts.get(PAN_ACTION) or ["Space"]
-        hold = self._weak_pan_key()
-        for key in keys:
-            try:
-                self.layer.bind_key(key, hold)
-            except ValueError:  # bound on this layer by someone else: theirs stays
-                continue
-            self._pan_keys.append(key)
-
-    def _unbind_pan_keys(self) -> None:
-        keys, self._pan_keys = self._pan_keys, []
-        for key in keys:
-            self.layer.bind_key(key, None)
-        self._set_panning(False)
-
-    def _set_panning(self, on: bool) -> None:
-        self.panning = on
-        if self.enabled:  # the mode's own state: a drag paints with the cross cursor
-            self.layer.mouse_pan = on
-            self.layer.cursor = "standard" if on else "cross"
-
-    def _weak_pan_key(self) -> Callable[..., Any]:
-        ref = weakref.ref(self)
-
-        def alges_hold_to_pan(_layer: Any) -> Generator[None, None, None]:
-            tool = ref()
-            if tool is not None and tool.enabled:
-                tool._set_panning(True)
-            yield
-            tool = ref()
-            if tool is not None:
-                tool._set_panning(False)
-
-        return alges_hold_to_pan
 
     def _bind_coarseness_key(self) -> None:
         ref = weakref.ref(self)
@@ -335,7 +291,8 @@ def attach_tool(layer: Any, frames: Any, annotation: Any, panel: Any) -> Superpi
         panel.coarseness.setCurrentIndex(panel.coarseness.findData(value))
 
     tool.connect_panel(tool.coarseness_changed, show_coarseness)
-    tool.overlay = BoundaryOverlay(annotation.layers.viewer, tool)
+    viewer = annotation.layers.viewer
+    tool.overlay = BoundaryOverlay(viewer, tool)
     # the GrabCut box mode shares the frame and the panel's row; it lives and dies with us
-    tool.grabcut = attach_grabcut(layer, current, panel, tool)
+    tool.grabcut = attach_grabcut(layer, current, panel, tool, viewer)
     return tool
