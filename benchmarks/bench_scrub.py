@@ -340,7 +340,7 @@ def profile_sweep(
         pstats.Stats(prof, stream=out).sort_stats(key).print_stats(30)
         text = out.getvalue()
         print(f"--- profile of one prefetch hold sweep, by {key} ---")
-        print(text[text.find("   ncalls"):].rstrip())
+        print(text[text.find("   ncalls") :].rstrip())
 
 
 def report(results: list[dict[str, Any]]) -> None:
@@ -390,8 +390,10 @@ def run(args: Any, path: Path, work: Path) -> None:
     if project is None:
         raise RuntimeError("the project was not created (see the notification)")
     n = len(project.keys)
-    print(f"project: {n} frames of {project.frames.shape[1]}x{project.frames.shape[0]} "
-          f"(stride {args.stride}), created and opened in {time.perf_counter() - t0:.1f} s")
+    print(
+        f"project: {n} frames of {project.frames.shape[1]}x{project.frames.shape[0]} "
+        f"(stride {args.stride}), created and opened in {time.perf_counter() - t0:.1f} s"
+    )
     if args.start + args.steps >= n or args.start < 0:
         raise SystemExit(f"--start {args.start} + --steps {args.steps} must fit in {n} frames")
     pump(0.5)
@@ -436,8 +438,10 @@ def main(argv: list[str] | None = None) -> None:
         return
     work = args.keep or Path(tempfile.mkdtemp(prefix="bench_scrub_"))
     work.mkdir(parents=True, exist_ok=True)
-    print(f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime())} UTC; cores {os.cpu_count()}, "
-          f"affinity {sorted(os.sched_getaffinity(0))}, load average {load_avg()} (start)")
+    print(
+        f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime())} UTC; cores {os.cpu_count()}, "
+        f"affinity {sorted(os.sched_getaffinity(0))}, load average {load_avg()} (start)"
+    )
     if args.recording is not None:
         path = args.recording
         print(f"recording: {path} (given)")
@@ -451,8 +455,10 @@ def main(argv: list[str] | None = None) -> None:
             check=True,
         )  # fmt: skip
         n = int(round(args.minutes * 60 * args.fps))
-        print(f"recording: {n} frames of {w}x{h} at {args.fps} fps, GOP {args.gop}, "
-              f"{path.stat().st_size / 1e6:.1f} MB, made in {time.perf_counter() - t0:.1f} s")
+        print(
+            f"recording: {n} frames of {w}x{h} at {args.fps} fps, GOP {args.gop}, "
+            f"{path.stat().st_size / 1e6:.1f} MB, made in {time.perf_counter() - t0:.1f} s"
+        )
     run(args, path, work)
     print(f"load average {load_avg()} (end)")
 
