@@ -3,7 +3,7 @@
 Usage (a display is needed: Xvfb)::
 
     xvfb-run -a .venv/bin/python benchmarks/bench_scrub.py [--minutes 1] [--size 854x480]
-        [--gop 250] [--fps 25] [--stride 25] [--steps 40] [--start 10] [--interval 0.3]
+        [--gop 250] [--fps 25] [--stride 25] [--steps 25] [--start 30] [--interval 0.3]
         [--recording PATH] [--keep DIR] [--profile]
 
 Makes a recording with ``bench_recording.make_recording`` (H.264, B-frames, a keyframe every
@@ -27,9 +27,16 @@ up to the end of the paint).
 Each sweep opens the project afresh (its layers, frame source and prefetcher are new: nothing
 is cached from the sweep before; napari's own dask chunk cache is keyed by the new layer's
 array, so it does not carry over either), jumps to frame ``--start``, waits until it is shown,
-then steps ``--steps`` times Next and as many times Previous (back over the frames it has just
-seen, as a user looking again does; napari's chunk cache and the source's small frame cache
-serve those too). Two rhythms:
+then steps in three legs of ``--steps`` steps each, as a user looking for a moment does:
+
+- **next**: Next over frames not seen yet (the random-access decoder only moves forward: at a
+  stride inside one GOP it decodes the frames between, not the GOP from its keyframe);
+- **back**: Previous back over the frames just seen, to ``--start`` (napari's chunk cache and
+  the source's small frame cache serve those whatever the prefetcher does);
+- **prev**: Previous on, over frames not seen yet (each one a seek to its keyframe and a decode
+  up to it, read on demand: the case the prefetcher is for).
+
+Two rhythms:
 
 - **press**: a key press every ``--interval`` seconds (0.3), Qt events processed in between,
   as a user who looks at each frame;
@@ -41,8 +48,8 @@ is) and **baseline** (the plugin with no prefetcher, so every new frame is read 
 ``NeighbourPrefetcher`` is replaced by ``None`` in ``alges_napari._qt.layers`` while the project
 opens).
 
-For each sweep it prints the first step, then median, p95 and max of the rest (Next and
-Previous together, and Next alone), the median key and draw parts, the on-demand reads
+For each sweep it prints the first step, then median, p95 and max of the rest (the three legs
+together), the median of each leg (its first step left out), the median key part, the on-demand reads
 (``FrameSource._read`` calls: frames the prefetcher did not hold, including those the source's
 own small cache answered), the peak of the prefetch store (sampled after each step) against its
 budget, the process's RSS and peak RSS, and the target check on the prefetch sweeps: steps
@@ -106,6 +113,16 @@ def step_stats(times_ms: list[float]) -> dict[str, float]:
         "max": max(rest) if rest else math.nan,
         "n": len(rest),
     }
+
+
+def leg_medians(times_ms: list[float], steps: int) -> list[float]:
+    """The median of each leg of ``steps`` steps (next, back, prev), its first step left out.
+
+    A leg's first step follows a turn (or the jump to the start) and is apart from the rest;
+    a leg of one step gives nan.
+    """
+    legs = [times_ms[k : k + steps] for k in range(0, len(times_ms), steps)]
+    return [percentile(list(leg[1:]), 50) for leg in legs]
 
 
 def target_line(stats: dict[str, float], target_ms: float = TARGET_MS) -> str:
@@ -279,8 +296,8 @@ def sweep(
         viewer.dims.set_current_step(axis, args.start)
         watch.wait_paint(before)
         counter.calls, counter.seconds = 0, 0.0
-        times, keys, reads_s, peak_store = [], [], [], 0
-        plan = [True] * args.steps + [False] * args.steps
+        times, keys, reads_s, n_reads, peak_store = [], [], [], [], 0
+        plan = [True] * args.steps + [False] * (2 * args.steps)
         last_press = time.perf_counter()
         if profiler is not None:
             profiler.enable()
@@ -294,7 +311,7 @@ def sweep(
             elif direction_changed:
                 release_key(canvas, True)
             repeat = rhythm == "hold" and n > 0 and not direction_changed
-            read_s0 = counter.seconds
+            read_s0, calls0 = counter.seconds, counter.calls
             before = watch.paints
             t0 = last_press = time.perf_counter()
             send_key(canvas, forward, repeat)
@@ -309,6 +326,7 @@ def sweep(
             times.append((t2 - t0) * 1e3)
             keys.append((t1 - t0) * 1e3)
             reads_s.append((counter.seconds - read_s0) * 1e3)
+            n_reads.append(counter.calls - calls0)
             if fetch is not None:
                 peak_store = max(peak_store, fetch.held_bytes)
         release_key(canvas, False)
@@ -316,7 +334,8 @@ def sweep(
             profiler.disable()
         return {
             "rhythm": rhythm, "prefetch": prefetch, "times": times, "key": keys,
-            "read": reads_s, "reads": counter.calls, "peak_store": peak_store,
+            "read": reads_s, "n_reads": n_reads, "reads": counter.calls,
+            "peak_store": peak_store,
             "budget": fetch.budget if fetch is not None else 0,
             "rss": rss_mb(), "name": layers.frames.data.name,
         }  # fmt: skip
@@ -343,36 +362,47 @@ def profile_sweep(
         print(text[text.find("   ncalls") :].rstrip())
 
 
-def report(results: list[dict[str, Any]]) -> None:
+def report(results: list[dict[str, Any]], steps: int) -> None:
     """The table, then the target check of the prefetch sweeps."""
     print(
-        f"{'rhythm':6} {'config':8} {'first':>7} {'median':>7} {'p95':>7} {'max':>7} "
-        f"{'next med':>8} {'key med':>7} {'read med':>8} {'reads':>5} {'store peak':>14} "
-        f"{'RSS':>7}"
+        f"{'rhythm':6} {'config':8} {'first':>6} {'median':>6} {'p95':>6} {'max':>6} "
+        f"{'next':>6} {'back':>6} {'prev':>6} {'key':>6} {'reads n/b/p':>11} "
+        f"{'store peak':>11} {'RSS':>7}"
     )
     for r in results:
         s = step_stats(r["times"])
-        nxt = step_stats(r["times"][: len(r["times"]) // 2])
+        legs = leg_medians(r["times"], steps)
+        reads = "/".join(str(sum(r["n_reads"][k : k + steps])) for k in range(0, 3 * steps, steps))
         store = (
             f"{r['peak_store'] / 2**20:.0f}/{r['budget'] / 2**20:.0f} MB" if r["prefetch"] else "-"
         )
         print(
             f"{r['rhythm']:6} {'prefetch' if r['prefetch'] else 'baseline':8} "
-            f"{s['first']:7.0f} {s['median']:7.1f} {s['p95']:7.1f} {s['max']:7.0f} "
-            f"{nxt['median']:8.1f} {percentile(r['key'][1:], 50):7.1f} "
-            f"{percentile(r['read'][1:], 50):8.1f} {r['reads']:5d} {store:>14} "
-            f"{r['rss']:5.0f} MB"
+            f"{s['first']:6.0f} {s['median']:6.0f} {s['p95']:6.0f} {s['max']:6.0f} "
+            + " ".join(f"{v:6.0f}" for v in legs)
+            + f" {percentile(r['key'][1:], 50):6.0f} {reads:>11} {store:>11} {r['rss']:5.0f} MB"
         )
-    print("(ms; first = the first step, the others over the steps after it, Next and Previous "
-          "together; next med = Next alone; key = the key event's handling, read = on-demand "
-          "reads within it; reads = on-demand reads in the sweep)")  # fmt: skip
-    base = {r["rhythm"]: step_stats(r["times"]) for r in results if not r["prefetch"]}
+    print(
+        "(ms; first = the first step; median, p95, max over the steps after it; next, back, "
+        "prev = the median of each leg, its first step left out; key = the median time in the "
+        "key event's handling (slicing, the read, the overlays), the rest is the draw; reads = "
+        "on-demand reads in each leg)"
+    )
+    base = {r["rhythm"]: r for r in results if not r["prefetch"]}
     for r in results:
         if r["prefetch"]:
             s = step_stats(r["times"])
-            ratio = base[r["rhythm"]]["median"] / s["median"] if r["rhythm"] in base else math.nan
-            print(f"{r['rhythm']}: {target_line(s)} (baseline median / prefetch median = "
-                  f"{ratio:.1f})")  # fmt: skip
+            b = base.get(r["rhythm"])
+            ratio = step_stats(b["times"])["median"] / s["median"] if b else math.nan
+            prev = (
+                leg_medians(b["times"], steps)[2] / leg_medians(r["times"], steps)[2]
+                if b
+                else math.nan
+            )
+            print(
+                f"{r['rhythm']}: {target_line(s)} (baseline / prefetch median: all steps "
+                f"{ratio:.1f}, prev leg {prev:.1f})"
+            )
 
 
 def run(args: Any, path: Path, work: Path) -> None:
@@ -394,8 +424,8 @@ def run(args: Any, path: Path, work: Path) -> None:
         f"project: {n} frames of {project.frames.shape[1]}x{project.frames.shape[0]} "
         f"(stride {args.stride}), created and opened in {time.perf_counter() - t0:.1f} s"
     )
-    if args.start + args.steps >= n or args.start < 0:
-        raise SystemExit(f"--start {args.start} + --steps {args.steps} must fit in {n} frames")
+    if args.start + args.steps >= n or args.start - args.steps < 0:
+        raise SystemExit(f"--start {args.start} +- --steps {args.steps} must fit in {n} frames")
     pump(0.5)
     canvas = find_canvas(viewer)
     watch = PaintWatch(canvas)
@@ -408,7 +438,7 @@ def run(args: Any, path: Path, work: Path) -> None:
         if len(names) != len(results):
             print("warning: two sweeps' frames layers share a dask name (napari's chunk cache "
                   "may carry frames over)")  # fmt: skip
-        report(results)
+        report(results, args.steps)
         print(f"peak RSS {peak_rss_mb():.0f} MB (the whole run, torch and the model stack "
               "imported by the widget included)")  # fmt: skip
         if args.profile:
@@ -425,8 +455,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--fps", type=int, default=25)
     ap.add_argument("--stride", type=int, default=25, help="keep every stride-th frame")
     ap.add_argument("--size", type=size_arg, default=(480, 854), help="WxH of the recording")
-    ap.add_argument("--steps", type=int, default=40, help="Next steps, then as many Previous")
-    ap.add_argument("--start", type=int, default=10, help="the pool frame each sweep starts at")
+    ap.add_argument("--steps", type=int, default=25, help="steps of each leg (next, back, prev)")
+    ap.add_argument("--start", type=int, default=30, help="the pool frame each sweep starts at")
     ap.add_argument("--interval", type=float, default=0.3, help="seconds between key presses")
     ap.add_argument("--recording", type=Path, default=None, help="use this recording instead")
     ap.add_argument("--keep", type=Path, default=None, help="keep the recording and project here")
