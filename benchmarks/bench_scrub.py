@@ -19,8 +19,8 @@ frames layer (reading the chunk through ``_reader.lazy_frames``, hence the prefe
 dock widget's ``on_step`` refills the three overlays, and the canvas repaints. The step is
 **shown** when the canvas widget has handled a paint event that began after the key event was
 handled (Qt events are processed until then): the new frame's pixels are in the layer *and*
-on the screen, as far as the application can know (the GL driver may still be compositing;
-with Xvfb's software GL the paint is synchronous). Each step's time is split into *key*
+on the screen, as far as the application can know (the GL driver may still be compositing
+after it). Each step's time is split into *key*
 (the key event's handling: slicing, the read, the widget's overlays) and *draw* (the rest,
 up to the end of the paint).
 
@@ -49,11 +49,12 @@ is) and **baseline** (the plugin with no prefetcher, so every new frame is read 
 opens).
 
 For each sweep it prints the first step, then median, p95 and max of the rest (the three legs
-together), the median of each leg (its first step left out), the median key part, the on-demand reads
-(``FrameSource._read`` calls: frames the prefetcher did not hold, including those the source's
-own small cache answered), the peak of the prefetch store (sampled after each step) against its
-budget, the process's RSS and peak RSS, and the target check on the prefetch sweeps: steps
-after the first under 50 ms. ``--profile`` runs one more prefetch hold sweep under cProfile and
+together), the median of each leg (its first step left out), the median key part, the
+on-demand reads of each leg (``FrameSource._read`` calls: frames the prefetcher did not hold,
+including those the source's own small cache answered), the peak of the prefetch store (sampled
+after each step) against its budget, and the process's RSS after the sweep; then the run's peak
+RSS, and the target check on the prefetch sweeps: the p95 of the steps after the first under
+50 ms. ``--profile`` runs one more prefetch hold sweep under cProfile and
 prints where its time goes. The load averages are printed at the start and the end.
 """
 
