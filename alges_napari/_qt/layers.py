@@ -125,6 +125,7 @@ class ProjectLayers:
             metadata={"alges": "heat"},
         )
         self._undimmed: dict[Any, float] = {}  # overlay -> its opacity while the heat map shows
+        self._blank = {"prediction": True, "heat": True}  # the overlay holds its empty array
         self.annotation = viewer.add_labels(
             empty.copy(),
             name=ANNOTATION,
@@ -176,8 +177,18 @@ class ProjectLayers:
 
     def set_prediction(self, prediction: np.ndarray | None, heat: np.ndarray | None) -> None:
         """Show ``prediction`` (class ids) and ``heat`` (uint8) for the current frame."""
-        self.prediction.data = self._fit(prediction, IGNORE)
-        self.heat.data = self._fit(heat, 0)
+        self._set_overlay("prediction", self.prediction, prediction, IGNORE)
+        self._set_overlay("heat", self.heat, heat, 0)
+
+    def _set_overlay(self, name: str, layer: Any, array: np.ndarray | None, fill: int) -> None:
+        # New data costs napari a refresh and the canvas a texture upload, each time: at 854x480
+        # about a fifth of a step of the frame slider (benchmarks/bench_scrub.py). A frame with
+        # no prediction after one with none leaves the empty overlay as it is (neither layer is
+        # editable, so nothing else changes it).
+        if array is None and self._blank[name]:
+            return
+        layer.data = self._fit(array, fill)
+        self._blank[name] = array is None
 
     def set_annotation(self, mask: np.ndarray, baseline: bool = True) -> None:
         """Replace the annotation with a copy of ``mask``.

@@ -86,6 +86,36 @@ def test_show_fills_overlays_and_tracks_edits(layers) -> None:
         pl.set_annotation(np.zeros((10, 10), np.uint8))
 
 
+def test_an_empty_overlay_is_not_set_again_for_a_frame_without_one(layers) -> None:
+    # A frame with no prediction after one with none: no new data, no refresh (a step of the
+    # frame slider costs less); one with a prediction, and the next without, still clear it.
+    pl, viewer, frames = layers
+    sets = {"prediction": 0, "heat": 0}
+
+    def counter(name):
+        def count(_event) -> None:
+            sets[name] += 1
+
+        return count
+
+    pl.prediction.events.data.connect(counter("prediction"))
+    pl.heat.events.data.connect(counter("heat"))
+    empty = pl.prediction.data
+    pl.show(1, None, None, None)
+    pl.show(2, None, None, None)
+    assert sets == {"prediction": 0, "heat": 0} and pl.prediction.data is empty
+    truth = frames.ground_truth(3)
+    heat = np.full((64, 96), 7, np.uint8)
+    pl.show(3, None, truth, heat)
+    np.testing.assert_array_equal(pl.prediction.data, truth)
+    np.testing.assert_array_equal(pl.heat.data, heat)
+    pl.show(4, None, None, None)
+    assert (pl.prediction.data == IGNORE).all() and (pl.heat.data == 0).all()
+    assert sets == {"prediction": 2, "heat": 2}
+    pl.show(5, None, None, None)
+    assert sets == {"prediction": 2, "heat": 2}
+
+
 def test_undo_stays_within_the_frame_and_the_tool_is_kept(layers) -> None:
     pl, viewer, frames = layers
     layer = pl.annotation

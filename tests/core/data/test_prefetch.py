@@ -42,3 +42,64 @@ def test_neighbours_at_a_stride_are_exact_and_bounded(tmp_path) -> None:
     finally:
         fetch.close()
         src.close()
+
+
+def test_ahead_follows_the_direction_of_the_step_within_the_budget(tmp_path) -> None:
+    _write_video(tmp_path / "c.mp4", n=30)
+    src = VideoSource(tmp_path / "c.mp4")
+    one = 64 * 96 * 3
+    try:
+        fetch = NeighbourPrefetcher(src, radius=2, ahead=5, budget_bytes=100 * one)
+        try:
+            assert fetch.ahead == 5
+            assert fetch.wanted(10, 1) == [11, 9, 12, 8, 13, 14, 15]
+            assert fetch.wanted(10, -1) == [9, 11, 8, 12, 7, 6, 5]  # Previous: ahead is back
+            assert fetch.wanted(10, 4) == [14, 6, 18, 2, 22, 26]  # 30 is past the end
+            near, far = {11, 9, 12, 8}, {13, 14, 15}
+            assert fetch.due(10, 1, near | far) == []
+            assert fetch.due(10, 1, (near - {12}) | far) == [12]  # a near one: fetch now
+            assert fetch.due(10, 1, near | {13, 14}) == []  # one of three ahead missing: wait
+            assert fetch.due(10, 1, near | {13}) == [14, 15]  # two of three: fetch them
+        finally:
+            fetch.close()
+        # The neighbours behind and the one on screen take their room first: 6 frames leave 3.
+        small = NeighbourPrefetcher(src, radius=2, ahead=8, budget_bytes=6 * one)
+        try:
+            assert small.ahead == 3 and small.wanted(10, 1) == [11, 9, 12, 8, 13]
+        finally:
+            small.close()
+    finally:
+        src.close()
+
+
+def _scrub_forward(path, ahead, stride, steps):
+    """Frames decoded while show() steps forward one frame at a time, each step waiting for
+    its near neighbours (a viewer reading them); and the frames got, by index."""
+    src = VideoSource(path, stride=stride, cache_size=0)
+    fetch = NeighbourPrefetcher(src, radius=2, ahead=ahead, budget_bytes=64 << 20)
+    got = {}
+    try:
+        for i in range(steps):
+            fetch.show(i, 1)
+            near = [j for j in (i + 1, i + 2, i - 1, i - 2) if 0 <= j < len(src)]
+            assert _wait_for(fetch, near)
+            got.update({j: fetch.get(j) for j in near})
+        return src.decode_counts["decoded"], got
+    finally:
+        fetch.close()
+        src.close()
+
+
+def test_scrubbing_forward_decodes_each_gop_about_once(tmp_path) -> None:
+    # A keyframe every 40 frames, 1 frame in 5 kept: a GOP holds 8 pool frames. Asking for one
+    # new neighbour per step decodes from its keyframe on every step; asking ahead does not.
+    _write_video(tmp_path / "c.mp4", n=121, gop=40)
+    frames, keyframes = _sequential(tmp_path / "c.mp4")
+    assert keyframes == [0, 40, 80, 120]
+    ahead, got = _scrub_forward(tmp_path / "c.mp4", ahead=8, stride=5, steps=20)
+    near_only, got_near = _scrub_forward(tmp_path / "c.mp4", ahead=2, stride=5, steps=20)
+    for j, frame in {**got, **got_near}.items():
+        np.testing.assert_array_equal(frame, frames[5 * j])  # exact either way
+    spanned = 5 * 21 + 1  # the steps reach pool frame 21: video frames 0..105
+    assert ahead <= 1.5 * spanned
+    assert near_only > 2 * ahead
