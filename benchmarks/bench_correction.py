@@ -162,6 +162,10 @@ Done, grid, prediction and intervals as (e) and (f). With ``--grabcut`` the last
 and (h)/(e) printed before it; without it, (f)/(e) as before. Decision rule: GrabCut is kept
 in the app's measured toolset if (g) needs fewer actions than (f) (pooled (g)/(e) below
 (f)/(e)); the target stays (g)/(e) <= 0.5, and an upper bound above it is said plainly.
+Result on all 76 ``val_seg`` frames (2026-12-02, the model re-made by
+``make_correction_model.py``, val Dice 0.294): (e) 4,124 actions, (f) 3,962, (g) 3,761, (h)
+3,783; ``actions ratio (app tools / napari tools): 0.912 [0.856, 0.957]``: not met; GrabCut is
+kept ((g) < (f)). Output: ``docs/correction/grabcut_val76.txt``.
 
 Prints, per data tree and pooled over them, the starting agreement, per-setting totals over all
 unlabelled frames with the frames that needed the brush, the ratios (b)/(a), (c)/(a) and (d)/(a)
