@@ -113,19 +113,19 @@ def test_holding_space_pans_instead_of_painting(project_widget, qtbot) -> None:
     index = widget.project.frames.index_of(widget.current_key)
     canvas = _canvas(viewer)
     before = np.array(layer.data)
-    assert not viewer.camera.mouse_pan
+    assert not viewer.scene.camera.mouse_pan
     qtbot.keyPress(canvas, Qt.Key.Key_Space)
-    assert tool.panning and layer.mouse_pan and viewer.camera.mouse_pan
+    assert tool.panning and layer.mouse_pan and viewer.scene.camera.mouse_pan
     _gesture(layer, [(index, 30, 40), (index, 30, 60)])  # the tool's callback paints nothing
     viewer.window.show()  # vispy's camera moves on a canvas that is on screen
     qtbot.waitExposed(canvas)
     qtbot.wait(100)  # the canvas's first draw sets up the camera's transforms
-    center = viewer.camera.center
+    center = viewer.scene.camera.center
     _drag(canvas, (200, 200), (260, 240))  # a real drag: napari pans the camera
-    qtbot.waitUntil(lambda: viewer.camera.center != center, timeout=5_000)
+    qtbot.waitUntil(lambda: viewer.scene.camera.center != center, timeout=5_000)
     np.testing.assert_array_equal(layer.data, before)
     qtbot.keyRelease(canvas, Qt.Key.Key_Space)
-    assert not tool.panning and not viewer.camera.mouse_pan and tool.enabled
+    assert not tool.panning and not viewer.scene.camera.mouse_pan and tool.enabled
     _gesture(layer, [(index, 30, 40)])
     assert (layer.data != before).any()  # painting again
 

@@ -67,7 +67,7 @@ def test_the_window_grows_to_a_usable_size_and_the_frame_is_fitted(
     viewer.window.add_dock_widget(widget, name="ALGES Active Learning")
     assert widget.create_project(str(sample_tree), str(tmp_path / "p"), **TINY) is not None
     qtbot.wait(120)  # the second fit, after Qt has laid the window out
-    zoom, center = viewer.camera.zoom, tuple(viewer.camera.center)
+    zoom, center = viewer.scene.camera.zoom, tuple(viewer.scene.camera.center)
     viewer.reset_view(margin=MARGIN)
-    assert viewer.camera.zoom == pytest.approx(zoom) and tuple(viewer.camera.center) == center
+    assert viewer.scene.camera.zoom == pytest.approx(zoom) and tuple(viewer.scene.camera.center) == center
     widget.shutdown()
