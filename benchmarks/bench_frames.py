@@ -18,26 +18,17 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_recording, beside this file
+from bench_recording import rss_mb  # noqa: E402
+
 H, W = 480, 854
-
-
-def rss_mb() -> float:
-    """Resident memory of this process in MB (Linux /proc, else psutil)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    import psutil
-
-    return psutil.Process().memory_info().rss / 2**20
 
 
 def _frame(i: int, noise: np.ndarray) -> np.ndarray:

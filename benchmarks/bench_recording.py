@@ -54,15 +54,31 @@ def load_avg() -> str:
     return " ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
-def peak_rss_mb() -> float:
-    """The process's peak resident set since the last :func:`reset_peak` (VmHWM), in MB."""
+def status_mb(field: str) -> float | None:
+    """A memory field of ``/proc/self/status`` (``"VmRSS"``, ``"VmHWM"``) in MB; None off Linux."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return None
+
+
+def peak_rss_mb() -> float:
+    """The process's peak resident set since the last :func:`reset_peak` (VmHWM), in MB."""
+    peak = status_mb("VmHWM")
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 if peak is None else peak
+
+
+def rss_mb() -> float:
+    """The process's resident set now (VmRSS), in MB (psutil where there is no /proc)."""
+    now = status_mb("VmRSS")
+    if now is None:
+        import psutil
+
+        now = psutil.Process().memory_info().rss / 2**20
+    return now
 
 
 def reset_peak() -> bool:

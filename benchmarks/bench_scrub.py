@@ -75,7 +75,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_recording, beside this file
 
-from bench_recording import load_avg, make_recording, peak_rss_mb, size_arg  # noqa: E402
+from bench_recording import load_avg, make_recording, peak_rss_mb, rss_mb, size_arg  # noqa: E402
 
 #: The issue's target for every step after the first, in milliseconds.
 TARGET_MS = 50.0
@@ -136,17 +136,6 @@ def target_line(stats: dict[str, float], target_ms: float = TARGET_MS) -> str:
         f"steps after the first: median {stats['median']:.0f} ms, p95 {stats['p95']:.0f} ms, "
         f"target < {target_ms:.0f} ms: {'met' if met else 'not met'}"
     )
-
-
-def rss_mb() -> float:
-    """The process's resident set now (VmRSS), in MB; nan where /proc is not there."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return math.nan
 
 
 # ------------------------------------------------------------------ the viewer side

@@ -61,6 +61,23 @@ class OneStrategy(argparse.Action):
         setattr(namespace, self.dest, values)
 
 
+def add_query_size(parser: argparse.ArgumentParser, help: str) -> None:
+    """Add ``--query-size N`` (``--query``, its earlier spelling, still works) to ``parser``.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The command's parser; the value lands in ``args.query_size`` (the field name of
+        ``RoundConfig`` and ``SimulationConfig``, so :func:`fields_from` finds it).
+    help : str
+        The option's help text, which says what the frames are for in this command.
+    """
+    parser.add_argument(
+        "--query-size", "--query", dest="query_size", type=int, default=10, metavar="N",
+        help=help,
+    )  # fmt: skip
+
+
 def add_device(parser: argparse.ArgumentParser) -> None:
     """Add ``--device`` and ``--engine``."""
     parser.add_argument(

@@ -12,6 +12,7 @@ from alges_napari.cli.common import (
     EXIT_OK,
     Bars,
     add_device,
+    add_query_size,
     fields_from,
     graceful_interrupt,
     say,
@@ -77,15 +78,7 @@ def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
         f"(default: {' '.join(DEFAULT_STRATEGIES)})",
     )
     p.add_argument("--init", type=int, default=50, help="initial labelled frames (default 50)")
-    p.add_argument(
-        "--query-size",
-        "--query",
-        dest="query_size",
-        type=int,
-        default=10,
-        metavar="N",
-        help="frames added per round (default 10)",
-    )
+    add_query_size(p, "frames added per round (default 10)")
     p.add_argument("--rounds", type=int, default=30, help="acquisition rounds (default 30)")
     p.add_argument("--repeats", type=int, default=3, help="repeats, seeds SEED..SEED+n-1 (3)")
     p.add_argument("--epochs", type=int, default=25, help="training epochs per round (25)")

@@ -15,6 +15,7 @@ from alges_napari.cli.common import (
     Bars,
     OneStrategy,
     add_device,
+    add_query_size,
     fields_from,
     graceful_interrupt,
     say,
@@ -167,15 +168,7 @@ def _round_options(p: argparse.ArgumentParser, training: bool) -> None:
         metavar="NAME",
         help=f"selection strategy, one per run ({DEFAULT_STRATEGY})",
     )
-    p.add_argument(
-        "--query-size",
-        "--query",
-        dest="query_size",
-        type=int,
-        default=10,
-        metavar="N",
-        help="frames to queue (10)",
-    )
+    add_query_size(p, "frames to queue (10)")
     p.add_argument(
         "--candidates",
         type=int,
