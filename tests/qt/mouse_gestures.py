@@ -1,5 +1,6 @@
-"""Mouse gestures sent to a napari layer's own callbacks, as napari's canvas sends them
-(shared by the superpixel tool tests)."""
+"""Mouse gestures for the correction tools' tests: sent to a napari layer's own callbacks, as
+napari's canvas sends them (:func:`gesture`), or as Qt mouse events on a widget, as a user's
+mouse sends them (:func:`send_mouse`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ from napari.utils.interactions import (
     mouse_press_callbacks,
     mouse_release_callbacks,
 )
+from qtpy.QtCore import QPointF, Qt
+from qtpy.QtGui import QMouseEvent
+from qtpy.QtWidgets import QApplication
 
 
 class Persisted:
@@ -40,3 +44,13 @@ def gesture(layer, points, modifiers=()) -> None:
     for p in points[1:]:
         mouse_move_callbacks(layer, mouse_event("mouse_move", p, modifiers, dragging=True))
     mouse_release_callbacks(layer, mouse_event("mouse_release", points[-1], modifiers))
+
+
+def send_mouse(widget, kind, pos, button, buttons) -> None:
+    """One Qt mouse event of ``kind`` (a ``QEvent.Type``) on ``widget`` at widget position ``pos``."""
+    point = QPointF(*pos)
+    event = QMouseEvent(
+        kind, point, QPointF(widget.mapToGlobal(point.toPoint())), button, buttons,
+        Qt.KeyboardModifier.NoModifier,
+    )  # fmt: skip
+    QApplication.sendEvent(widget, event)

@@ -9,8 +9,7 @@ from napari.components import ViewerModel
 from napari.layers import Image, Labels, Points, Shapes, Surface, Tracks, Vectors
 from napari.utils.key_bindings import coerce_keybinding
 from napari.utils.shortcuts import default_shortcuts
-from qtpy.QtCore import QEvent, QPointF, Qt
-from qtpy.QtGui import QMouseEvent
+from qtpy.QtCore import QEvent, Qt
 from qtpy.QtWidgets import QApplication, QMenu, QMenuBar
 from skimage.segmentation import find_boundaries, slic
 
@@ -20,6 +19,7 @@ from alges_napari._qt.propagate_actions import PROPAGATE_KEY
 from alges_napari._qt.superpixel_overlay import TAG
 from alges_napari._qt.superpixel_tool import COARSENESS_KEY
 from alges_napari.core.acquire.queue import QueueEntry
+from tests.qt.mouse_gestures import send_mouse
 from tests.qt.test_propagate_panel import accept_truth
 from tests.qt.test_superpixel_tool import _gesture, _ready_tool
 
@@ -89,21 +89,12 @@ def test_the_overlay_shows_the_boundaries_of_the_superpixels_a_click_paints(
 
 def _drag(widget, start, end) -> None:
     """A left-button drag on ``widget`` made of Qt mouse events (press, moves, release)."""
-
-    def send(kind, pos, button, buttons) -> None:
-        point = QPointF(*pos)
-        event = QMouseEvent(
-            kind, point, QPointF(widget.mapToGlobal(point.toPoint())), button, buttons,
-            Qt.KeyboardModifier.NoModifier,
-        )  # fmt: skip
-        QApplication.sendEvent(widget, event)
-
     left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
-    send(QEvent.Type.MouseButtonPress, start, left, left)
+    send_mouse(widget, QEvent.Type.MouseButtonPress, start, left, left)
     for t in np.linspace(0.2, 1.0, 5):
         point = tuple(a + t * (b - a) for a, b in zip(start, end, strict=True))
-        send(QEvent.Type.MouseMove, point, none, left)
-    send(QEvent.Type.MouseButtonRelease, end, left, none)
+        send_mouse(widget, QEvent.Type.MouseMove, point, none, left)
+    send_mouse(widget, QEvent.Type.MouseButtonRelease, end, left, none)
 
 
 def test_holding_space_pans_instead_of_painting(project_widget, qtbot) -> None:

@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import numpy as np
 from napari.layers import Shapes
-from qtpy.QtCore import QEvent, QPointF, Qt
-from qtpy.QtGui import QMouseEvent
-from qtpy.QtWidgets import QApplication
+from qtpy.QtCore import QEvent, Qt
 from scipy import ndimage
 
 from alges_napari._qt.box_preview import TAG
 from alges_napari._qt.grabcut_tool import GrabCutTool
 from alges_napari.core.data.classes import IGNORE_INDEX as IGNORE
 from alges_napari.core.data.grabcut import clip_box, grabcut_box, grabcut_refine
-from tests.qt.mouse_gestures import gesture
+from tests.qt.mouse_gestures import gesture, send_mouse
 
 
 def test_a_box_drag_paints_the_grabcut_object_in_one_undo_step(project_widget, qtbot) -> None:
@@ -85,16 +83,6 @@ def test_grabcut_and_superpixel_modes_exclude_each_other_and_napari_tools_win(
 # ---------------------------------------------------------------- the box drawn, Space to pan
 
 
-def _send(canvas, kind, pos, button, buttons) -> None:
-    """One Qt mouse event on the canvas at widget position ``pos``."""
-    point = QPointF(*pos)
-    event = QMouseEvent(
-        kind, point, QPointF(canvas.mapToGlobal(point.toPoint())), button, buttons,
-        Qt.KeyboardModifier.NoModifier,
-    )  # fmt: skip
-    QApplication.sendEvent(canvas, event)
-
-
 def _press_and_move(canvas, start, end, qtbot, steps: int = 4) -> None:
     """Press the left button at ``start`` and move to ``end`` (no release).
 
@@ -102,15 +90,15 @@ def _press_and_move(canvas, start, end, qtbot, steps: int = 4) -> None:
     last included, reaches the layer as a user's slower moves do.
     """
     left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
-    _send(canvas, QEvent.Type.MouseButtonPress, start, left, left)
+    send_mouse(canvas, QEvent.Type.MouseButtonPress, start, left, left)
     for t in np.linspace(1.0 / steps, 1.0, steps):
         point = tuple(a + t * (b - a) for a, b in zip(start, end, strict=True))
-        _send(canvas, QEvent.Type.MouseMove, point, none, left)
+        send_mouse(canvas, QEvent.Type.MouseMove, point, none, left)
         qtbot.wait(20)
 
 
 def _release(canvas, end) -> None:
-    _send(canvas, QEvent.Type.MouseButtonRelease, end, Qt.MouseButton.LeftButton,
+    send_mouse(canvas, QEvent.Type.MouseButtonRelease, end, Qt.MouseButton.LeftButton,
           Qt.MouseButton.NoButton)  # fmt: skip
 
 
