@@ -132,7 +132,8 @@ class GrabCutTool(LayerMode):
             show_info("ALGES: the selected label is 'not labelled': pick a class to refine")
             return 0
         labels = np.asarray(layer.data)
-        if not (labels == cls).any():
+        was = labels == cls
+        if not was.any():
             show_info(
                 f"ALGES: class {cls} has no pixel on this frame: paint it roughly (or start "
                 "from the prediction), then Refine edges moves its edges onto the image's"
@@ -143,7 +144,6 @@ class GrabCutTool(LayerMode):
         except AlgesError as err:
             show_info(f"ALGES: {err}")
             return 0
-        was = labels == cls
         gained, lost = region & ~was, was & ~region
         n = int(np.count_nonzero(gained) + np.count_nonzero(lost))
         if n == 0:
