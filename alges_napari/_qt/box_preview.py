@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from alges_napari._qt.overlay_layer import add_overlay, remove_overlay
+
 #: The preview's layer name and its ``metadata["alges"]`` tag.
 PREVIEW = "ALGES GrabCut box"
 TAG = "grabcut-box"
@@ -55,17 +57,19 @@ class BoxPreview:
             return
         self.remove()  # one the user took out of the viewer: a fresh one, watched once
         viewer = self.viewer
-        active = viewer.layers.selection.active
-        self.layer = viewer.add_shapes(
-            ndim=2,
-            name=PREVIEW,
-            scale=tuple(self.annotation.scale)[-2:],
-            translate=tuple(self.annotation.translate)[-2:],
-            edge_color=COLOUR,
-            face_color="transparent",
-            metadata={"alges": TAG},
+        self.layer = add_overlay(
+            viewer,
+            self.annotation,
+            lambda: viewer.add_shapes(
+                ndim=2,
+                name=PREVIEW,
+                scale=tuple(self.annotation.scale)[-2:],
+                translate=tuple(self.annotation.translate)[-2:],
+                edge_color=COLOUR,
+                face_color="transparent",
+                metadata={"alges": TAG},
+            ),
         )
-        viewer.layers.selection.active = self.annotation if active is None else active
         viewer.layers.selection.events.active.connect(self._keep_annotation_active)
 
     def _keep_annotation_active(self, *_: Any) -> None:
@@ -105,5 +109,4 @@ class BoxPreview:
         if layer is None:
             return
         self.viewer.layers.selection.events.active.disconnect(self._keep_annotation_active)
-        if layer in self.viewer.layers:
-            self.viewer.layers.remove(layer)
+        remove_overlay(self.viewer, layer)

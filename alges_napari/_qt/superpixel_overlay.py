@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 from napari.utils.colormaps import Colormap
 
+from alges_napari._qt.overlay_layer import add_overlay, remove_overlay
+
 #: The overlay's layer name and its ``metadata["alges"]`` tag.
 OVERLAY = "ALGES superpixel boundaries"
 TAG = "superpixel-boundaries"
@@ -70,24 +72,22 @@ class BoundaryOverlay:
         self._add(data)
 
     def _add(self, data: np.ndarray) -> None:
-        viewer, annotation = self.viewer, self.tool.layer
-        active = viewer.layers.selection.active
-        self.layer = viewer.add_image(
-            data,
-            name=OVERLAY,
-            colormap=self._colormap,
-            contrast_limits=(0, 1),
-            opacity=OPACITY,
-            blending="translucent",
-            interpolation2d="nearest",
-            metadata={"alges": TAG},
+        self.layer = add_overlay(
+            self.viewer,
+            self.tool.layer,
+            lambda: self.viewer.add_image(
+                data,
+                name=OVERLAY,
+                colormap=self._colormap,
+                contrast_limits=(0, 1),
+                opacity=OPACITY,
+                blending="translucent",
+                interpolation2d="nearest",
+                metadata={"alges": TAG},
+            ),
         )
-        # napari selects a new layer: give the selection back (superpixel clicks, the brush
-        # and the shortcuts follow the active layer).
-        viewer.layers.selection.active = annotation if active is None else active
 
     def remove(self) -> None:
         """Take the overlay out of the viewer (also when the user already removed it)."""
         layer, self.layer = self.layer, None
-        if layer is not None and layer in self.viewer.layers:
-            self.viewer.layers.remove(layer)
+        remove_overlay(self.viewer, layer)
