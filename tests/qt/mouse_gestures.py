@@ -1,6 +1,6 @@
 """Mouse gestures for the correction tools' tests: sent to a napari layer's own callbacks, as
 napari's canvas sends them (:func:`gesture`), or as Qt mouse events on a widget, as a user's
-mouse sends them (:func:`send_mouse`)."""
+mouse sends them (:func:`send_mouse`); and the check that a mode gave napari its pan key back."""
 
 from __future__ import annotations
 
@@ -54,3 +54,14 @@ def send_mouse(widget, kind, pos, button, buttons) -> None:
         Qt.KeyboardModifier.NoModifier,
     )  # fmt: skip
     QApplication.sendEvent(widget, event)
+
+
+def assert_napari_space_back(layer, tool, canvas, qtbot) -> None:
+    """Switch ``tool``'s mode off by picking napari's brush; then the layer's keymap holds no
+    Space of ours, and napari's own Space pans (pan/zoom while held, the brush after)."""
+    layer.mode = "paint"
+    assert not tool.enabled and all(str(k) != "Space" for k in layer.keymap)
+    qtbot.keyPress(canvas, Qt.Key.Key_Space)
+    assert layer.mode == "pan_zoom"
+    qtbot.keyRelease(canvas, Qt.Key.Key_Space)
+    assert layer.mode == "paint"

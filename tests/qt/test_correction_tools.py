@@ -19,7 +19,7 @@ from alges_napari._qt.propagate_actions import PROPAGATE_KEY
 from alges_napari._qt.superpixel_overlay import TAG
 from alges_napari._qt.superpixel_tool import COARSENESS_KEY
 from alges_napari.core.acquire.queue import QueueEntry
-from tests.qt.mouse_gestures import send_mouse
+from tests.qt.mouse_gestures import assert_napari_space_back, send_mouse
 from tests.qt.test_propagate_panel import accept_truth
 from tests.qt.test_superpixel_tool import _gesture, _ready_tool
 
@@ -120,13 +120,7 @@ def test_holding_space_pans_instead_of_painting(project_widget, qtbot) -> None:
     _gesture(layer, [(index, 30, 40)])
     assert (layer.data != before).any()  # painting again
 
-    # The mode off: the layer's keymap is napari's again, and napari's own Space works.
-    layer.mode = "paint"
-    assert not tool.enabled and all(str(k) != "Space" for k in layer.keymap)
-    qtbot.keyPress(canvas, Qt.Key.Key_Space)
-    assert layer.mode == "pan_zoom"
-    qtbot.keyRelease(canvas, Qt.Key.Key_Space)
-    assert layer.mode == "paint"
+    assert_napari_space_back(layer, tool, canvas, qtbot)  # the mode off
 
 
 def _napari_keys() -> set[str]:

@@ -13,7 +13,7 @@ from alges_napari._qt.box_preview import TAG
 from alges_napari._qt.grabcut_tool import GrabCutTool
 from alges_napari.core.data.classes import IGNORE_INDEX as IGNORE
 from alges_napari.core.data.grabcut import clip_box, grabcut_box, grabcut_refine
-from tests.qt.mouse_gestures import gesture, send_mouse
+from tests.qt.mouse_gestures import assert_napari_space_back, gesture, send_mouse
 
 
 def test_a_box_drag_paints_the_grabcut_object_in_one_undo_step(project_widget, qtbot) -> None:
@@ -238,13 +238,7 @@ def test_holding_space_pans_instead_of_boxing(project_widget, qtbot, messages) -
     else:
         assert any("GrabCut found no object in the box" in m for m in messages)
 
-    # the mode off: the layer's keymap is napari's again, and napari's own Space works
-    layer.mode = "paint"
-    assert not tool.enabled and all(str(k) != "Space" for k in layer.keymap)
-    qtbot.keyPress(canvas, Qt.Key.Key_Space)
-    assert layer.mode == "pan_zoom"
-    qtbot.keyRelease(canvas, Qt.Key.Key_Space)
-    assert layer.mode == "paint"
+    assert_napari_space_back(layer, tool, canvas, qtbot)  # the mode off
 
 
 # ---------------------------------------------------------------- Refine edges
