@@ -96,7 +96,8 @@ def lazy_frames(source: FrameSource, prefetcher: Any = None) -> Any:
     With ``prefetcher`` (a :class:`~alges_napari.core.data.frames.prefetch.NeighbourPrefetcher`
     over ``source``), a frame it already holds is served from memory, and every read tells it
     which frame is on screen and the step just taken, so the frames one and two steps either
-    side are decoded in the background before the slider gets there.
+    side are decoded in the background before the slider gets there; a frame read on demand
+    is kept there too, so the layer can run with napari's chunk cache off (``cache=False``).
     """
     import dask.array as da
 
@@ -110,6 +111,7 @@ def lazy_frames(source: FrameSource, prefetcher: Any = None) -> Any:
         frame = prefetcher.get(i)
         if frame is None:
             frame = source[i]
+            prefetcher.keep(i, frame)
         step = i - last[0] if last[0] is not None and i != last[0] else 1
         last[0] = i
         prefetcher.show(i, step)

@@ -102,6 +102,10 @@ class ProjectLayers:
             lazy_frames(frames, self.prefetcher),
             name=label,
             rgb=True,
+            # The prefetcher holds a video's recent frames within its budget; napari's own
+            # chunk cache would hold them a second time, outside any budget, and costs time
+            # on every step.
+            cache=not video,
             axis_labels=FRAME_AXES,
             metadata={"alges": "frames"},
         )

@@ -37,6 +37,9 @@ def test_stepping_the_slider_reads_prefetched_frames(make_napari_viewer, tmp_pat
         assert reads == []
         np.testing.assert_array_equal(np.asarray(layers.frames.data[40 // 3]), truth[39])
         assert reads == [13]  # a jump far away is read on demand, exactly
+        layers.go_to(14)
+        np.testing.assert_array_equal(np.asarray(layers.frames.data[13]), truth[39])
+        assert reads == [13]  # and kept: the step back to it reads nothing
     finally:
         layers.remove()
     assert fetch.held_bytes == 0  # closed with the layers

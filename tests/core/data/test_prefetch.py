@@ -103,3 +103,22 @@ def test_scrubbing_forward_decodes_each_gop_about_once(tmp_path) -> None:
     spanned = 5 * 21 + 1  # the steps reach pool frame 21: video frames 0..105
     assert ahead <= 1.5 * spanned
     assert near_only > 2 * ahead
+
+
+def test_a_frame_read_on_demand_is_kept_within_the_budget(tmp_path) -> None:
+    _write_video(tmp_path / "c.mp4", n=12)
+    frames, _ = _sequential(tmp_path / "c.mp4")
+    src = VideoSource(tmp_path / "c.mp4")
+    one = frames[0].nbytes
+    fetch = NeighbourPrefetcher(src, radius=1, ahead=1, budget_bytes=2 * one)
+    try:
+        fetch.keep(5, frames[5])
+        np.testing.assert_array_equal(fetch.get(5), frames[5])
+        fetch.keep(6, frames[6])
+        fetch.keep(7, frames[7])  # over the budget: the least recently used goes
+        assert fetch.get(5) is None
+        np.testing.assert_array_equal(fetch.get(7), frames[7])
+        assert fetch.held_bytes == 2 * one
+    finally:
+        fetch.close()
+        src.close()

@@ -110,6 +110,15 @@ class NeighbourPrefetcher:
                 self._store.move_to_end(int(index))
             return frame
 
+    def keep(self, index: int, frame: np.ndarray) -> None:
+        """Hold ``frame``, which the viewer read itself, as frame ``index``.
+
+        A frame read on demand is the one on screen; kept here, a step back to it is served
+        from memory like a prefetched one. This lets the viewer's layer run without napari's
+        own chunk cache, so each frame is held once, inside this store's budget.
+        """
+        self._put(int(index), np.asarray(frame))
+
     @property
     def held_bytes(self) -> int:
         """Bytes of decoded frames held now (never above ``budget_bytes``)."""
