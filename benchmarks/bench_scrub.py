@@ -31,8 +31,9 @@ then steps in three legs of ``--steps`` steps each, as a user looking for a mome
 
 - **next**: Next over frames not seen yet (the random-access decoder only moves forward: at a
   stride inside one GOP it decodes the frames between, not the GOP from its keyframe);
-- **back**: Previous back over the frames just seen, to ``--start`` (napari's chunk cache and
-  the source's small frame cache serve those whatever the prefetcher does);
+- **back**: Previous back over the frames just seen, to ``--start`` (with the prefetcher, its
+  store serves those, as it keeps every frame read on demand and the layer runs without
+  napari's chunk cache; without it, napari's chunk cache and the source's small frame cache);
 - **prev**: Previous on, over frames not seen yet (each one a seek to its keyframe and a decode
   up to it, read on demand: the case the prefetcher is for).
 

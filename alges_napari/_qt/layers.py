@@ -105,7 +105,7 @@ class ProjectLayers:
             # The prefetcher holds a video's recent frames within its budget; napari's own
             # chunk cache would hold them a second time, outside any budget, and costs time
             # on every step.
-            cache=not video,
+            cache=self.prefetcher is None,
             axis_labels=FRAME_AXES,
             metadata={"alges": "frames"},
         )
