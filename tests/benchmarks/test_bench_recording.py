@@ -1,0 +1,52 @@
+"""The model stack floor of benchmarks/bench_recording.py, measured in a fresh child process."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_recording.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_recording", _PATH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
+def test_the_floor_child_reports_every_stage_of_the_stack(bench) -> None:
+    floor = bench.run_stack_floor((32, 64), steps=2)
+    stages = [row["stage"] for row in floor["stages"]]
+    assert stages == [
+        "python", "import torch", "import smp (the product's model module)", "model built",
+        "training steps: 2", "one scoring batch (8 frames, no_grad)",
+    ]  # fmt: skip
+    for row in floor["stages"]:
+        assert set(row) == {"stage", "VmRSS", "RssAnon", "RssFile", "VmHWM"}
+        assert row["RssAnon"] + row["RssFile"] <= row["VmRSS"] + 1  # shmem is the rest
+        assert row["VmRSS"] <= row["VmHWM"] + 1e-6
+    peaks = [row["VmHWM"] for row in floor["stages"]]
+    assert peaks == sorted(peaks)  # the peak so far never falls
+    # torch and its libraries are well over 100 MB resident; the bare interpreter is not.
+    assert floor["stages"][1]["VmRSS"] - floor["stages"][0]["VmRSS"] > 100
+    assert math.isfinite(floor["step_s"]) and floor["step_s"] > 0
+    assert floor["mallopt"] is None  # not asked for
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+def test_the_malloc_thresholds_are_set_in_the_child_only(bench) -> None:
+    floor = bench.run_stack_floor((32, 64), steps=1, malloc_mb=1)
+    assert floor["mallopt"] is True
+    assert [row["stage"] for row in floor["stages"]][-2] == "training steps: 1"
+
+
+def test_the_floor_prints_one_line_per_stage(bench) -> None:
+    floor = {"stages": [{"stage": "a", "VmRSS": 10.4, "VmHWM": 12.0}], "step_s": 0.25}
+    assert bench.format_floor(floor) == "  a: VmRSS 10, VmHWM 12 MB\n  median training step 250 ms"
