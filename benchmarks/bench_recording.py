@@ -28,9 +28,9 @@ prints, in one run:
   ratios against the forward alone;
 - the **model stack floor**: in a fresh child process (``--stack-only``), the memory of the
   model stack alone, with no project, frame or pool: after ``import torch``, after importing
-  the product's model module (segmentation-models-pytorch, timm, torchvision), after building
-  the rounds' model (``ModelSpec``/``build_model``: Unet, ResNet-18, the recording's 13
-  classes), after ``--floor-steps`` training steps of the product's loop (``iter_train``, the
+  segmentation-models-pytorch (with timm and torchvision) and the product's model module,
+  after building the rounds' model (``ModelSpec``/``build_model``: Unet, ResNet-18, the
+  recording's 13 classes), after ``--floor-steps`` training steps of the product's loop (``iter_train``, the
   rounds' batch of 4 at the model's input) and after one scoring-batch forward (8 frames,
   ``no_grad``). Each stage prints VmRSS, RssAnon (heap and tensors), RssFile (mapped
   libraries) and VmHWM (the peak so far), and the rounds' peaks are printed above it: what a
@@ -281,11 +281,15 @@ def stack_floor(input_size: tuple[int, int], steps: int, classes: int = 13) -> d
 
     torch.set_num_threads(1)
     mark("import torch")
+    # The product imports smp when it first builds a model; imported here, apart, so that
+    # this stage is the library (smp, timm, torchvision) and the next one the model alone.
+    import segmentation_models_pytorch  # noqa: F401
+
     from alges_napari.core.learn.config import TrainConfig
     from alges_napari.core.learn.model import ModelSpec, build_model, preprocess
     from alges_napari.core.learn.train import iter_train, make_samples
 
-    mark("import smp (the product's model module)")
+    mark("import smp")
     h, w = input_size
     spec = ModelSpec(num_classes=classes, input_size=(h, w))
     model = build_model(spec.arch, spec.encoder, num_classes=spec.num_classes)

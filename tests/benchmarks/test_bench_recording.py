@@ -25,7 +25,7 @@ def test_the_floor_child_reports_every_stage_of_the_stack(bench) -> None:
     floor = bench.run_stack_floor((32, 64), steps=2)
     stages = [row["stage"] for row in floor["stages"]]
     assert stages == [
-        "python", "import torch", "import smp (the product's model module)", "model built",
+        "python", "import torch", "import smp", "model built",
         "training steps: 2", "one scoring batch (8 frames, no_grad)",
     ]  # fmt: skip
     for row in floor["stages"]:
