@@ -50,3 +50,9 @@ def test_the_malloc_thresholds_are_set_in_the_child_only(bench) -> None:
 def test_the_floor_prints_one_line_per_stage(bench) -> None:
     floor = {"stages": [{"stage": "a", "VmRSS": 10.4, "VmHWM": 12.0}], "step_s": 0.25}
     assert bench.format_floor(floor) == "  a: VmRSS 10, VmHWM 12 MB\n  median training step 250 ms"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_trim")
+def test_the_trim_experiment_times_its_call(bench) -> None:
+    spent = bench.trim_free_memory()
+    assert spent is not None and 0 <= spent < 5
