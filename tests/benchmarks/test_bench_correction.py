@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -10,16 +9,7 @@ import pytest
 
 from tests.core.data.disc_frames import disc_frame
 
-_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_correction.py"
-
-
-@pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("bench_correction", _PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
+BENCHMARK = "bench_correction"
 
 def _frame() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """40 x 40: class 1 on rows 10-19 (a 10 x 40 band), class 0 elsewhere; predicted all 0.

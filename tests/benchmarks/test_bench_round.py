@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from alges_napari.core.progress import Progress
 
-_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_round.py"
-
-
-@pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("bench_round", _PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
+BENCHMARK = "bench_round"
 
 def test_pixel_agreement_counts_labelled_pixels_only(bench) -> None:
     truth = np.array([[0, 1, 255], [2, 2, 255]], np.uint8)

@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
-from pathlib import Path
 
 import pytest
 
-_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_scrub.py"
-
-
-@pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("bench_scrub", _PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
+BENCHMARK = "bench_scrub"
 
 def test_the_first_step_is_apart_from_the_rest(bench) -> None:
     # The rest: 10, 20, ..., 100 ms. Linear interpolation: the median halfway between 50 and

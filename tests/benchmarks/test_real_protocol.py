@@ -3,25 +3,12 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "real_protocol.py"
-
-
-@pytest.fixture(scope="module")
-def proto():
-    spec = importlib.util.spec_from_file_location("real_protocol", _PATH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["real_protocol"] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
-    yield module
-    sys.modules.pop("real_protocol", None)
-
+BENCHMARK = "real_protocol"
 
 def _line(frames, size, step, mean, dice, seed=900, s_per_step=2.0, partial=False) -> str:
     run = (f"frames={frames} size={size} steps=2400 dice=1.0 lr=0.001 bs=8 enc=resnet18 "
@@ -53,15 +40,15 @@ def _write(tmp_path, lines) -> Path:
     return path
 
 
-def test_rule_1_waits_for_every_size_then_prefers_more_classes(proto, tmp_path) -> None:
+def test_rule_1_waits_for_every_size_then_prefers_more_classes(bench, tmp_path) -> None:
     small = _full(SMALL, (0.2, 0.3, 0.35, 0.40), [0.9, 0.1, 0.1, 0.0, 0.4, 0.8, 0.8])
     partial = _full(LARGE, (0.2, 0.3), None)[:2]
-    plan = proto.make_plan(proto.read_calibration(_write(tmp_path, small + partial)))
+    plan = bench.make_plan(bench.read_calibration(_write(tmp_path, small + partial)))
     assert plan.size is None
     assert any("192x320 has not reached 2400" in m for m in plan.missing)
 
     large = _full(LARGE, (0.2, 0.3, 0.40, 0.45), [0.9, 0.25, 0.1, 0.0, 0.4, 0.8, 0.8])
-    plan = proto.make_plan(proto.read_calibration(_write(tmp_path, small + large)))
+    plan = bench.make_plan(bench.read_calibration(_write(tmp_path, small + large)))
     assert plan.learnt == {(128, 224): (4, 5, 6), (192, 320): (1, 4, 5, 6)}
     assert plan.size == (192, 320)
     assert any("[2, 3]" in n for n in plan.notes)  # learnt nowhere: named
@@ -69,25 +56,25 @@ def test_rule_1_waits_for_every_size_then_prefers_more_classes(proto, tmp_path) 
     assert plan.steps == 2400 and plan.full_value == pytest.approx(0.45)
 
 
-def test_rule_1_tie_takes_the_cheaper_size_and_rule_2_the_shortest_schedule(proto, tmp_path) -> None:
+def test_rule_1_tie_takes_the_cheaper_size_and_rule_2_the_shortest_schedule(bench, tmp_path) -> None:
     learnt = [0.9, 0.3, 0.3, 0.3, 0.4, 0.8, 0.8]
     lines = _full(SMALL, (0.2, 0.3, 0.39, 0.40), learnt) + _full(LARGE, (0.2, 0.3, 0.5, 0.5), learnt)
-    plan = proto.make_plan(proto.read_calibration(_write(tmp_path, lines)))
+    plan = bench.make_plan(bench.read_calibration(_write(tmp_path, lines)))
     assert plan.size == (128, 224)
     assert plan.steps == 1200  # 0.39 >= 0.40 - 0.02
     assert plan.budget_runs_missing == 8
 
 
-def test_a_point_measured_twice_keeps_its_last_record(proto, tmp_path) -> None:
+def test_a_point_measured_twice_keeps_its_last_record(bench, tmp_path) -> None:
     lines = [_line("all", SMALL, 300, 0.1, [0.9] * 7), _line("all", SMALL, 300, 0.2, [0.9] * 7)]
-    records = proto.read_calibration(_write(tmp_path, lines))
+    records = bench.read_calibration(_write(tmp_path, lines))
     assert [r.mean_dice for r in records] == [0.2]
 
 
-def test_a_broken_line_is_named(proto, tmp_path) -> None:
+def test_a_broken_line_is_named(bench, tmp_path) -> None:
     path = _write(tmp_path, ['{"run": "frames=all"}'])
     with pytest.raises(ValueError, match="line 1"):
-        proto.read_calibration(path)
+        bench.read_calibration(path)
 
 
 @pytest.mark.parametrize(
@@ -100,10 +87,10 @@ def test_a_broken_line_is_named(proto, tmp_path) -> None:
         ({10: 0.35, 20: 0.36, 40: 0.37, 80: 0.38}, 10, 70),  # none <= 0.75: the smallest, said
     ],
 )
-def test_rule_3_start_and_end(proto, tmp_path, means, start, end) -> None:
+def test_rule_3_start_and_end(bench, tmp_path, means, start, end) -> None:
     learnt = [0.9, 0.3, 0.3, 0.3, 0.4, 0.8, 0.8]
     lines = _full(SMALL, (0.2, 0.3, 0.35, 0.40), learnt) + _budgets(SMALL, 2400, means)
-    plan = proto.make_plan(proto.read_calibration(_write(tmp_path, lines)))
+    plan = bench.make_plan(bench.read_calibration(_write(tmp_path, lines)))
     assert plan.steps == 2400
     assert plan.budget_means == pytest.approx(means)
     assert (plan.start, plan.end) == (start, end)
@@ -125,24 +112,24 @@ def _results(folder: Path, n: int, values) -> Path:
 
 
 @pytest.mark.parametrize(("warm", "expected"), [((0.30, 0.32), True), ((0.28, 0.29), False)])
-def test_rule_4_and_the_filled_in_command(proto, tmp_path, warm, expected) -> None:
+def test_rule_4_and_the_filled_in_command(bench, tmp_path, warm, expected) -> None:
     learnt = [0.9, 0.3, 0.3, 0.3, 0.4, 0.8, 0.8]
     lines = _full(SMALL, (0.2, 0.3, 0.35, 0.40), learnt) + _budgets(
         SMALL, 2400, {10: 0.20, 20: 0.28, 40: 0.33, 80: 0.38})
-    records = proto.read_calibration(_write(tmp_path, lines))
-    plan = proto.make_plan(records)
+    records = bench.read_calibration(_write(tmp_path, lines))
+    plan = bench.make_plan(records)
     assert plan.warm_start is None and any("warm simulation" in m for m in plan.missing)
-    assert "--init 20" in proto.warm_command(plan, "warm")
-    assert "--warm-steps 600" in proto.warm_command(plan, "warm")
+    assert "--init 20" in bench.warm_command(plan, "warm")
+    assert "--warm-steps 600" in bench.warm_command(plan, "warm")
 
     at = 20 + 20
-    plan = proto.make_plan(records, _results(tmp_path / "w", at, warm),
+    plan = bench.make_plan(records, _results(tmp_path / "w", at, warm),
                            _results(tmp_path / "s", at, (0.32, 0.32)))
     assert plan.warm_start is expected  # warm mean within 0.02 of 0.32
-    command = proto.comparison_command(plan)
+    command = bench.comparison_command(plan)
     assert "--init 20 --query-size 10 --rounds 6 --repeats 10 --seed 0" in command
     assert ("--warm-steps 600" in command) is expected
-    hours = proto.cost_hours(plan, 2.0)
+    hours = bench.cost_hours(plan, 2.0)
     round_steps = 600 if expected else 2400
     training = 10 * (2400 + 3 * 6 * round_steps) * 2.0 / 3600
     scoring = 10 * 2 * 6 * 43 * (2.0 / 3) / 3600
@@ -150,13 +137,13 @@ def test_rule_4_and_the_filled_in_command(proto, tmp_path, warm, expected) -> No
     assert hours["budgets"] == 0 and hours["warm_check"] == 0
 
 
-def test_table_orders_full_pool_then_budgets_and_keeps_the_last_record(proto, tmp_path) -> None:
+def test_table_orders_full_pool_then_budgets_and_keeps_the_last_record(bench, tmp_path) -> None:
     lines = (_budgets(SMALL, 2400, {20: 0.3, 10: 0.2})
              + _full(LARGE, (0.2, 0.3), None)[:1]
              + _full(SMALL, (0.25,), None)[:1]
              + [_line("all", LARGE, 300, 0.21, [0.9, 0, 0, 0, 0, 0.5, None], partial=True)])
-    assert proto.main(["--calibration", str(_write(tmp_path, lines)), "--table"]) == 0
-    rows = proto.table(proto.read_calibration(_write(tmp_path, lines))).splitlines()
+    assert bench.main(["--calibration", str(_write(tmp_path, lines)), "--table"]) == 0
+    rows = bench.table(bench.read_calibration(_write(tmp_path, lines))).splitlines()
     assert rows[0].startswith("| training frames | input | seed | steps |")
     cells = [[c.strip() for c in row.strip("|").split("|")] for row in rows[2:]]
     # full pool first, the cheaper size first; then budgets 10 before 20, seed 900 before 901
