@@ -96,8 +96,7 @@ def lazy_frames(source: FrameSource, prefetcher: Any = None) -> Any:
     With ``prefetcher`` (a :class:`~alges_napari.core.data.frames.prefetch.NeighbourPrefetcher`
     over ``source``), a frame it already holds is served from memory, and every read tells it
     which frame is on screen and the step just taken, so the frames one and two steps either
-    side are decoded in the background before the slider gets there (a frame the fetch under
-    way is about to deliver is waited for, not decoded twice); a frame read on demand
+    side are decoded in the background before the slider gets there; a frame read on demand
     is kept there too, so the layer can run with napari's chunk cache off (``cache=False``).
     """
     import dask.array as da
@@ -110,8 +109,6 @@ def lazy_frames(source: FrameSource, prefetcher: Any = None) -> Any:
         if prefetcher is None:
             return source[i][None]
         frame = prefetcher.get(i)
-        if frame is None:  # on its way (the fetch under way decodes towards it): wait for it
-            frame = prefetcher.wait(i, timeout=2.0)
         if frame is None:
             frame = source[i]
             prefetcher.keep(i, frame)

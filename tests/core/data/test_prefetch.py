@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import threading
 import time
-from pathlib import Path
 
 import numpy as np
 
-from alges_napari.core.data.frames.base import FrameSource
 from alges_napari.core.data.frames.prefetch import NeighbourPrefetcher
 from alges_napari.core.data.frames.video import VideoSource
 from tests.core.data.test_video_stream import _sequential, _write_video
@@ -125,69 +122,3 @@ def test_a_frame_read_on_demand_is_kept_within_the_budget(tmp_path) -> None:
     finally:
         fetch.close()
         src.close()
-
-
-class _GatedSource(FrameSource):
-    """Frames of constant value i; the background fetch yields each only when let through."""
-
-    kind = "video"
-
-    def __init__(self, n: int = 20) -> None:
-        super().__init__(Path("gated.mp4"), [f"f{i}" for i in range(n)], (4, 6), 1, None)
-        self.gate = threading.Semaphore(0)
-        self.reads: list[int] = []
-
-    def _read(self, i: int) -> np.ndarray:
-        self.reads.append(i)
-        return np.full((4, 6, 3), i, np.uint8)
-
-    def iter_frames(self, indices):
-        for i in sorted(indices):
-            self.gate.acquire()
-            yield i, np.full((4, 6, 3), i, np.uint8)
-
-
-def test_a_frame_the_fetch_is_decoding_is_waited_for_not_read_twice() -> None:
-    src = _GatedSource()
-    fetch = NeighbourPrefetcher(src, radius=1, ahead=3)
-    try:
-        assert fetch.wait(5, timeout=5) is None  # nothing under way: no wait at all
-        fetch.show(4, step=1)  # the fetch will decode 3, 5, 6, 7 in stream order
-        got: list[np.ndarray | None] = []
-        waiter = threading.Thread(target=lambda: got.append(fetch.wait(6, timeout=10)))
-        time.sleep(0.1)  # the worker has taken the request and blocks on the gate
-        waiter.start()
-        src.gate.release()  # 3
-        src.gate.release()  # 5
-        time.sleep(0.1)
-        assert waiter.is_alive()  # 6 is on its way: the waiter does not give up
-        src.gate.release()  # 6
-        waiter.join(timeout=5)
-        assert not waiter.is_alive()
-        np.testing.assert_array_equal(got[0], np.full((4, 6, 3), 6, np.uint8))
-        t0 = time.monotonic()
-        assert fetch.wait(12, timeout=5) is None  # not wanted by the fetch: None at once
-        assert time.monotonic() - t0 < 1.0
-        assert src.reads == []  # nothing was read on demand
-    finally:
-        for _ in range(10):
-            src.gate.release()
-        fetch.close()
-
-
-def test_a_waiter_is_released_when_the_prefetcher_closes() -> None:
-    src = _GatedSource()
-    fetch = NeighbourPrefetcher(src, radius=1, ahead=3)
-    fetch.show(4, step=1)
-    time.sleep(0.1)
-    got: list[np.ndarray | None] = []
-    waiter = threading.Thread(target=lambda: got.append(fetch.wait(7, timeout=30)))
-    waiter.start()
-    time.sleep(0.1)
-    closer = threading.Thread(target=fetch.close)
-    closer.start()
-    waiter.join(timeout=5)
-    assert not waiter.is_alive() and got == [None]
-    for _ in range(10):
-        src.gate.release()  # lets the worker's decode end, so close can join it
-    closer.join(timeout=10)

@@ -13,10 +13,8 @@ neighbour per step would pay that on every step, in the background but on the sa
 viewer. Asking for the frames up to ``ahead`` steps on, and only once the near neighbours are
 missing or half of those further ahead are, decodes each GOP about once per pass of the slider.
 A newer :meth:`show` abandons the fetch under way at the first frame it decodes that the newer
-request does not want (one that still wants it lets it go on). :meth:`get` never blocks;
-:meth:`wait` does, briefly, for a frame the fetch under way is about to deliver: when the
-slider outruns the fetch (a key held), reading that frame on demand as well would decode its
-GOP twice on the same CPU, once for the viewer and once for the store.
+request does not want (one that still wants it lets it go on). The store only answers
+:meth:`get`; it never blocks the caller.
 """
 
 from __future__ import annotations
@@ -58,8 +56,6 @@ class NeighbourPrefetcher:
         self._bytes = 0
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
-        self._arrived = threading.Condition(self._lock)  # a frame stored or a fetch ended
-        self._inflight: set[int] = set()  # frames the fetch under way has still to deliver
         self._request: tuple[int, int] | None = None
         self._latest: tuple[int, int] | None = None  # the newest request, kept while fetching
         self._generation = 0
@@ -114,24 +110,6 @@ class NeighbourPrefetcher:
                 self._store.move_to_end(int(index))
             return frame
 
-    def wait(self, index: int, timeout: float = 1.0) -> np.ndarray | None:
-        """Frame ``index`` once the fetch under way has delivered it, or None.
-
-        None at once when the store does not hold the frame and no fetch is decoding towards
-        it (then read it from the source); None after ``timeout`` seconds, or when the fetch
-        is abandoned or the prefetcher closed before the frame arrives.
-        """
-        index = int(index)
-        with self._arrived:
-            self._arrived.wait_for(
-                lambda: self._closed or index in self._store or index not in self._inflight,
-                timeout=max(0.0, float(timeout)),
-            )
-            frame = self._store.get(index)
-            if frame is not None:
-                self._store.move_to_end(index)
-            return frame
-
     def keep(self, index: int, frame: np.ndarray) -> None:
         """Hold ``frame``, which the viewer read itself, as frame ``index``.
 
@@ -152,7 +130,6 @@ class NeighbourPrefetcher:
         with self._wake:
             self._closed = True
             self._wake.notify()
-            self._arrived.notify_all()
         self._worker.join(timeout=5)
         with self._lock:
             self._store.clear()
@@ -160,8 +137,6 @@ class NeighbourPrefetcher:
 
     def _put(self, index: int, frame: np.ndarray) -> None:
         with self._lock:
-            self._inflight.discard(index)
-            self._arrived.notify_all()  # a waiter on it takes it from the store, or reads it
             if index in self._store or frame.nbytes > self.budget:
                 return
             self._store[index] = frame
@@ -185,8 +160,6 @@ class NeighbourPrefetcher:
                 self._fetch(todo, generation)
 
     def _fetch(self, todo: list[int], generation: int) -> None:
-        with self._lock:
-            self._inflight = set(todo)
         frames = self.source.iter_frames(todo)
         try:
             for j, frame in frames:
@@ -200,9 +173,6 @@ class NeighbourPrefetcher:
         except Exception:  # noqa: BLE001 - a frame that fails here fails again, visibly, on show
             return
         finally:
-            with self._lock:
-                self._inflight = set()
-                self._arrived.notify_all()
             close = getattr(frames, "close", None)
             if close is not None:
                 close()
