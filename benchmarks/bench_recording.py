@@ -30,9 +30,9 @@ prints, in one run:
   model stack alone, with no project, frame or pool: after ``import torch``, after importing
   segmentation-models-pytorch (with timm and torchvision) and the product's model module,
   after building the rounds' model (``ModelSpec``/``build_model``: Unet, ResNet-18, the
-  recording's 13 classes), after ``--floor-steps`` training steps of the product's loop (``iter_train``, the
-  rounds' batch of 4 at the model's input) and after one scoring-batch forward (8 frames,
-  ``no_grad``). Each stage prints VmRSS, RssAnon (heap and tensors), RssFile (mapped
+  recording's 13 classes), after ``--floor-steps`` training steps of the product's loop
+  (``iter_train``, the rounds' batch of 4 at the model's input) and after one scoring-batch
+  forward (8 frames, ``no_grad``). Each stage prints VmRSS, RssAnon (heap and tensors), RssFile (mapped
   libraries) and VmHWM (the peak so far), and the rounds' peaks are printed above it: what a
   round adds to what any process that trains this model must hold.
 
@@ -240,7 +240,7 @@ def set_malloc_thresholds(mb: float) -> bool:
     Allocations above the mmap threshold are mapped on their own and unmapped when freed; the
     trim threshold is how much free memory at the heap's top is kept before it is given back.
     glibc raises the mmap threshold by itself after large frees (up to 32 MB on 64-bit), so
-    tensors of a few MB end up in the heap and fragment it; setting it fixes it.
+    tensors of a few MB end up in the heap and fragment it; setting the threshold pins it.
     """
     import ctypes
     import ctypes.util
@@ -285,9 +285,8 @@ def stack_floor(input_size: tuple[int, int], steps: int, classes: int = 13) -> d
     input_size : (int, int)
         The model's input (H, W), as the rounds train it.
     steps : int
-        Training steps of the product's loop (batch 4, as the rounds train; 1 epoch ends
-        sooner, so the loop runs ``steps`` epochs over ``steps * 4`` random frames, one step
-        each).
+        Training steps of the product's loop at batch 4, as the rounds train: ``steps``
+        epochs over 4 random frames, one step each.
     classes : int
         Output classes of the model (13: the CholecSeg8k schema the recording's project has).
 
