@@ -234,6 +234,18 @@ def memory_fields() -> dict[str, float]:
     return out
 
 
+def libc() -> Any:
+    """The C library through ctypes (glibc on Linux), or None where it cannot be loaded."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        return None if name is None else ctypes.CDLL(name)
+    except OSError:
+        return None
+
+
 def set_malloc_thresholds(mb: float) -> bool:
     """Set glibc's ``M_MMAP_THRESHOLD`` and ``M_TRIM_THRESHOLD`` to ``mb`` MB; False off glibc.
 
@@ -242,37 +254,25 @@ def set_malloc_thresholds(mb: float) -> bool:
     glibc raises the mmap threshold by itself after large frees (up to 32 MB on 64-bit), so
     tensors of a few MB end up in the heap and fragment it; setting the threshold pins it.
     """
-    import ctypes
-    import ctypes.util
-
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return False
+    c = libc()
+    m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's malloc.h
+    size = int(mb * 2**20)
     try:
-        libc = ctypes.CDLL(name)
-        m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's malloc.h
-        size = int(mb * 2**20)
-        return bool(libc.mallopt(m_mmap_threshold, size)) and bool(
-            libc.mallopt(m_trim_threshold, size)
-        )
-    except (OSError, AttributeError):
+        return bool(c.mallopt(m_mmap_threshold, size)) and bool(c.mallopt(m_trim_threshold, size))
+    except AttributeError:  # no C library, or one without mallopt
         return False
 
 
 def trim_free_memory() -> float | None:
     """``gc.collect()`` then glibc's ``malloc_trim(0)``; its seconds, or None off glibc."""
-    import ctypes
-    import ctypes.util
     import gc
 
+    c = libc()
     t0 = time.perf_counter()
     gc.collect()
-    name = ctypes.util.find_library("c")
     try:
-        if name is None:
-            return None
-        ctypes.CDLL(name).malloc_trim(0)
-    except (OSError, AttributeError):
+        c.malloc_trim(0)
+    except AttributeError:  # no C library, or one without malloc_trim
         return None
     return time.perf_counter() - t0
 
