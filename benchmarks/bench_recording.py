@@ -32,9 +32,10 @@ prints, in one run:
   after building the rounds' model (``ModelSpec``/``build_model``: Unet, ResNet-18, the
   recording's 13 classes), after ``--floor-steps`` training steps of the product's loop
   (``iter_train``, the rounds' batch of 4 at the model's input) and after one scoring-batch
-  forward (8 frames, ``no_grad``). Each stage prints VmRSS, RssAnon (heap and tensors), RssFile (mapped
-  libraries) and VmHWM (the peak so far), and the rounds' peaks are printed above it: what a
-  round adds to what any process that trains this model must hold.
+  forward (8 frames, ``no_grad``). Each stage prints VmRSS, RssAnon (heap and tensors),
+  RssFile (mapped libraries) and VmHWM (the peak so far), read in one snapshot, and the
+  rounds' peaks are printed above it: what a round adds to what any process that trains this
+  model must hold.
 
 ``--stack-only`` alone runs only that child's measurement and prints it as JSON (with
 ``--malloc-mmap-threshold MB`` it first sets glibc's ``M_MMAP_THRESHOLD`` and
@@ -80,15 +81,22 @@ def load_avg() -> str:
     return " ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
-def status_mb(field: str) -> float | None:
-    """A memory field of ``/proc/self/status`` (``"VmRSS"``, ``"VmHWM"``) in MB; None off Linux."""
+def status_fields(fields: tuple[str, ...]) -> dict[str, float]:
+    """Memory fields of ``/proc/self/status`` in MB, from one read (empty off Linux)."""
+    out = {}
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(f"{field}:"):
-                return int(line.split()[1]) / 1024
+            name = line.split(":", 1)[0]
+            if name in fields:
+                out[name] = int(line.split()[1]) / 1024
     except OSError:
         pass
-    return None
+    return out
+
+
+def status_mb(field: str) -> float | None:
+    """A memory field of ``/proc/self/status`` (``"VmRSS"``, ``"VmHWM"``) in MB; None off Linux."""
+    return status_fields((field,)).get(field)
 
 
 def peak_rss_mb() -> float:
@@ -225,13 +233,10 @@ def sequential_decode(path: Path, stride: int) -> float:
 
 
 def memory_fields() -> dict[str, float]:
-    """VmRSS, RssAnon, RssFile and VmHWM of this process in MB (empty off Linux)."""
-    out = {}
-    for field in ("VmRSS", "RssAnon", "RssFile", "VmHWM"):
-        value = status_mb(field)
-        if value is not None:
-            out[field] = round(value, 1)
-    return out
+    """VmRSS, RssAnon, RssFile and VmHWM of this process in MB, one snapshot (empty off Linux)."""
+    fields = ("VmRSS", "RssAnon", "RssFile", "VmHWM")
+    values = status_fields(fields)
+    return {k: round(values[k], 1) for k in fields if k in values}
 
 
 def libc() -> Any:
