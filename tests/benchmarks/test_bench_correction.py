@@ -261,3 +261,72 @@ def test_real_mode_with_grabcut_adds_models_g_and_h(bench, tmp_path, capsys):
     assert any(x.startswith("  (f)/(e) superpixels, no GrabCut: ") for x in lines)
     bench.main(["--report", str(out)])
     assert capsys.readouterr().out.strip().splitlines()[-1] == lines[-1]
+
+
+def test_model_i_traces_a_missed_disc_with_four_anchors_where_napari_needs_a_polygon(bench):
+    # A disc of class 2 (radius 40) predicted as background. napari's tools need the polygon
+    # (20 vertices at 1 grid px) plus the class switch; the scissors' sparse hand (18 px)
+    # clicks 4 anchors on its outline and the live wire follows the edge between them.
+    from alges_napari.core.data.scissors import fill_outline, trace
+
+    image, disc = disc_frame(120, 160, (60, 80), 40)
+    truth = disc.astype(np.uint8) * 2
+    fs = bench.FrameScissors(image, truth)
+    e = bench.greedy_correct(np.zeros_like(truth), truth, 7, 0.264)
+    assert e == {"actions": 21, "switches": 1, "capped": 0, "polygon": 20}
+    ann = np.zeros_like(truth)
+    i = bench.greedy_correct(ann, truth, 7, 0.264, None, bench.MIN_AREA, None, fs)
+    assert i == {"actions": 5, "switches": 1, "capped": 0, "scissors anchor": 4}
+    sparse = fs.anchors(2, 1)[-1]
+    assert len(sparse) == 4
+    np.testing.assert_array_equal(ann, np.where(fill_outline(disc.shape, trace(image, sparse)), 2, 0))
+
+
+def test_frame_scissors_clicks_on_the_truth_outline_mapped_to_the_full_frame(bench):
+    # The full frame is 4 x the 24 x 32 grid. The anchors lie on the disc's outline on the full
+    # frame; coarser tolerances click fewer; one map per anchor serves every tolerance (the
+    # coarser anchors are a subset), and each region equals the outline traced on its own.
+    from skimage.transform import resize
+
+    from alges_napari.core.data.scissors import fill_outline, trace
+
+    image, disc = disc_frame(96, 128, (44, 62), 26)
+    truth = resize(disc, (24, 32), order=0, preserve_range=True, anti_aliasing=False)
+    truth = truth.astype(np.uint8) * 3
+    fs = bench.FrameScissors(image, truth)
+    per_tol = fs.anchors(3, 1)
+    sizes = [len(a) for a in per_tol]
+    assert sizes == sorted(sizes, reverse=True) and sizes[-1] >= 3 and sizes[0] > sizes[-1]
+    for anchors in per_tol:
+        assert np.abs(np.hypot(anchors[:, 0] - 44, anchors[:, 1] - 62) - 26).max() <= 2.5
+        assert {tuple(a) for a in anchors} <= {tuple(a) for a in per_tol[0]}
+    regions = fs.regions(3, 1)
+    assert fs.maps == sizes[0]
+    for (mask, clicks), anchors in zip(regions, per_tol, strict=True):
+        assert clicks == len(anchors) and mask.shape == (24, 32)
+        alone = fill_outline((96, 128), trace(image, anchors))
+        expect = resize(alone, (24, 32), order=0, preserve_range=True, anti_aliasing=False)
+        np.testing.assert_array_equal(mask, expect.astype(bool))
+        assert (mask & (truth == 3)).sum() / (mask | (truth == 3)).sum() > 0.95
+    fs.regions(3, 1)
+    assert fs.maps == sizes[0]  # kept per region
+
+
+def test_real_mode_with_scissors_adds_model_i(bench, tmp_path, capsys):
+    # --scissors runs (e)-(h) and (i) on the constructed tree's first 2 frames; the last line
+    # is then (i)/(e), the same from --report.
+    import json
+
+    root, ckpt = _real_inputs(bench, tmp_path)
+    out = tmp_path / "rows.jsonl"
+    bench.main(["--val", str(root / "train_seg"), "--model", str(ckpt), "--out", str(out),
+                "--threads", "1", "--limit", "2", "--scissors"])  # fmt: skip
+    lines = capsys.readouterr().out.strip().splitlines()
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert len(rows) == 2 and all(r[m]["capped"] == 0 for r in rows for m in "efghi")
+    i = sum(r["i"]["actions"] for r in rows)
+    e = sum(r["e"]["actions"] for r in rows)
+    assert lines[-1].startswith(f"actions ratio (app tools / napari tools): {i / e:.3f} ")
+    assert any(x.startswith("  (i)/(g) scissors added to the app's tools: ") for x in lines)
+    bench.main(["--report", str(out)])
+    assert capsys.readouterr().out.strip().splitlines()[-1] == lines[-1]

@@ -46,14 +46,14 @@ BAND = 24
 Box = Sequence[Sequence[float]]
 
 
-def _as_bgr8(image: np.ndarray) -> np.ndarray:
-    """``image`` as the 8-bit 3-channel array GrabCut needs (grey repeated; floats in [0, 1]
-    or [0, 255] scaled to 0..255)."""
+def as_bgr8(image: np.ndarray, tool: str = "GrabCut") -> np.ndarray:
+    """``image`` as the 8-bit 3-channel array OpenCV's interactive tools need (grey repeated;
+    floats in [0, 1] or [0, 255] scaled to 0..255); ``tool`` names the tool in the error."""
     image = np.asarray(image)
     if image.ndim == 2:
         image = np.repeat(image[..., None], 3, axis=-1)
     elif not (image.ndim == 3 and image.shape[-1] in (3, 4)):
-        raise AlgesError(f"GrabCut needs an (H, W) or (H, W, 3) frame, got shape {image.shape}")
+        raise AlgesError(f"{tool} needs an (H, W) or (H, W, 3) frame, got shape {image.shape}")
     image = image[..., :3]
     if image.dtype != np.uint8:
         values = image.astype(np.float64)
@@ -105,7 +105,7 @@ def _run(image: np.ndarray, seeds: np.ndarray, sl: tuple[slice, slice], iteratio
          max_side: int) -> np.ndarray:  # fmt: skip
     """GrabCut on ``image[sl]`` from the GC_* ``seeds`` of that crop, shrunk to ``max_side``;
     the foreground as a bool mask of the whole frame."""
-    crop = _as_bgr8(image)[sl]
+    crop = as_bgr8(image)[sl]
     h, w = seeds.shape
     scale = min(1.0, max_side / max(h, w))
     if scale < 1.0:
