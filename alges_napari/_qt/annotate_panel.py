@@ -1,5 +1,5 @@
 """Annotation controls: the queue, Next / Accept / Skip, the class palette, superpixel painting,
-GrabCut box and Refine edges."""
+GrabCut box, Refine edges and the scissors."""
 
 from __future__ import annotations
 
@@ -38,8 +38,9 @@ class AnnotatePanel(QWidget):
     loop : QWidget
         The frame line, the queue and Next / Accept / Skip: what the dock keeps always in view.
     tools : QWidget
-        The palette, superpixel painting, the GrabCut box, Refine edges and the prediction /
-        heat map / validation switches: the dock's "Correct" tab. Both sit in this panel until the dock lays them out.
+        The palette, superpixel painting, the GrabCut box, Refine edges, the scissors and the
+        prediction / heat map / validation switches: the dock's "Correct" tab. Both sit in
+        this panel until the dock lays them out.
     """
 
     def __init__(self, parent: Any = None):
@@ -99,6 +100,15 @@ class AnnotatePanel(QWidget):
             "GrabCut, within 24 px of the class): pixels it adds get the class, pixels it "
             "takes away become not labelled. One undo step."
         )
+        self.scissors = QPushButton("Scissors")
+        self.scissors.setCheckable(True)
+        self.scissors.setEnabled(False)  # until a project's annotation layer has the tool
+        self.scissors.setToolTip(
+            "Click anchors along an object's outline: each leg follows the image's edges "
+            "(OpenCV's intelligent scissors). Double-click or Enter closes the outline and "
+            "paints it with the selected class (one undo step); Backspace takes the last anchor "
+            "back, Escape drops the outline, Space pans."
+        )
         self.coarseness = QComboBox()
         for name, area in AREAS.items():
             side = round(area**0.5)
@@ -118,6 +128,7 @@ class AnnotatePanel(QWidget):
         boxes = QHBoxLayout()  # a row of its own: the dock keeps its width
         boxes.addWidget(self.grabcut, 1)
         boxes.addWidget(self.refine, 1)
+        boxes.addWidget(self.scissors, 1)
         grid = QGridLayout()
         grid.addWidget(self.from_prediction, 0, 0)
         grid.addWidget(self.heat, 0, 1)

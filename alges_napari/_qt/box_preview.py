@@ -1,7 +1,9 @@
-"""The GrabCut box being dragged, drawn over the frame so the user sees what the release will cut.
+"""What a gesture will cut, drawn over the frame: the GrabCut box being dragged, the scissors' outline.
 
-A small Shapes layer above the annotation, in the viewer while the GrabCut box mode is on: empty
-between gestures, one rectangle (an outline, no fill) from the press to the cursor during a drag.
+A small Shapes layer above the annotation, in the viewer while the GrabCut box mode (or the
+scissors mode) is on: empty between gestures; during a GrabCut drag one rectangle (an outline,
+no fill) from the press to the cursor; while the scissors' anchors are being clicked, one path
+(:class:`PathPreview`) through them and on to the cursor.
 It is no label and holds no data of the project: nothing saves or exports it (the project reads
 its own layers only), it is taken out of the viewer when the mode goes off or the project
 closes, and its outline is :data:`EDGE_PX` screen pixels wide at any zoom.
@@ -21,9 +23,11 @@ import numpy as np
 
 from alges_napari._qt.overlay_layer import add_overlay, remove_overlay
 
-#: The preview's layer name and its ``metadata["alges"]`` tag.
+#: The preview's layer name and its ``metadata["alges"]`` tag (the box; the scissors' below).
 PREVIEW = "ALGES GrabCut box"
 TAG = "grabcut-box"
+PATH_PREVIEW = "ALGES scissors outline"
+PATH_TAG = "scissors-outline"
 #: The outline: bright cyan (no tissue and none of the schema's class colours is cyan), this
 #: many screen pixels wide.
 COLOUR = "#00e5ff"
@@ -32,6 +36,8 @@ EDGE_PX = 2.0
 
 class BoxPreview:
     """The rectangle of the box being dragged on ``annotation``, drawn in ``viewer``.
+
+    Subclasses draw other shapes in a layer of their own (:attr:`name`, :attr:`tag`).
 
     Parameters
     ----------
@@ -46,6 +52,8 @@ class BoxPreview:
     layer : napari.layers.Shapes or None
         The preview layer while it is in the viewer (:meth:`add` to :meth:`remove`).
     """
+
+    name, tag = PREVIEW, TAG
 
     def __init__(self, viewer: Any, annotation: Any):
         self.viewer, self.annotation = viewer, annotation
@@ -62,12 +70,12 @@ class BoxPreview:
             self.annotation,
             lambda: viewer.add_shapes(
                 ndim=2,
-                name=PREVIEW,
+                name=self.name,
                 scale=tuple(self.annotation.scale)[-2:],
                 translate=tuple(self.annotation.translate)[-2:],
                 edge_color=COLOUR,
                 face_color="transparent",
-                metadata={"alges": TAG},
+                metadata={"alges": self.tag},
             ),
         )
         viewer.layers.selection.events.active.connect(self._keep_annotation_active)
@@ -83,13 +91,17 @@ class BoxPreview:
         if self.layer is None or self.layer not in self.viewer.layers:
             self.add()
         corners = np.array([np.asarray(start, float)[-2:], np.asarray(end, float)[-2:]])
+        layer = self.layer
+        layer.data = []
+        layer.add_rectangles(corners, edge_width=self._width(), edge_color=COLOUR,
+                             face_color="transparent")  # fmt: skip
+
+    def _width(self) -> float:
+        """:data:`EDGE_PX` screen pixels in data units at the current zoom."""
         # napari's camera zoom is screen pixels per world unit: a constant width on screen
         scale = float(np.min(np.abs(np.asarray(self.annotation.scale, float)[-2:])))
         zoom = float(self.viewer.scene.camera.zoom)  # napari 0.9: viewer.camera is deprecated
-        width = EDGE_PX / max(zoom * scale, 1e-6)
-        layer = self.layer
-        layer.data = []
-        layer.add_rectangles(corners, edge_width=width, edge_color=COLOUR, face_color="transparent")
+        return EDGE_PX / max(zoom * scale, 1e-6)
 
     def hide(self) -> None:
         """No rectangle (between gestures)."""
@@ -110,3 +122,25 @@ class BoxPreview:
             return
         self.viewer.layers.selection.events.active.disconnect(self._keep_annotation_active)
         remove_overlay(self.viewer, layer)
+
+
+class PathPreview(BoxPreview):
+    """The scissors' outline being clicked on ``annotation``: one open path, drawn in ``viewer``."""
+
+    name, tag = PATH_PREVIEW, PATH_TAG
+
+    def show_path(self, path: np.ndarray) -> None:
+        """Draw the path through ``path``'s (N, 2) (row, col) data coordinates (N >= 2)."""
+        if self.layer is None or self.layer not in self.viewer.layers:
+            self.add()
+        layer = self.layer
+        layer.data = []
+        points = np.asarray(path, float)[:, -2:]
+        if len(points) < 2:  # napari's path needs two vertices: a dot is a step on the spot
+            points = np.vstack([points, points])
+        layer.add_paths(points, edge_width=self._width(), edge_color=COLOUR)
+
+    @property
+    def path(self) -> np.ndarray | None:
+        """The path drawn now ((N, 2) data coordinates), or None."""
+        return self.box

@@ -45,6 +45,7 @@ from qtpy.QtCore import Signal
 
 from alges_napari._qt.grabcut_tool import attach_grabcut
 from alges_napari._qt.layer_mode import CurrentFrame, LayerMode
+from alges_napari._qt.scissors_tool import attach_scissors
 from alges_napari._qt.superpixel_overlay import BoundaryOverlay
 from alges_napari.core.data.superpixels import (
     SuperpixelCache,
@@ -99,6 +100,7 @@ class SuperpixelTool(LayerMode):
         self._workers: list[Any] = []
         self.overlay: Any = None  # the BoundaryOverlay showing our boundaries, if any
         self.grabcut: Any = None  # the layer's GrabCut box mode (attach_tool), shut down with us
+        self.scissors: Any = None  # the layer's scissors mode (attach_tool), likewise
 
     # ------------------------------------------------------------ mode
 
@@ -252,10 +254,12 @@ class SuperpixelTool(LayerMode):
     def shutdown(self) -> None:
         """Switch the mode off (its overlay goes), leave the panel, stop waiting for workers.
 
-        The layer's GrabCut box mode (:attr:`grabcut`, if attached) shuts down with it.
+        The layer's GrabCut box and scissors modes (:attr:`grabcut`, :attr:`scissors`, if
+        attached) shut down with it.
         """
-        if self.grabcut is not None:
-            self.grabcut.shutdown()
+        for mode in (self.grabcut, self.scissors):
+            if mode is not None:
+                mode.shutdown()
         super().shutdown()
         self._pending.clear()
 
@@ -268,7 +272,9 @@ def attach_tool(layer: Any, frames: Any, annotation: Any, panel: Any) -> Superpi
     current index); ``panel`` the :class:`~._qt.annotate_panel.AnnotatePanel` (its superpixel
     button and coarseness list). The boundary overlay goes in the viewer of ``annotation.layers``.
     The layer's :class:`~._qt.grabcut_tool.GrabCutTool`, on the panel's GrabCut button and
-    exclusive with the superpixel mode, is attached too (the tool's ``grabcut``).
+    exclusive with the superpixel mode, is attached too (the tool's ``grabcut``), and the
+    :class:`~._qt.scissors_tool.ScissorsTool` on the panel's Scissors button, exclusive with
+    both (the tool's ``scissors``).
     """
 
     def current() -> tuple[str, Callable[[], np.ndarray]] | None:
@@ -295,4 +301,5 @@ def attach_tool(layer: Any, frames: Any, annotation: Any, panel: Any) -> Superpi
     tool.overlay = BoundaryOverlay(viewer, tool)
     # the GrabCut box mode shares the frame and the panel's row; it lives and dies with us
     tool.grabcut = attach_grabcut(layer, current, panel, tool, viewer)
+    tool.scissors = attach_scissors(layer, current, panel, (tool, tool.grabcut), viewer)
     return tool

@@ -56,6 +56,16 @@ def send_mouse(widget, kind, pos, button, buttons) -> None:
     QApplication.sendEvent(widget, event)
 
 
+def shown_canvas(viewer, qtbot):
+    """The viewer's canvas, on screen and focused (vispy's camera moves only on a drawn canvas)."""
+    canvas = viewer.window._qt_viewer.canvas.native
+    viewer.window.show()
+    qtbot.waitExposed(canvas)
+    qtbot.wait(100)  # the first draw sets up the camera's transforms
+    canvas.setFocus()
+    return canvas
+
+
 def assert_napari_space_back(layer, tool, canvas, qtbot) -> None:
     """Switch ``tool``'s mode off by picking napari's brush; then the layer's keymap holds no
     Space of ours, and napari's own Space pans (pan/zoom while held, the brush after)."""

@@ -13,7 +13,7 @@ from alges_napari._qt.box_preview import TAG
 from alges_napari._qt.grabcut_tool import GrabCutTool
 from alges_napari.core.data.classes import IGNORE_INDEX as IGNORE
 from alges_napari.core.data.grabcut import clip_box, grabcut_box, grabcut_refine
-from tests.qt.mouse_gestures import assert_napari_space_back, gesture, send_mouse
+from tests.qt.mouse_gestures import assert_napari_space_back, gesture, send_mouse, shown_canvas
 
 
 def test_a_box_drag_paints_the_grabcut_object_in_one_undo_step(project_widget, qtbot) -> None:
@@ -102,16 +102,6 @@ def _release(canvas, end) -> None:
           Qt.MouseButton.NoButton)  # fmt: skip
 
 
-def _shown_canvas(viewer, qtbot):
-    """The viewer's canvas, on screen and focused (vispy's camera moves only on a drawn canvas)."""
-    canvas = viewer.window._qt_viewer.canvas.native
-    viewer.window.show()
-    qtbot.waitExposed(canvas)
-    qtbot.wait(100)  # the first draw sets up the camera's transforms
-    canvas.setFocus()
-    return canvas
-
-
 def _corner_spy(layer) -> list:
     """A drag callback after the tool's that records the world positions of press and release."""
     corners: list = []
@@ -158,7 +148,7 @@ def test_the_box_is_drawn_while_dragging_and_gone_on_release(project_widget, qtb
     qtbot.mouseClick(widget.annotate.palette.buttons[2], Qt.MouseButton.LeftButton)
     index = widget.project.frames.index_of(widget.current_key)
     frame = np.asarray(widget.project.frames[index])
-    canvas = _shown_canvas(viewer, qtbot)
+    canvas = shown_canvas(viewer, qtbot)
     corners = _corner_spy(layer)
     w, h = canvas.width(), canvas.height()
     start, end = (0.3 * w, 0.3 * h), (0.7 * w, 0.7 * h)  # the frame fills the canvas's middle
@@ -204,7 +194,7 @@ def test_holding_space_pans_instead_of_boxing(project_widget, qtbot, messages) -
     qtbot.mouseClick(widget.annotate.palette.buttons[4], Qt.MouseButton.LeftButton)
     index = widget.project.frames.index_of(widget.current_key)
     frame = np.asarray(widget.project.frames[index])
-    canvas = _shown_canvas(viewer, qtbot)
+    canvas = shown_canvas(viewer, qtbot)
     camera = viewer.scene.camera
     w, h = canvas.width(), canvas.height()
     start, end = (0.3 * w, 0.3 * h), (0.7 * w, 0.7 * h)
