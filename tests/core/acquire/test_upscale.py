@@ -18,7 +18,7 @@ def literal(logits: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
 
 @pytest.mark.parametrize(
     ("lo", "size"),
-    [((128, 224), (480, 854)), ((32, 64), (40, 56)), ((7, 9), (30, 31)), ((40, 30), (20, 15)),
+    [((128, 224), (480, 854)), ((128, 224), (1080, 1920)), ((32, 64), (40, 56)), ((7, 9), (30, 31)), ((40, 30), (20, 15)),
      ((16, 24), (16, 24)), ((1, 5), (3, 11))],
 )  # fmt: skip
 @pytest.mark.parametrize("smooth", [False, True])
@@ -73,3 +73,24 @@ def test_torch_reads_only_inputs_within_one_pixel_of_the_nearest(n_in: int, n_ou
     k = np.arange(n_in)[:, None]
     assert reads.any(axis=0).all()
     assert not np.any(reads & (np.abs(k - near[None]) > 1))
+
+
+def test_the_boundary_rows_come_from_one_resized_class_plane_at_a_time(monkeypatch) -> None:
+    # A frame-sized plane per class, not all C at once (108 MB at 1080p with 13 classes):
+    # every resize on the shortcut path has one channel, one per class, and the mask is the
+    # literal one.
+    gen = torch.Generator().manual_seed(7)
+    coarse = torch.randn(1, 13, 16, 28, generator=gen)
+    logits = F.interpolate(coarse, size=(128, 224), mode="bilinear", align_corners=False)[0] * 3
+    channels: list[int] = []
+    real = F.interpolate
+
+    def spy(x, *args, **kwargs):
+        channels.append(int(x.shape[1]))
+        return real(x, *args, **kwargs)
+
+    monkeypatch.setattr(upscale.F, "interpolate", spy)
+    got = upscaled_argmax(logits, (480, 854))
+    monkeypatch.undo()
+    assert channels == [1] * 13
+    np.testing.assert_array_equal(got.numpy(), literal(logits, (480, 854)))
