@@ -33,6 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from alges_napari.core.acquire.scores import HEAT
 from alges_napari.core.acquire.scoring import ScoreOptions, predict_masks, score_frames
 from alges_napari.core.learn import engine
 from alges_napari.core.learn.engines import set_memory_format
@@ -113,13 +114,13 @@ def main() -> None:
         with torch.no_grad():  # a new round's weights: the pass pays for a new export
             head.bias.add_(1e-4)
         score_frames(
-            model, frames, spec, want={"emb_seg"}, on_frame=noop,
+            model, frames, spec, want={"emb_seg", HEAT}, on_frame=noop,
             options=ScoreOptions(batch_size=args.batch, engine="auto"),
         )  # fmt: skip
 
     def eager_pass(field: str):
         return lambda: score_frames(
-            eager, frames, spec, want={field}, on_frame=noop,
+            eager, frames, spec, want={field, HEAT}, on_frame=noop,
             options=ScoreOptions(batch_size=args.batch, engine="torch-contiguous"),
         )  # fmt: skip
 

@@ -22,6 +22,11 @@ SCORE_FIELDS = (
     "features",
 )
 
+#: Not a field: asked for in a pass's ``want``, ``on_frame`` gets each frame's heat map (the
+#: per-pixel gradient norms ALGES-seg sums); without it ``on_frame`` gets None for the heat, and
+#: a pass that needs no ``emb_seg`` computes no per-pixel gradient at all.
+HEAT = "heat"
+
 #: Scores computed together from one softmax: asking for one gives all three at no extra cost.
 UNCERTAINTY_FIELDS = ("entropy", "margin", "least_confidence")
 

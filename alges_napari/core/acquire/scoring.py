@@ -41,7 +41,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from alges_napari.core.acquire.scores import SCORE_FIELDS, UNCERTAINTY_FIELDS, ScoreResult
+from alges_napari.core.acquire.scores import HEAT, SCORE_FIELDS, UNCERTAINTY_FIELDS, ScoreResult
 from alges_napari.core.acquire.upscale import upscaled_argmax
 from alges_napari.core.errors import AlgesError
 from alges_napari.core.learn.engine import check_choice, pick_engine
@@ -286,14 +286,16 @@ def _frame_stream(frames: Sequence[np.ndarray], n: int) -> Iterator[tuple[int, n
     return ((i, frames[i]) for i in range(n))
 
 
-def _check_want(want: Iterable[str]) -> frozenset[str]:
+def _check_want(want: Iterable[str]) -> tuple[frozenset[str], bool]:
+    """(the score fields of ``want``, whether it asks for heat maps)."""
     want = frozenset(want)
-    unknown = want - set(SCORE_FIELDS)
+    unknown = want - set(SCORE_FIELDS) - {HEAT}
     if unknown:
         raise AlgesError(
-            f"unknown score fields {sorted(unknown)}; known: {', '.join(SCORE_FIELDS)}"
+            f"unknown score fields {sorted(unknown)}; known: {', '.join(SCORE_FIELDS)} "
+            f"(and {HEAT!r}: heat maps for on_frame)"
         )
-    return want
+    return want - {HEAT}, HEAT in want
 
 
 def iter_score(
@@ -322,11 +324,14 @@ def iter_score(
     spec : ModelSpec
         Input size and normalisation.
     want : iterable of str
-        Which :data:`~alges_napari.core.acquire.scores.SCORE_FIELDS` to compute.
+        Which :data:`~alges_napari.core.acquire.scores.SCORE_FIELDS` to compute, and
+        :data:`~alges_napari.core.acquire.scores.HEAT` for heat maps to ``on_frame``.
     on_frame : callable ``(index, prediction, heat)``, optional
-        Called once per frame with its predicted mask (uint8, frame resolution) and its heat
-        map (float32 ``sqrt(g)`` at the head convolution's resolution, not resized to the
-        frame nor normalised: :func:`~alges_napari.core.project.cache.resize_heat` resizes).
+        Called once per frame with its predicted mask (uint8, frame resolution) and, with
+        ``HEAT`` in ``want``, its heat map (float32 ``sqrt(g)`` at the head convolution's
+        resolution, not resized to the frame nor normalised:
+        :func:`~alges_napari.core.project.cache.resize_heat` resizes); else None for it, so
+        an evaluation or a sink that keeps no heat map costs no per-pixel gradient.
     stop : object with ``is_set()``, optional
         Checked before each batch; when set, :class:`~alges_napari.core.progress.Cancelled`
         is raised, so a stop ends the pass within one batch and no partial result escapes.
@@ -351,7 +356,7 @@ def iter_score(
     """
     options = options or ScoreOptions()
     batch_size = options.batch_size
-    want = _check_want(want)
+    want, heat = _check_want(want)
     dev = pick_device(options.device)
     model.to(dev).eval()
     n = len(frames)
@@ -377,11 +382,12 @@ def iter_score(
             x = preprocess(batch, spec, device=dev)
             if runner is None:  # chosen once, on the pass's first frames
                 runner = pick_engine(model, x, n, options.engine)
-            out, logits, g, label = _batch_scores(model, runner, x, want, on_frame is not None)
+            out, logits, g, label = _batch_scores(model, runner, x, want,
+                                                  heat and on_frame is not None)  # fmt: skip
             for name in want:  # the batch may hold more (uncertainty scores come together)
                 parts[name].append(out[name].double().cpu().numpy())
             if on_frame is not None:
-                _emit_frames(on_frame, idx, logits, g, label, size)
+                _emit_frames(on_frame, idx, logits, g if heat else None, label, size)
             order.append(idx)
             yield Progress("score", done + len(idx), n)
     finally:

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from alges_napari.core.acquire.queue import QueueEntry
-from alges_napari.core.acquire.scores import ScoreResult
+from alges_napari.core.acquire.scores import HEAT, ScoreResult
 from alges_napari.core.acquire.scoring import OnFrame, ScoreOptions, iter_score
 from alges_napari.core.acquire.strategies import Strategy
 from alges_napari.core.data.frames.stream import KeyedFrames
@@ -86,7 +86,13 @@ def local_scorer(
 
 
 class AcquisitionSink(Protocol):
-    """Where the step persists what it produced (a Project, or memory in a simulation)."""
+    """Where the step persists what it produced (a Project, or memory in a simulation).
+
+    A sink whose ``keeps_heat`` is False (the simulator's) gets None for every heat map and the
+    pass computes none; a sink without the attribute gets them.
+    """
+
+    keeps_heat: bool
 
     def clear_cache(self) -> None:
         """Forget the previous pass's predictions and heat maps."""
@@ -203,6 +209,7 @@ def iter_acquire(
     # With a sink the pass runs anyway: add what the queue's informativeness needs.
     want = set(strategy.score_fields(with_measure=sink is not None))
     extra = list(labelled) if "features" in want else []
+    heat = sink is not None and getattr(sink, "keeps_heat", True)
     keys = picked + extra
     out = Acquisition(candidates=picked)
     t0 = time.perf_counter()
@@ -213,7 +220,8 @@ def iter_acquire(
         def on_frame(i: int, prediction: np.ndarray, heat: Any) -> None:
             sink.write_cache(keys[i], prediction, heat)  # type: ignore[union-attr]
 
-        gen = scorer(keys, frozenset(want), on_frame if sink is not None else None, stop)
+        asked = frozenset(want | {HEAT}) if heat else frozenset(want)
+        gen = scorer(keys, asked, on_frame if sink is not None else None, stop)
         try:
             scores = yield from gen
         except Cancelled:

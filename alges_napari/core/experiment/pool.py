@@ -230,7 +230,10 @@ def split_repeat(
 
 class _EffortSink:
     """An acquisition sink that keeps, per scored frame, the effort of correcting its prediction
-    (the simulated surgeon corrects the prediction at pick time; see :mod:`.effort`)."""
+    (the simulated surgeon corrects the prediction at pick time; see :mod:`.effort`).
+    It keeps no heat map, so the pass computes none."""
+
+    keeps_heat = False
 
     def __init__(self, truth_of: Callable[[str], np.ndarray]):
         self.truth_of = truth_of

@@ -382,6 +382,10 @@ class Project(ProjectView):
 
     # ------------------------------------------------------------ cache
 
+    #: The acquisition step hands the project each frame's heat map with its prediction (the
+    #: widget's heat-map overlay reads them from the cache).
+    keeps_heat = True
+
     def clear_cache(self) -> None:
         """Delete everything under ``cache/`` (it is rebuilt by the next scoring pass)."""
         with self._write_gate():

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from alges_napari.core.acquire.scores import HEAT
 from alges_napari.core.acquire.scoring import ScoreOptions, score_frames
 from alges_napari.core.acquire.step import Selection, iter_acquire, local_scorer
 from alges_napari.core.acquire.strategies import get_strategy
@@ -39,7 +40,8 @@ def scored(model, frames, spec, choice):  # type: ignore[no-untyped-def]
         preds[i], heats[i] = pred, heat
 
     options = ScoreOptions(batch_size=4, engine=choice)
-    result = score_frames(model, frames, spec, want=FIELDS, on_frame=keep, options=options)
+    result = score_frames(model, frames, spec, want={*FIELDS, HEAT}, on_frame=keep,
+                          options=options)  # fmt: skip
     order = sorted(preds)
     return result, np.stack([preds[i] for i in order]), np.stack([heats[i] for i in order])
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from alges_napari.core.acquire.queue import QueueEntry, describe, initial_queue
-from alges_napari.core.acquire.scores import MEASURES, ScoreResult, informativeness
+from alges_napari.core.acquire.scores import HEAT, MEASURES, ScoreResult, informativeness
 from alges_napari.core.acquire.step import Selection, iter_acquire, rank_queue
 from alges_napari.core.acquire.strategies import REGISTRY, get_strategy
 from alges_napari.core.progress import Progress, run_to_end
@@ -169,10 +169,13 @@ def test_the_step_asks_the_pass_for_randoms_measure_only_when_it_predicts_anyway
     sink = RecordingSink()
     random, three = get_strategy("random"), Selection(query_size=3, seed=0)
     got = run_to_end(iter_acquire(scorer, random, pool, three, sink=sink))
-    assert asked == [frozenset({"emb_seg"})]
+    assert asked == [frozenset({"emb_seg", HEAT})]  # a sink keeps heat maps unless it says not
     assert sink.queue == got.queue and all(e.measure == "gradient mass" for e in got.queue)
+    sink.keeps_heat = False  # the simulator's sink: no heat map asked for
+    run_to_end(iter_acquire(scorer, random, pool, three, sink=sink))
+    assert asked[1] == frozenset({"emb_seg"})
     got = run_to_end(iter_acquire(scorer, random, pool, three))
-    assert len(asked) == 1  # no sink: random runs no pass at all
+    assert len(asked) == 2  # no sink: random runs no pass at all
     assert all(e.score is None and e.strategy == "random" for e in got.queue)
 
 

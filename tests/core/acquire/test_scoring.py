@@ -9,6 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from alges_napari.core.acquire.scores import HEAT
 from alges_napari.core.acquire.scoring import (
     ScoreOptions,
     alges_embeddings,
@@ -155,7 +156,7 @@ def test_iter_score_predictions_equal_plain_inference() -> None:
         model,
         frames,
         spec,
-        want={"emb_seg"},
+        want={"emb_seg", HEAT},
         options=ScoreOptions(batch_size=2),
         on_frame=lambda i, pred, heat: seen.__setitem__(i, (pred, heat)),
     )
@@ -168,6 +169,38 @@ def test_iter_score_predictions_equal_plain_inference() -> None:
         # The heat map comes at the model's resolution (32x64); the cache resizes it on read.
         assert heat.shape == (32, 64) and np.all(heat >= 0) and heat.max() > 0
     assert result.emb_seg.shape == (5, C) and result.emb_img is None
+
+
+@pytest.mark.parametrize("want", [set(), {"entropy"}, {"emb_seg"}])
+def test_heat_maps_only_when_asked_and_no_pixel_gradient_without_them(want, monkeypatch) -> None:
+    # An evaluation (want empty) or a sink that keeps no heat map gets None for the heat and
+    # the pass computes no per-pixel gradient unless emb_seg needs it; with HEAT the same
+    # pass hands over the same heat maps as emb_seg's gradient gives. Predictions are equal.
+    from alges_napari.core.acquire import scoring
+
+    model, spec = _float_model()
+    frames = _frames(3)
+    calls: list[int] = []
+    real = scoring._seg_pixel_norms
+
+    def spy(*args):
+        calls.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(scoring, "_seg_pixel_norms", spy)
+    runs = {}
+    for asked in (frozenset(want), frozenset(want | {HEAT})):
+        seen: dict[int, tuple[np.ndarray, object]] = {}
+        calls.clear()
+        score_frames(model, frames, spec, want=asked, options=ScoreOptions(batch_size=2),
+                     on_frame=lambda i, pred, heat, seen=seen: seen.__setitem__(i, (pred, heat)))  # fmt: skip
+        runs[HEAT in asked] = (seen, len(calls))
+    (without, n_without), (with_heat, n_with) = runs[False], runs[True]
+    assert all(heat is None for _, heat in without.values())
+    assert n_without == (2 if "emb_seg" in want else 0) and n_with == 2  # 2 batches
+    for i in range(3):
+        np.testing.assert_array_equal(without[i][0], with_heat[i][0])
+        assert with_heat[i][1].shape == (32, 64) and with_heat[i][1].max() > 0
 
 
 def test_iter_score_fields_match_direct_computations() -> None:
