@@ -17,7 +17,10 @@ A mode of the annotation layer, switched with the panel's *Scissors* button (it 
 - **Backspace** takes the last anchor back, **Escape** drops the outline; **Space** pans.
 
 An outline of fewer than three anchors, or one begun on another frame, paints nothing and says
-why. The mouse-move and double-click callbacks and the keys sit on the layer (its public
+why. napari's own double-click (``double_click_to_zoom``, which zooms in whenever the active layer
+is in pan/zoom mode, as a mode's layer is) is taken out of the viewer's public
+``mouse_double_click_callbacks`` while the mode is on and put back where it was after, so closing
+an outline does not zoom the view. The mouse-move and double-click callbacks and the keys sit on the layer (its public
 ``mouse_move_callbacks``, ``mouse_double_click_callbacks``, ``bind_key``) only while the mode is
 on, through weak references, as the drag callback.
 """
@@ -37,6 +40,8 @@ from alges_napari._qt.layer_mode import CurrentFrame, LayerMode
 from alges_napari.core.data.scissors import MIN_ANCHORS, LiveWire, fill_outline
 from alges_napari.core.errors import AlgesError
 
+#: The name of napari's viewer callback that zooms in on a double-click in pan/zoom mode.
+ZOOM_CALLBACK = "double_click_to_zoom"
 #: The keys bound on the layer while the mode is on, and what each does.
 KEYS = {"Enter": "close", "Escape": "cancel", "Backspace": "drop_last"}
 
@@ -52,7 +57,8 @@ class ScissorsTool(LayerMode):
         ``current()`` -> ``(key, read)`` for the frame on screen, where ``read()`` returns its
         image, or None when no frame is shown.
     viewer : napari.Viewer, optional
-        Where the outline is drawn while it is clicked (none drawn without one).
+        Where the outline is drawn while it is clicked (none drawn without one), and whose
+        double-click zoom is off while the mode is on.
 
     Attributes
     ----------
@@ -72,7 +78,9 @@ class ScissorsTool(LayerMode):
         super().__init__(layer)
         self._current = current
         self.button: Any = None
+        self.viewer = viewer
         self.preview = None if viewer is None else PathPreview(viewer, layer)
+        self._zoom_callbacks: list[tuple[int, Any]] = []  # napari's, out while the mode is on
         self.anchors: list[tuple[int, int]] = []
         self._legs: list[np.ndarray] = []  # leg i runs from anchor i to i + 1, its end left out
         self._wire: LiveWire | None = None
@@ -92,6 +100,12 @@ class ScissorsTool(LayerMode):
             except ValueError:  # bound on this layer by someone else: theirs stays
                 continue
             self._keys.append(key)
+        if self.viewer is not None:
+            callbacks = self.viewer.mouse_double_click_callbacks
+            self._zoom_callbacks = [(i, cb) for i, cb in enumerate(callbacks)
+                                    if getattr(cb, "__name__", "") == ZOOM_CALLBACK]  # fmt: skip
+            for _, cb in self._zoom_callbacks:
+                callbacks.remove(cb)
         if self.preview is not None:
             self.preview.add()
 
@@ -107,6 +121,12 @@ class ScissorsTool(LayerMode):
             layer.bind_key(key, None)
         if self.preview is not None:
             self.preview.remove()
+        zoom, self._zoom_callbacks = self._zoom_callbacks, []
+        if self.viewer is not None:
+            callbacks = self.viewer.mouse_double_click_callbacks
+            for i, cb in zoom:
+                if cb not in callbacks:
+                    callbacks.insert(min(i, len(callbacks)), cb)
 
     # ------------------------------------------------------------------ the outline
     def _pixel(self, position: Any) -> tuple[float, float]:

@@ -99,6 +99,7 @@ def test_the_outline_follows_the_mouse_and_a_qt_double_click_closes_it(
         qtbot.wait(20)
     assert len(tool.anchors) == 4
     anchors = list(tool.anchors)
+    zoom = viewer.scene.camera.zoom
     # the preview runs through every anchor, along the live wire's legs
     drawn = {tuple(p) for p in np.round(tool.preview.path).astype(int)}
     assert set(anchors) <= drawn
@@ -109,11 +110,14 @@ def test_the_outline_follows_the_mouse_and_a_qt_double_click_closes_it(
     expect[scissors_region(frame, anchors)] = 2
     np.testing.assert_array_equal(layer.data, expect)
     assert (layer.data != before).any() and tool.anchors == []
+    assert viewer.scene.camera.zoom == zoom  # napari's double-click zoom is off in the mode
     assert tool.preview.path is None  # the outline is gone from the screen
     assert viewer.layers.selection.active is layer
     assert widget.project.labelled_keys() == []  # nothing saved
     assert_napari_space_back(layer, tool, canvas, qtbot)  # napari's brush turns the mode off
     assert not _previews(viewer)
+    names = [cb.__name__ for cb in viewer.mouse_double_click_callbacks]
+    assert names.count("double_click_to_zoom") == 1  # napari's zoom is back
 
 
 def test_backspace_escape_and_too_few_anchors(project_widget, qtbot, messages) -> None:
