@@ -1127,6 +1127,13 @@ def real_main(args: argparse.Namespace) -> None:
 REAL_COLUMNS = ("actions", "switches", "capped")
 
 
+def _print_ratios(ratios: list[tuple[str, np.ndarray, np.ndarray]], videos: list[str]) -> None:
+    """One line per (label, numerator, denominator): the ratio and its interval over videos."""
+    for label, num, den in ratios:
+        r, lo, hi = video_ratio_interval(num, den, videos)
+        print(f"  {label}: {r:.3f} [{lo:.3f}, {hi:.3f}]")
+
+
 def real_report(rows: list[dict]) -> None:
     """Totals per corrector and tool, per video, and last the ratio with its video interval."""
     videos = [r["video"] for r in rows]
@@ -1159,21 +1166,17 @@ def real_report(rows: list[dict]) -> None:
     if grabcut:
         g_act = np.array([r["g"]["actions"] for r in rows], float)
         h_act = np.array([r["h"]["actions"] for r in rows], float)
-        for label, num in (("(f)/(e) superpixels, no GrabCut", f_act),
-                           ("(h)/(e) napari tools + GrabCut box", h_act),
-                           ("(g)/(f) GrabCut box added to the app's tools", g_act)):  # fmt: skip
-            den = f_act if label.startswith("(g)/(f)") else e_act
-            r, lo, hi = video_ratio_interval(num, den, videos)
-            print(f"  {label}: {r:.3f} [{lo:.3f}, {hi:.3f}]")
+        _print_ratios([("(f)/(e) superpixels, no GrabCut", f_act, e_act),
+                       ("(h)/(e) napari tools + GrabCut box", h_act, e_act),
+                       ("(g)/(f) GrabCut box added to the app's tools", g_act, f_act)],
+                      videos)  # fmt: skip
         print(f"  GrabCut runs: {sum(r.get('grabcut_calls', 0) for r in rows)}")
         last = g_act
     if scissors:
         i_act = np.array([r["i"]["actions"] for r in rows], float)
-        for label, num in (("(g)/(e) app tools + GrabCut box, no scissors", g_act),
-                           ("(i)/(g) scissors added to the app's tools", i_act)):  # fmt: skip
-            den = g_act if label.startswith("(i)/(g)") else e_act
-            r, lo, hi = video_ratio_interval(num, den, videos)
-            print(f"  {label}: {r:.3f} [{lo:.3f}, {hi:.3f}]")
+        _print_ratios([("(g)/(e) app tools + GrabCut box, no scissors", g_act, e_act),
+                       ("(i)/(g) scissors added to the app's tools", i_act, g_act)],
+                      videos)  # fmt: skip
         print(f"  scissors maps built: {sum(r.get('scissors_maps', 0) for r in rows)}")
         last = i_act
     per_video = []

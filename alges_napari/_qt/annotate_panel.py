@@ -84,14 +84,12 @@ class AnnotatePanel(QWidget):
             "brush, Space to pan. One undo step per click or drag. The superpixels' boundaries "
             "are drawn while it is on. Picking a napari tool turns it off."
         )
-        self.grabcut = QPushButton("GrabCut box")
-        self.grabcut.setCheckable(True)
-        self.grabcut.setEnabled(False)  # until a project's annotation layer has the tool
-        self.grabcut.setToolTip(
+        self.grabcut = _mode_button(
+            "GrabCut box",
             "Drag a box around an object: on release the object inside the box (found by "
             "OpenCV's GrabCut from the frame's colours and edges) gets the selected class. One "
             "undo step per box. The box is drawn while you drag; hold Space to pan. Picking a "
-            "napari tool or Superpixel paint turns it off."
+            "napari tool or Superpixel paint turns it off.",
         )
         self.refine = QPushButton("Refine edges")
         self.refine.setEnabled(False)  # until a project's annotation layer has the tool
@@ -100,14 +98,12 @@ class AnnotatePanel(QWidget):
             "GrabCut, within 24 px of the class): pixels it adds get the class, pixels it "
             "takes away become not labelled. One undo step."
         )
-        self.scissors = QPushButton("Scissors")
-        self.scissors.setCheckable(True)
-        self.scissors.setEnabled(False)  # until a project's annotation layer has the tool
-        self.scissors.setToolTip(
+        self.scissors = _mode_button(
+            "Scissors",
             "Click anchors along an object's outline: each leg follows the image's edges "
             "(OpenCV's intelligent scissors). Double-click or Enter closes the outline and "
             "paints it with the selected class (one undo step); Backspace takes the last anchor "
-            "back, Escape drops the outline, Space pans."
+            "back, Escape drops the outline, Space pans.",
         )
         self.coarseness = QComboBox()
         for name, area in AREAS.items():
@@ -154,3 +150,13 @@ class AnnotatePanel(QWidget):
     def set_classes(self, names: tuple[str, ...], colors: tuple[tuple[int, int, int], ...]) -> None:
         """Show the schema's classes in the palette."""
         self.palette.set_classes(names, colors)
+
+
+def _mode_button(text: str, tip: str) -> QPushButton:
+    """A checkable button for a mode of the annotation layer, off until a project's layer has
+    the tool (the tool's ``attach_*`` enables it)."""
+    button = QPushButton(text)
+    button.setCheckable(True)
+    button.setEnabled(False)
+    button.setToolTip(tip)
+    return button

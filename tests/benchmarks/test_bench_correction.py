@@ -242,23 +242,31 @@ def test_frame_grabcut_maps_a_grid_box_to_the_full_frame_and_back(bench):
     assert not gc.region((5, 5, 5, 9)).any()  # a box of no rows paints nothing
 
 
-def test_real_mode_with_grabcut_adds_models_g_and_h(bench, tmp_path, capsys):
-    # The constructed tree's first 2 frames with --grabcut: rows carry (g) and (h), both done,
-    # and the last line is (g)/(e), the same from --report.
+@pytest.mark.parametrize(
+    ("flag", "models", "marker"),
+    [("--grabcut", "efgh", "  (f)/(e) superpixels, no GrabCut: "),
+     ("--scissors", "efghi", "  (i)/(g) scissors added to the app's tools: ")],
+)  # fmt: skip
+def test_real_mode_with_grabcut_or_scissors_adds_their_models(
+    bench, tmp_path, capsys, flag, models, marker
+):
+    # The constructed tree's first 2 frames: rows carry the flag's models, all done, and the
+    # last line is the last model's ratio to (e): (g) with --grabcut, (i) with --scissors
+    # (which runs (g) and (h) too); the same from --report.
     import json
 
     root, ckpt = _real_inputs(bench, tmp_path)
     out = tmp_path / "rows.jsonl"
     bench.main(["--val", str(root / "train_seg"), "--model", str(ckpt), "--out", str(out),
-                "--threads", "1", "--limit", "2", "--grabcut"])  # fmt: skip
+                "--threads", "1", "--limit", "2", flag])  # fmt: skip
     lines = capsys.readouterr().out.strip().splitlines()
     rows = [json.loads(x) for x in out.read_text().splitlines()]
-    assert len(rows) == 2
-    assert all(r[m]["capped"] == 0 for r in rows for m in "efgh")
-    g = sum(r["g"]["actions"] for r in rows)
+    assert len(rows) == 2 and all(set(models) <= set(r) for r in rows)
+    assert all(r[m]["capped"] == 0 for r in rows for m in models)
+    last = sum(r[models[-1]]["actions"] for r in rows)
     e = sum(r["e"]["actions"] for r in rows)
-    assert lines[-1].startswith(f"actions ratio (app tools / napari tools): {g / e:.3f} ")
-    assert any(x.startswith("  (f)/(e) superpixels, no GrabCut: ") for x in lines)
+    assert lines[-1].startswith(f"actions ratio (app tools / napari tools): {last / e:.3f} ")
+    assert any(x.startswith(marker) for x in lines)
     bench.main(["--report", str(out)])
     assert capsys.readouterr().out.strip().splitlines()[-1] == lines[-1]
 
@@ -310,23 +318,3 @@ def test_frame_scissors_clicks_on_the_truth_outline_mapped_to_the_full_frame(ben
         assert (mask & (truth == 3)).sum() / (mask | (truth == 3)).sum() > 0.95
     fs.regions(3, 1)
     assert fs.maps == sizes[0]  # kept per region
-
-
-def test_real_mode_with_scissors_adds_model_i(bench, tmp_path, capsys):
-    # --scissors runs (e)-(h) and (i) on the constructed tree's first 2 frames; the last line
-    # is then (i)/(e), the same from --report.
-    import json
-
-    root, ckpt = _real_inputs(bench, tmp_path)
-    out = tmp_path / "rows.jsonl"
-    bench.main(["--val", str(root / "train_seg"), "--model", str(ckpt), "--out", str(out),
-                "--threads", "1", "--limit", "2", "--scissors"])  # fmt: skip
-    lines = capsys.readouterr().out.strip().splitlines()
-    rows = [json.loads(x) for x in out.read_text().splitlines()]
-    assert len(rows) == 2 and all(r[m]["capped"] == 0 for r in rows for m in "efghi")
-    i = sum(r["i"]["actions"] for r in rows)
-    e = sum(r["e"]["actions"] for r in rows)
-    assert lines[-1].startswith(f"actions ratio (app tools / napari tools): {i / e:.3f} ")
-    assert any(x.startswith("  (i)/(g) scissors added to the app's tools: ") for x in lines)
-    bench.main(["--report", str(out)])
-    assert capsys.readouterr().out.strip().splitlines()[-1] == lines[-1]
