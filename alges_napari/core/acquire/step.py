@@ -209,7 +209,7 @@ def iter_acquire(
     # With a sink the pass runs anyway: add what the queue's informativeness needs.
     want = set(strategy.score_fields(with_measure=sink is not None))
     extra = list(labelled) if "features" in want else []
-    heat = sink is not None and getattr(sink, "keeps_heat", True)
+    keep_heat = sink is not None and getattr(sink, "keeps_heat", True)
     keys = picked + extra
     out = Acquisition(candidates=picked)
     t0 = time.perf_counter()
@@ -220,7 +220,7 @@ def iter_acquire(
         def on_frame(i: int, prediction: np.ndarray, heat: Any) -> None:
             sink.write_cache(keys[i], prediction, heat)  # type: ignore[union-attr]
 
-        asked = frozenset(want | {HEAT}) if heat else frozenset(want)
+        asked = frozenset(want | {HEAT}) if keep_heat else frozenset(want)
         gen = scorer(keys, asked, on_frame if sink is not None else None, stop)
         try:
             scores = yield from gen
