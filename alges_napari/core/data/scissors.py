@@ -137,7 +137,8 @@ def trace(image: np.ndarray | LiveWire, anchors: Sequence[Point]) -> np.ndarray:
 
 def fill_outline(shape: tuple[int, ...], outline: np.ndarray) -> np.ndarray:
     """The pixels a closed ``outline`` ((N, 2) row, col) encloses on a frame of ``shape``, the
-    outline's own pixels included (even-odd rule, so a figure eight keeps both loops)."""
+    outline's own pixels included (``cv2.fillPoly``: a self-crossing outline, a figure eight,
+    fills both of its loops)."""
     h, w = int(shape[0]), int(shape[1])
     mask = np.zeros((h, w), np.uint8)
     points = np.asarray(outline, np.int32)[:, ::-1].reshape(-1, 1, 2)
