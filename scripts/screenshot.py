@@ -13,10 +13,12 @@ whole screen shows them:
    the first queue labelled with the ground truth (standing in for a surgeon's labels), one
    "Retrain and rank", then **Next**: queue #1 as the widget opens it after round 1 (Auto-fill
    on, as by default; whether the prediction is pasted is the widget's own decision);
-3. ``round1_status_WxH.png``: the Status tab after that round (its log line);
-4. ``alges_seg_queue_WxH.png``: the new queue labelled the same way, ALGES-seg chosen in the
+3. ``scissors_outline_WxH.png``: the same frame with the Scissors mode on, three anchors
+   clicked and the leg to the cursor drawn (then dropped: nothing is painted);
+4. ``round1_status_WxH.png``: the Status tab after that round (its log line);
+5. ``alges_seg_queue_WxH.png``: the new queue labelled the same way, ALGES-seg chosen in the
    Learn tab, a second round, then Next: the queue with its scores;
-5. ``heat_map_WxH.png``: Heat map ticked on that frame.
+6. ``heat_map_WxH.png``: Heat map ticked on that frame.
 
 The rounds run once, on the first size; the other sizes open copies of the project as it was
 after each round (the widget opens a project on the first frame of its queue, as Next after a
@@ -34,6 +36,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZES = ("1366x768", "1600x1000")
@@ -150,6 +154,22 @@ def _round(app, widget) -> None:
     widget.annotate.next.click()
 
 
+def _scissors(app, viewer, widget, path: Path) -> None:
+    """The Scissors mode mid-outline on the frame shown: three anchors clicked, the leg to the
+    cursor drawn; then the outline is dropped and the mode switched off (nothing painted)."""
+    widget.annotate.scissors.click()
+    tool = widget.superpixels.scissors
+    frames = widget.project.frames
+    index = frames.index_of(widget.current_key)
+    h, w = np.asarray(frames[index]).shape[:2]
+    for row, col in ((0.30, 0.35), (0.32, 0.62), (0.62, 0.60)):
+        tool.add_anchor((index, row * h, col * w))
+    tool.preview_to((index, 0.66 * h, 0.36 * w))
+    _save(app, viewer, path)
+    tool.cancel()
+    widget.annotate.scissors.click()
+
+
 def _child(args: argparse.Namespace) -> int:
     import napari
     from qtpy.QtWidgets import QApplication
@@ -183,6 +203,7 @@ def _child(args: argparse.Namespace) -> int:
         assert widget.open_project(after[0]) is not None, widget.form.problem.text()
     _settle(app, 1.0)
     _save(app, viewer, out / f"round1_prefilled_{size}.png")
+    _scissors(app, viewer, widget, out / f"scissors_outline_{size}.png")
     widget.dock.show_tab("Status")
     _save(app, viewer, out / f"round1_status_{size}.png")
     widget.dock.show_tab("Correct")

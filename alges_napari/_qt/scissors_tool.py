@@ -212,6 +212,11 @@ class ScissorsTool(LayerMode):
         self.painted.emit(n)
         return n
 
+    def preview_to(self, position: Any) -> None:
+        """Draw the outline so far and the leg from the last anchor to world ``position`` (what
+        a mouse move shows; nothing before the first anchor)."""
+        self._draw(position)
+
     def _draw(self, cursor: Any) -> None:
         if self.preview is None or not self.anchors:
             return
@@ -234,7 +239,7 @@ class ScissorsTool(LayerMode):
 
     def _on_move(self, layer: Any, event: Any) -> None:
         if self.anchors and not self.panning and layer is self.layer:
-            self._draw(event.position)
+            self.preview_to(event.position)
 
     def _on_double_click(self, layer: Any, event: Any) -> None:
         # the double-click's first click was a press, so its anchor is already in
