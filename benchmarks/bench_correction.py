@@ -739,7 +739,24 @@ def _click_moves(ann: np.ndarray, truth: np.ndarray, maps: dict, tables: dict) -
     return moves
 
 
-class FrameGrabCut:
+class _FrameTruth:
+    """One frame and its grid truth, with the truth's connected regions per class kept: what the
+    GrabCut and scissors models share."""
+
+    def __init__(self, image: np.ndarray, truth: np.ndarray):
+        self.image = np.asarray(image)
+        self.truth = truth
+        self.grid = truth.shape
+        self._truth_comps: dict[int, np.ndarray] = {}
+
+    def truth_component(self, c: int) -> np.ndarray:
+        """The truth's 8-connected regions of class ``c`` (labels, 0 elsewhere)."""
+        if c not in self._truth_comps:
+            self._truth_comps[c] = ndimage.label(self.truth == c, structure=_EIGHT)[0]
+        return self._truth_comps[c]
+
+
+class FrameGrabCut(_FrameTruth):
     """The app's GrabCut box on one frame, for models (g) and (h): grid boxes in, grid masks out.
 
     A box of grid pixels (top, left, bottom, right; ends excluded) is mapped to the full frame's
@@ -749,11 +766,8 @@ class FrameGrabCut:
     """
 
     def __init__(self, image: np.ndarray, truth: np.ndarray):
-        self.image = np.asarray(image)
-        self.truth = truth
-        self.grid = truth.shape
+        super().__init__(image, truth)
         self._cache: dict[tuple[int, int, int, int], np.ndarray] = {}
-        self._truth_comps: dict[int, np.ndarray] = {}
         self.calls = 0
 
     def region(self, box: tuple[int, int, int, int]) -> np.ndarray:
@@ -779,12 +793,6 @@ class FrameGrabCut:
                 self._cache[box] = resize(full, self.grid, order=0, preserve_range=True,
                                           anti_aliasing=False).astype(bool)  # fmt: skip
         return self._cache[box]
-
-    def truth_component(self, c: int) -> np.ndarray:
-        """The truth's 8-connected regions of class ``c`` (labels, 0 elsewhere)."""
-        if c not in self._truth_comps:
-            self._truth_comps[c] = ndimage.label(self.truth == c, structure=_EIGHT)[0]
-        return self._truth_comps[c]
 
 
 def _grown_box(mask_rows: np.ndarray, mask_cols: np.ndarray, shape: tuple[int, int],
@@ -825,7 +833,7 @@ def _grabcut_moves(ann: np.ndarray, truth: np.ndarray, regions: list,
     return moves
 
 
-class FrameScissors:
+class FrameScissors(_FrameTruth):
     """The app's intelligent scissors on one frame, for model (i): truth outlines in, grid masks out.
 
     The anchors a user clicks along a truth region's outline are the vertices of that outline
@@ -841,19 +849,10 @@ class FrameScissors:
     def __init__(self, image: np.ndarray, truth: np.ndarray):
         from alges_napari.core.data.scissors import LiveWire
 
-        self.image = np.asarray(image)
-        self.truth = truth
-        self.grid = truth.shape
+        super().__init__(image, truth)
         self.wire = LiveWire(self.image)
         self._cache: dict[tuple[int, int], list[tuple[np.ndarray, int]]] = {}
-        self._truth_comps: dict[int, np.ndarray] = {}
         self.maps = 0
-
-    def truth_component(self, c: int) -> np.ndarray:
-        """The truth's 8-connected regions of class ``c`` (labels, 0 elsewhere)."""
-        if c not in self._truth_comps:
-            self._truth_comps[c] = ndimage.label(self.truth == c, structure=_EIGHT)[0]
-        return self._truth_comps[c]
 
     def anchors(self, c: int, comp: int) -> list[np.ndarray]:
         """Per tolerance of :data:`SCISSORS_TOLERANCES`, the anchors ((n, 2) full-frame (row,
@@ -916,6 +915,7 @@ def _scissors_moves(ann: np.ndarray, truth: np.ndarray, regions: list,
     outline of each truth region of its class that holds it, traced at every tolerance."""
     moves: list[_Move] = []
     seen: set[tuple[int, int]] = set()
+    deltas: dict[int, np.ndarray] = {}  # the annotation does not change within one action
     for sl, reg, c in regions[:TOP_BOXES]:
         if c == 0:
             continue
@@ -924,7 +924,9 @@ def _scissors_moves(ann: np.ndarray, truth: np.ndarray, regions: list,
             if comp == 0 or (c, int(comp)) in seen:
                 continue
             seen.add((c, int(comp)))
-            delta = _delta(ann, truth, c)
+            if c not in deltas:
+                deltas[c] = _delta(ann, truth, c)
+            delta = deltas[c]
             for mask, clicks in fs.regions(c, int(comp)):
                 gain = int(delta[mask].sum())
                 moves.append(_Move(gain, clicks, c, "scissors anchor", lambda mask=mask: mask))

@@ -17,12 +17,12 @@ A mode of the annotation layer, switched with the panel's *Scissors* button (it 
 - **Backspace** takes the last anchor back, **Escape** drops the outline; **Space** pans.
 
 An outline of fewer than three anchors, or one begun on another frame, paints nothing and says
-why. napari's own double-click (``double_click_to_zoom``, which zooms in whenever the active layer
-is in pan/zoom mode, as a mode's layer is) is taken out of the viewer's public
-``mouse_double_click_callbacks`` while the mode is on and put back where it was after, so closing
-an outline does not zoom the view. The mouse-move and double-click callbacks and the keys sit on the layer (its public
-``mouse_move_callbacks``, ``mouse_double_click_callbacks``, ``bind_key``) only while the mode is
-on, through weak references, as the drag callback.
+why. napari's own double-click (``double_click_to_zoom``, which zooms in whenever the active
+layer is in pan/zoom mode, as a mode's layer is) is taken out of the viewer's public
+``mouse_double_click_callbacks`` while the mode is on and put back where it was after, so
+closing an outline does not zoom the view. The mouse-move and double-click callbacks and the
+keys sit on the layer (its public ``mouse_move_callbacks``, ``mouse_double_click_callbacks``,
+``bind_key``) only while the mode is on, through weak references, as the drag callback.
 """
 
 from __future__ import annotations
