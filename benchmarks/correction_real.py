@@ -229,8 +229,9 @@ def _strokes(ends: np.ndarray, r: float | np.ndarray) -> np.ndarray:
 def _wrong_crops(
     ann: np.ndarray, truth: np.ndarray, top: int, pad: int
 ) -> list[tuple[tuple[slice, slice], np.ndarray, int]]:
-    """The ``top`` largest wrong regions as in :func:`_wrong_regions`, each as (its bounding
-    box grown by ``pad`` and clipped to the frame, the region within that box, true class)."""
+    """The ``top`` largest wrong regions as in ``bench_correction._wrong_regions``, each as
+    (its bounding box grown by ``pad`` and clipped to the frame, the region within that box,
+    true class)."""
     wrong = (ann != truth) & (truth != IGNORE)
     h, w = ann.shape
     found = []

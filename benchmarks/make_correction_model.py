@@ -1,4 +1,4 @@
-"""The model whose predictions ``bench_correction.py --real`` corrects: trained once, re-makeable.
+"""The model whose predictions ``bench_correction.py`` corrects on real frames: trained once, re-makeable.
 
 A ResNet-18 U-Net from random weights, trained as the simulator trains a round's model
 (:meth:`alges_napari.core.experiment.pool.Runner.train`: the product's
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     with torch.no_grad():
         scores = evaluate(model, test, spec, schema.num_classes)
     extra = {
-        "purpose": "bench_correction.py --real: predictions to correct",
+        "purpose": "bench_correction.py (real frames, the default mode): predictions to correct",
         "train_keys": [keys[i] for i in idx], "steps": steps, "frames": FRAMES,
         "size": list(SIZE), "batch_size": BATCH, "lr": LR, "seed": SEED, "dice_weight": 1.0,
         "augment": True, "train_s": round(train_s, 1), "val": scores,
