@@ -54,6 +54,21 @@ pairs of ``--minutes 2`` runs with and without it, round 2's peak RSS falls by a
 in both pairs and the trim takes under 50 ms; otherwise the figures are reported and nothing
 changes.
 
+**The session's heap trims** (registered 2026-12-04, before the pairs it names ran).
+``ActiveLearningSession.run_round`` now calls glibc's ``malloc_trim(0)``
+(``core/memory.release_free_heap``) at the round's start, after training and at its end, and
+adds the seconds to the round's ``timings["trim"]``; each round prints them and the RSS left
+after it (what the process holds while the user labels). It differs from ``--trim`` (one call
+before each round, not adopted) in where it trims and in its rule, which was set after one
+exploratory run of a diagnostic script at 1080p that read glibc's ``mallinfo2`` at every stage
+change (after two rounds the heap held 1,225 MB, 729 MB of it free, while at most 862 MB were
+in use at once; trimming at those three points took round 2's peak from 1,725 to 1,605 MB in
+one run). Rule: the trims stay only if, in two alternating pairs of ``--minutes 1 --size
+1920x1080 --recording REC`` runs (this tree against the tree before it, through
+``PYTHONPATH``), (1) round 2's peak RSS falls by at least 100 MB in both pairs, (2) the RSS after
+round 2 falls by at least 200 MB in both pairs, and (3) the trims take under 2 % of each
+round's wall time in every run; otherwise they are taken out and the figures reported.
+
 The machine's load averages are printed beside the figures: on a shared CPU the absolute
 times move with the other processes, the in-run ratios much less.
 """
@@ -128,17 +143,21 @@ class StagePeaks:
     """An ``on_progress`` callback: the peak RSS of each stage of a round, in MB.
 
     VmHWM is read and reset whenever the stage changes, so each stage's figure is its own
-    (a stage that comes back, e.g. validation, keeps the larger of its peaks).
+    (a stage that comes back, e.g. validation, keeps the larger of its peaks). ``starts`` keeps
+    the RSS when each stage was first entered: a peak well above its stage's start was
+    allocated by that stage; one close to it was mostly left by the stages before.
     """
 
     def __init__(self) -> None:
         self.peaks: dict[str, float] = {}
+        self.starts: dict[str, float] = {}
         self.stage = ""
 
     def __call__(self, progress: Any) -> None:
         if progress.stage != self.stage:
             self._close()
             self.stage = progress.stage
+            self.starts.setdefault(self.stage, rss_mb())
 
     def _close(self) -> None:
         if self.stage:
@@ -459,10 +478,15 @@ def run(args: Any, path: Path, work: Path, input_size: tuple[int, int]) -> None:
           f"{other['forward']:.1f} s (best of 2 each)")  # fmt: skip
     r1, r2 = rounds["rounds"]
     for r in (r1, r2):
+        trim = "none" if r["trim"] is None else f"{r['trim']:.2f} s"
+        print(f"round {r['round']}: RSS after it {r['after']:.0f} MB; the session's heap trims "
+              f"took {trim} ({(r['trim'] or 0.0) / r['wall'] * 100:.1f} % of the round)")
         print(f"round {r['round']}: wall {r['wall']:.1f} s, train {r['train']:.1f} s, validate "
               f"{r['validate']:.1f} s, scoring {r['score']:.1f} s ({r['pool']} frames), frames "
               f"decoded {r['decoded']}, peak RSS {r['rss']:.0f} MB (by stage: "
-              + ", ".join(f"{k} {v:.0f}" for k, v in r["stages"].items()) + ")")  # fmt: skip
+              + ", ".join(f"{k} {v:.0f}" for k, v in r["stages"].items()) + "; RSS as each "
+              "stage began: " + ", ".join(f"{k} {v:.0f}" for k, v in r["starts"].items())
+              + ")")  # fmt: skip
     print(rounds["cache"])
     floor = run_stack_floor(input_size, args.floor_steps)
     top = max(row.get("VmHWM", 0.0) for row in floor["stages"])
@@ -520,6 +544,7 @@ def run_rounds(args: Any, path: Path, work: Path, input_size: tuple[int, int]) -
         t0 = time.perf_counter()
         result = run_to_end(session.run_round(RoundConfig(query_size=10)), peaks)
         wall = time.perf_counter() - t0
+        after = rss_mb()  # what the process holds while the user labels the queue
         stages = peaks.finish()
         out.append({
             "round": r, "wall": wall, "train": result.timings.get("train", 0.0),
@@ -527,7 +552,8 @@ def run_rounds(args: Any, path: Path, work: Path, input_size: tuple[int, int]) -
             "validate": result.timings.get("validate", 0.0),
             "decoded": proj.frames.decode_counts["decoded"] - decoded,
             "rss": max(stages.values(), default=peak_rss_mb()) if exact else float("nan"),
-            "stages": stages if exact else {},
+            "stages": stages if exact else {}, "starts": dict(peaks.starts), "after": after,
+            "trim": result.timings.get("trim"),
         })  # fmt: skip
         if r == 1:  # the user labels round 1's queue; round 2's pool is what is left
             for entry in result.queue:

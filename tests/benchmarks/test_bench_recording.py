@@ -45,3 +45,23 @@ def test_the_floor_prints_one_line_per_stage(bench) -> None:
 def test_the_trim_experiment_times_its_call(bench) -> None:
     spent = bench.trim_free_memory()
     assert spent is not None and 0 <= spent < 5
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
+def test_stage_peaks_keep_each_stage_s_peak_and_the_rss_it_began_at(bench) -> None:
+    from types import SimpleNamespace
+
+    peaks = bench.StagePeaks()
+    peaks(SimpleNamespace(stage="train"))
+    began = bench.rss_mb()
+    held = bytearray(64 * 2**20)  # 64 MB touched inside "train"
+    held[:: 4096] = b"\x01" * (len(held) // 4096)
+    peaks(SimpleNamespace(stage="train"))  # the same stage: nothing is closed
+    peaks(SimpleNamespace(stage="score"))
+    del held
+    peaks(SimpleNamespace(stage="train"))  # a stage that comes back keeps its first start
+    out = peaks.finish()
+    assert list(out) == ["train", "score"] and list(peaks.starts) == ["train", "score"]
+    assert peaks.starts["train"] <= began + 1
+    assert out["train"] >= peaks.starts["train"] + 60  # the 64 MB were in train's peak
+    assert peaks.starts["score"] >= peaks.starts["train"] + 60
