@@ -36,7 +36,6 @@ from alges_napari.core.learn.holder import ModelHolder
 from alges_napari.core.learn.metrics import SegmentationMeter
 from alges_napari.core.learn.model import ModelSpec, pick_device
 from alges_napari.core.learn.train import TrainResult, make_samples
-from alges_napari.core.memory import release_free_heap
 from alges_napari.core.progress import (
     Cancelled,
     Progress,
@@ -112,9 +111,7 @@ class RoundResult:
         when there are no labelled validation frames (NaN otherwise): the round's quality
         figure then (see ``project.autofill``).
     timings : dict
-        Seconds spent in "train", "validate", "score", "select", "save", and "trim" (giving
-        the heap's free pages back at the round's start, after training and at its end:
-        :func:`~alges_napari.core.memory.release_free_heap`; absent off glibc).
+        Seconds spent in "train", "validate", "score", "select", "save".
     stopped : bool
         True when a stop request ended the round; nothing of it was persisted then.
     """
@@ -225,9 +222,6 @@ class ActiveLearningSession:
             raise AlgesError(
                 f"project {project.root} has no accepted labels outside validation: label a frame first"
             )
-        # What the last round (and whatever ran since) freed goes back to the system before
-        # training fills the heap again; likewise after training and at the end (_trim).
-        self._trim(result)
         t0 = time.perf_counter()
         samples = self._training_samples(train_keys, tc)
         # The current model is the latest checkpoint's, on disk: nothing reads it while the
@@ -247,26 +241,10 @@ class ActiveLearningSession:
                 "training stopped; the previous checkpoint is kept",
             )
             self._load_latest()
-            self._trim(result)
             return result
         self._holder = holder
-        self._trim(result)
-        try:
-            yield from self._after_training(result, cfg, tc, train_keys, stop)
-        finally:
-            self._trim(result)
+        yield from self._after_training(result, cfg, tc, train_keys, stop)
         return result
-
-    @staticmethod
-    def _trim(result: RoundResult) -> None:
-        """Give the heap's free pages back to the system, adding its seconds to "trim".
-
-        A round's stages leave the C heap holding hundreds of MB that are free but resident
-        (:mod:`alges_napari.core.memory`); the process keeps them while the surgeon labels.
-        """
-        spent = release_free_heap()
-        if spent is not None:
-            result.timings["trim"] = result.timings.get("trim", 0.0) + spent
 
     def _training_samples(self, train_keys: list[str], tc: TrainConfig) -> Any:
         """The labels of ``train_keys`` and their frames at the training size; an AlgesError
@@ -317,11 +295,7 @@ class ActiveLearningSession:
                 f"project {project.root} has no trained model yet: train a round first"
             )
         result = RoundResult(round=len(project.rounds))
-        try:
-            queued = yield from self._queue_next(result, cfg, project.labelled_keys(), stop, scorer)
-        finally:
-            self._trim(result)
-        if not queued:
+        if not (yield from self._queue_next(result, cfg, project.labelled_keys(), stop, scorer)):
             result.stopped, result.message = True, "stopped while scoring; the previous queue stays"
         return result
 

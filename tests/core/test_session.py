@@ -326,26 +326,3 @@ def test_accepts_during_a_round_never_leave_a_stale_state_file(
     with Project.open(project.root) as again:
         assert again.recovery is None
         assert snapshot(again) == in_memory
-
-
-def test_a_round_gives_the_heap_back_at_its_start_after_training_and_at_its_end(
-    project: Project, monkeypatch
-) -> None:
-    import alges_napari.core.session as session_module
-
-    calls: list[str] = []
-
-    def spy() -> float:
-        calls.append(stages[-1] if stages else "start")
-        return 0.25
-
-    monkeypatch.setattr(session_module, "release_free_heap", spy)
-    stages: list[str] = []
-    session = ActiveLearningSession(project, device="cpu")
-    result = run_to_end(session.run_round(RoundConfig(query_size=2)), lambda p: stages.append(p.stage))
-    # Before training, when training has ended (its last progress is "train"), and at the end.
-    assert calls == ["start", "train", "save"]
-    assert result.timings["trim"] == pytest.approx(0.75)
-    calls.clear()
-    run_to_end(session.rank(RoundConfig(query_size=2)))
-    assert len(calls) == 1  # ranking alone trims once, when its pass is done
