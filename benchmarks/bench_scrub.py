@@ -57,6 +57,17 @@ after each step) against its budget, and the process's RSS after the sweep; then
 RSS, and the target check on the prefetch sweeps: the p95 of the steps after the first under
 50 ms. ``--profile`` runs one more prefetch hold sweep under cProfile and
 prints where its time goes. The load averages are printed at the start and the end.
+
+**One prefetch decoder kept open** (registered 2026-12-04, before any run of it). The
+prefetcher's worker reads through ``VideoSource.forward_reader()``: one demuxer and decoder
+that stay open from one batch to the next, so a batch that lies ahead of the last one goes on
+decoding from where it stopped instead of seeking to the keyframe before its first frame (each
+batch used to open ``iter_frames`` afresh). Rule, the one the README named for this idea: it
+stays only if, over three alternating pairs of ``taskset -c 1 xvfb-run -a .venv/bin/python
+benchmarks/bench_scrub.py --size 854x480 --recording REC`` (this tree against the tree before
+it, through ``PYTHONPATH``, started from outside the checkout), the median over the three runs
+of the prefetch hold sweep's median step is at least 10 % below the old tree's; otherwise it is
+taken out and the figures reported.
 """
 
 from __future__ import annotations
