@@ -8,7 +8,7 @@ import numpy as np
 
 from alges_napari.core.data.frames.prefetch import NeighbourPrefetcher
 from alges_napari.core.data.frames.video import VideoSource
-from tests.core.data.test_video_stream import _frames_to_decode, _sequential, _write_video
+from tests.core.data.test_video_stream import _sequential, _write_video
 
 
 def _wait_for(fetch, keys, timeout=20.0):
@@ -72,13 +72,10 @@ def test_ahead_follows_the_direction_of_the_step_within_the_budget(tmp_path) -> 
         src.close()
 
 
-def _scrub_forward(path, ahead, stride, steps, kept=True):
+def _scrub_forward(path, ahead, stride, steps):
     """Frames decoded while show() steps forward one frame at a time, each step waiting for
-    its near neighbours (a viewer reading them); and the frames got, by index. ``kept=False``
-    hides the video's ``forward_reader``: each batch is then its own ``iter_frames`` pass."""
+    its near neighbours (a viewer reading them); and the frames got, by index."""
     src = VideoSource(path, stride=stride, cache_size=0)
-    if not kept:
-        src.forward_reader = None
     fetch = NeighbourPrefetcher(src, radius=2, ahead=ahead, budget_bytes=64 << 20)
     got = {}
     try:
@@ -94,16 +91,13 @@ def _scrub_forward(path, ahead, stride, steps, kept=True):
 
 
 def test_scrubbing_forward_decodes_each_gop_about_once(tmp_path) -> None:
-    # A keyframe every 40 frames, 1 frame in 5 kept: a GOP holds 8 pool frames. Batch by batch
-    # (no kept reader), asking for one new neighbour per step decodes from its keyframe on
-    # every step; asking ahead does not.
+    # A keyframe every 40 frames, 1 frame in 5 kept: a GOP holds 8 pool frames. Asking for one
+    # new neighbour per step decodes from its keyframe on every step; asking ahead does not.
     _write_video(tmp_path / "c.mp4", n=121, gop=40)
     frames, keyframes = _sequential(tmp_path / "c.mp4")
     assert keyframes == [0, 40, 80, 120]
-    ahead, got = _scrub_forward(tmp_path / "c.mp4", ahead=8, stride=5, steps=20, kept=False)
-    near_only, got_near = _scrub_forward(
-        tmp_path / "c.mp4", ahead=2, stride=5, steps=20, kept=False
-    )
+    ahead, got = _scrub_forward(tmp_path / "c.mp4", ahead=8, stride=5, steps=20)
+    near_only, got_near = _scrub_forward(tmp_path / "c.mp4", ahead=2, stride=5, steps=20)
     for j, frame in {**got, **got_near}.items():
         np.testing.assert_array_equal(frame, frames[5 * j])  # exact either way
     spanned = 5 * 21 + 1  # the steps reach pool frame 21: video frames 0..105
@@ -128,51 +122,3 @@ def test_a_frame_read_on_demand_is_kept_within_the_budget(tmp_path) -> None:
     finally:
         fetch.close()
         src.close()
-
-
-def test_a_forward_reader_decodes_on_across_reads_and_stays_exact(tmp_path) -> None:
-    _write_video(tmp_path / "c.mp4", n=121, gop=40)
-    frames, keyframes = _sequential(tmp_path / "c.mp4")
-    assert keyframes == [0, 40, 80, 120]
-    src = VideoSource(tmp_path / "c.mp4", stride=5, cache_size=0)
-    reader = src.forward_reader()
-    try:
-        # Two batches in stream order, the second ahead of the first: exactly what one pass
-        # over both decodes (the second batch does not go back to keyframe 40 for frame 45),
-        # and the only seeks are the first and those forward over a keyframe (to 40, to 80).
-        batches = ([1, 3, 4, 8], [9, 12, 19])
-        for batch in batches:
-            for i in batch:
-                np.testing.assert_array_equal(reader.read(i), frames[5 * i])
-        targets = [5 * i for batch in batches for i in batch]
-        assert src.decode_counts == {
-            "decoded": _frames_to_decode(targets, keyframes), "seeks": 3, "restarts": 0,
-        }  # fmt: skip
-        # Behind the decoder: a seek to the keyframe before it, still exact.
-        np.testing.assert_array_equal(reader.read(2), frames[10])
-        assert src.decode_counts["seeks"] == 4
-        np.testing.assert_array_equal(src[20], frames[100])  # random access: its own decoder
-        np.testing.assert_array_equal(reader.read(3), frames[15])
-        assert src.decode_counts["seeks"] == 5  # src[20] sought; the reader went on from 10
-    finally:
-        reader.close()
-        src.close()
-
-
-def test_the_prefetcher_keeps_one_decoder_from_batch_to_batch(tmp_path) -> None:
-    # With the kept reader no batch goes back to its keyframe: even one new neighbour per
-    # step (ahead=2) decodes about what one forward pass over the fetched frames does (a
-    # fetch abandoned for a newer step may leave a few frames behind the decoder), where
-    # batch by batch it decodes a GOP's head again on every step.
-    _write_video(tmp_path / "c.mp4", n=121, gop=40)
-    frames, keyframes = _sequential(tmp_path / "c.mp4")
-    kept = {}
-    for ahead in (2, 8):
-        kept[ahead], got = _scrub_forward(tmp_path / "c.mp4", ahead=ahead, stride=5, steps=20)
-        for j, frame in got.items():
-            np.testing.assert_array_equal(frame, frames[5 * j])
-        # Pool frames 0..steps+ahead at most were fetched; one pass over them all decodes:
-        once = _frames_to_decode([5 * j for j in range(20 + ahead + 1)], keyframes)
-        assert kept[ahead] <= 1.2 * once
-    batch_by_batch, _ = _scrub_forward(tmp_path / "c.mp4", ahead=2, stride=5, steps=20, kept=False)
-    assert batch_by_batch > 1.8 * kept[2]

@@ -15,19 +15,12 @@ missing or half of those further ahead are, decodes each GOP about once per pass
 A newer :meth:`show` abandons the fetch under way at the first frame it decodes that the newer
 request does not want (one that still wants it lets it go on). The store only answers
 :meth:`get`; it never blocks the caller.
-
-A source with a ``forward_reader()`` (a video) is read through one such reader for the
-prefetcher's whole life: its decoder stays where the last batch left it, so the next batch
-ahead decodes on from there instead of seeking back to the keyframe before its first frame;
-other sources are read batch by batch with ``iter_frames``.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
-from typing import Any
 
 import numpy as np
 
@@ -67,7 +60,6 @@ class NeighbourPrefetcher:
         self._latest: tuple[int, int] | None = None  # the newest request, kept while fetching
         self._generation = 0
         self._closed = False
-        self._reader: Any = None  # the source's forward reader; the worker's alone
         self._worker = threading.Thread(target=self._run, daemon=True, name="prefetch")
         self._worker.start()
 
@@ -139,9 +131,6 @@ class NeighbourPrefetcher:
             self._closed = True
             self._wake.notify()
         self._worker.join(timeout=5)
-        if self._reader is not None and not self._worker.is_alive():
-            self._reader.close()
-            self._reader = None
         with self._lock:
             self._store.clear()
             self._bytes = 0
@@ -170,20 +159,8 @@ class NeighbourPrefetcher:
             if todo:
                 self._fetch(todo, generation)
 
-    def _frames(self, todo: list[int]) -> Iterator[tuple[int, np.ndarray]]:
-        """``todo`` as (index, frame) in stream order, through the kept reader where there is
-        one (see the module), else one ``iter_frames`` pass."""
-        if self._reader is None:
-            open_reader = getattr(self.source, "forward_reader", None)
-            if open_reader is None:
-                yield from self.source.iter_frames(todo)
-                return
-            self._reader = open_reader()
-        for j in sorted(set(todo)):
-            yield j, self._reader.read(j)
-
     def _fetch(self, todo: list[int], generation: int) -> None:
-        frames = self._frames(todo)
+        frames = self.source.iter_frames(todo)
         try:
             for j, frame in frames:
                 if self._closed:

@@ -256,17 +256,6 @@ class VideoSource(FrameSource):
     #: Decoded frames a pass may hold between its decode thread and its consumer.
     stream_buffer = 8
 
-    def forward_reader(self) -> ForwardReader:
-        """A reader with its own demuxer and decoder, kept open from one read to the next.
-
-        For a caller that reads batches of frames in stream order again and again (the
-        viewer's prefetcher): a read ahead of the last one decodes on from where that one
-        stopped, like one long :meth:`iter_frames`, without seeking back to a keyframe it has
-        passed; a read behind it seeks. Frames are exactly those ``source[index]`` returns.
-        Random access and passes keep their own decoders, undisturbed.
-        """
-        return ForwardReader(self)
-
     def _stream_worker(
         self, order: list[int], items: queue.Queue[Any], halt: threading.Event
     ) -> None:
@@ -308,60 +297,6 @@ class VideoSource(FrameSource):
 
 
 _END = object()  # the end of a pass's queue
-
-
-class ForwardReader:
-    """Frames of a :class:`VideoSource` by index through one decoder kept open between reads.
-
-    See :meth:`VideoSource.forward_reader`. The file is opened at the first read (a
-    frame-threaded decoder, as a pass's); a failed read closes it, and the next read opens it
-    again. One thread at a time may use a reader.
-
-    Parameters
-    ----------
-    source : VideoSource
-        The video (not closed by the reader).
-    """
-
-    def __init__(self, source: VideoSource) -> None:
-        self.source = source
-        self._container: Any = None
-        self._cursor: _Cursor | None = None
-
-    def read(self, index: int) -> np.ndarray:
-        """Frame ``index`` of the source (uint8 H x W x 3), exactly.
-
-        Raises
-        ------
-        IndexError, TypeError
-            ``index`` out of range or not an int.
-        FrameSourceError
-            The file cannot be opened or decoded at that frame.
-        """
-        src = self.source
-        j = src._check_index(index) * src.stride
-        if self._cursor is None:
-            try:
-                self._container = src._av.open(str(src.path))
-            except (src._av.FFmpegError, OSError, ValueError) as exc:
-                raise FrameSourceError(f"cannot open video {src.path}: {exc}") from None
-            stream = self._container.streams.video[0]
-            stream.thread_type = "AUTO"
-            self._cursor = _Cursor(src, self._container, stream)
-        try:
-            return to_rgb8(self._cursor.read(j), str(src.path))
-        except BaseException:
-            self.close()
-            raise
-
-    def close(self) -> None:
-        """Close the decoder and the file (a later read opens them again)."""
-        if self._cursor is not None:
-            self._cursor.close()
-            self._cursor = None
-        if self._container is not None:
-            self._container.close()
-            self._container = None
 
 
 class _Cursor:
