@@ -170,6 +170,14 @@ def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--stride", type=int, default=1, help="use every N-th frame of --data (1)")
     p.add_argument("--out", default="alges_simulation", help="experiment folder (%(default)s)")
+    p.add_argument(
+        "--keep-models",
+        action="append",
+        metavar="STRATEGY",
+        help="keep every round's model of this strategy, not only the latest (57 MB a round "
+        "for a Unet/ResNet-18; repeatable or comma-separated): what the surgeon's total "
+        "(PROTOCOL part 3) needs",
+    )
     add_device(p)
     add_dask_options(p, "the experiment's steps (each strategy and repeat a chain of tasks)")
     p.set_defaults(func=run_simulate)
@@ -269,7 +277,10 @@ def run_simulate(args: argparse.Namespace) -> int:
     created = not Path(args.out).exists()
     with dask_client(args) as client, graceful_interrupt(StopFlag(), args.quiet) as stop:
         try:
-            work = iter_simulate(config, args.out, stop, args.device, client, args.engine)
+            keep = [n.strip() for v in args.keep_models or () for n in v.split(",") if n.strip()]
+            work = iter_simulate(
+                config, args.out, stop, args.device, client, args.engine, keep_models=keep
+            )
             result = run_to_end(work, on_progress)
         except Exception:
             if created:  # failed before its first step: leave no folder behind

@@ -127,3 +127,22 @@ def test_every_round_option_reaches_its_field(command: str) -> None:
         warm_start=False if trains else None,
     )
     assert _round_config(args) == expected
+
+
+def test_keep_models_reaches_the_experiment(monkeypatch, tmp_path) -> None:
+    import alges_napari.core.experiment.loop as loop
+
+    seen = {}
+
+    def fake(config, out, stop, device, client, engine, keep_models=()):
+        seen["keep"] = list(keep_models)
+        raise loop.AlgesError("stop here")
+        yield  # a generator, as iter_simulate is
+
+    monkeypatch.setattr(loop, "iter_simulate", fake)
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    argv = ["simulate", "--data", str(tree), "--out", str(tmp_path / "o"), "--quiet",
+            "--keep-models", "random,alges-seg", "--keep-models", "coreset"]  # fmt: skip
+    assert cli.main(argv) != 0
+    assert seen["keep"] == ["random", "alges-seg", "coreset"]

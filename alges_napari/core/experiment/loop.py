@@ -36,12 +36,13 @@ This module is the entry point only: :class:`~.work.Work` computes the steps,
 from __future__ import annotations
 
 import os
-from collections.abc import Generator
+from collections.abc import Collection, Generator
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from alges_napari.core.errors import AlgesError
 from alges_napari.core.experiment.config import SimulationConfig
 from alges_napari.core.experiment.distributed import run_on_cluster
 from alges_napari.core.experiment.pool import load_runner, result_columns
@@ -60,6 +61,7 @@ def iter_simulate(
     device: torch.device | str | None = None,
     client: Any = None,
     engine: str | None = None,
+    keep_models: Collection[str] = (),
 ) -> Generator[Progress, None, SimulationResult]:
     """Run (or resume) a simulated active-learning experiment, writing ``out/results.csv``.
 
@@ -79,6 +81,18 @@ def iter_simulate(
     engine : str, optional
         What runs the scoring passes' forward (``--engine``, else ``$ALGES_ENGINE``, read by the
         caller); None: auto. Sent to the workers with each task, as ``device`` is.
+    keep_models : collection of str, optional
+        Strategies whose every round model is kept (``state/<strategy>/repeat_<r>/
+        round_<t>.safetensors``; by default only the latest is), for work that needs the model
+        that picked each frame, such as the surgeon's total (docs/experiment/real/PROTOCOL.md,
+        part 3). A Unet/ResNet-18 is 57 MB a round. Not a setting of the experiment: it changes
+        no result, and a resumed run may add or drop strategies here (models deleted before
+        stay deleted).
+
+    Raises
+    ------
+    AlgesError
+        A ``keep_models`` strategy that is not one of ``config.strategies``.
 
     Yields
     ------
@@ -91,6 +105,7 @@ def iter_simulate(
     -------
     SimulationResult
     """
+    keep = _kept_strategies(keep_models, config)
     on_workers = None if device is None else str(device)
     device = device if isinstance(device, torch.device) else pick_device(device)
     result = SimulationResult(Path(out))
@@ -99,7 +114,7 @@ def iter_simulate(
         store = ExperimentStore(out, result_columns(runner.pool.schema))
         store.open(config.to_json())
         store.reconcile()
-        experiment = ExperimentWriter(config, runner, store)
+        experiment = ExperimentWriter(config, runner, store, keep)
         result = experiment.result
         if client is None:
             yield from experiment.run(stop)
@@ -108,6 +123,25 @@ def iter_simulate(
     except Cancelled:
         result.stopped = True
     return result
+
+
+def _kept_strategies(names: Collection[str], config: SimulationConfig) -> tuple[str, ...]:
+    """``keep_models`` as the strategies' canonical names; an AlgesError for one not run."""
+    from alges_napari.core.acquire.strategies import get_strategy
+
+    out = []
+    for name in names:
+        try:
+            canonical = get_strategy(name).name
+        except AlgesError:  # not a strategy at all
+            canonical = None
+        if canonical not in config.strategies:
+            raise AlgesError(
+                f"keep_models: {name!r} is not a strategy of this experiment "
+                f"({', '.join(config.strategies)})"
+            )
+        out.append(canonical)
+    return tuple(out)
 
 
 def simulate(config: SimulationConfig, out: str | os.PathLike[str], **kw: Any) -> SimulationResult:

@@ -8,7 +8,8 @@ Layout of an experiment folder (``alges simulate --out DIR``)::
     state/repeat_<r>/round_0000.*     the round-0 model, shared by every strategy of the repeat
     state/repeat_<r>/round0.json      the round-0 row
     state/<strategy>/repeat_<r>/state.json            labelled frames, last round, rows so far
-    state/<strategy>/repeat_<r>/round_<t>.safetensors its latest model (+ metadata JSON)
+    state/<strategy>/repeat_<r>/round_<t>.safetensors its latest model (+ metadata JSON);
+                                                      every round's with ``keep_models``
 
 A step (strategy, repeat, round) is written in this order: checkpoint, then ``state.json``
 (which holds the row), then the row appended to ``results.csv``; the previous checkpoint is
@@ -262,11 +263,16 @@ class ExperimentStore:
         """A (strategy, repeat) state ({"round", "labelled", "checkpoint", "rows"}) or None."""
         return _read_json(self.strategy_dir(strategy, repeat, create=False) / "state.json")
 
-    def save_state(self, strategy: str, repeat: int, state: dict[str, Any]) -> None:
+    def save_state(
+        self, strategy: str, repeat: int, state: dict[str, Any], keep_previous: bool = False
+    ) -> None:
         """Store a (strategy, repeat) state atomically, then delete checkpoints it no longer
-        names (the one it names was written before)."""
+        names (the one it names was written before); ``keep_previous`` keeps every earlier
+        round's model as well (``iter_simulate(keep_models=...)``)."""
         d = self.strategy_dir(strategy, repeat)
         atomic_write_json(d / "state.json", state)
+        if keep_previous:
+            return
         keep = Path(state["checkpoint"]).name if state.get("checkpoint") else None
         for old in d.glob("round_*"):
             if keep is None or not old.name.startswith(Path(keep).stem):

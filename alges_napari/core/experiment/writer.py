@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Collection, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,8 +46,15 @@ class ExperimentWriter:
     """The resumable loop over repeats, rounds and strategies (see :func:`iter_simulate`): the
     one writer of the store; :class:`Work` computes each step."""
 
-    def __init__(self, config: SimulationConfig, runner: Runner, store: ExperimentStore):
+    def __init__(
+        self,
+        config: SimulationConfig,
+        runner: Runner,
+        store: ExperimentStore,
+        keep_models: Collection[str] = (),
+    ):
         self.config, self.runner, self.store = config, runner, store
+        self.keep_models = frozenset(keep_models)  # strategies whose round models all stay
         self.work = Work(config, runner, store)
         self.done = store.done_rows()
         self.result = SimulationResult(store.root, columns=store.columns)
@@ -62,7 +69,7 @@ class ExperimentWriter:
 
     def record(self, strategy: str, repeat: int, state: dict[str, Any]) -> None:
         """Persist a (strategy, repeat) state, then its newest row (the crash-safe order)."""
-        self.store.save_state(strategy, repeat, state)
+        self.store.save_state(strategy, repeat, state, strategy in self.keep_models)
         row = state["rows"][-1]
         key = (strategy, repeat, int(row["round"]))
         if key not in self.done:

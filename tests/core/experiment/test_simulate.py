@@ -469,3 +469,47 @@ def test_warm_rounds_train_warm_steps_and_first_models_the_full_schedule(
     assert "warm_steps" not in tiny(tree).to_json()  # defaults keep older runs resumable
     with pytest.raises(AlgesError, match="warm_steps"):
         tiny(tree, warm_steps=-1)
+
+
+def test_keep_models_keeps_every_round_model_of_a_strategy_and_changes_no_row(
+    tree: Path, tmp_path: Path
+) -> None:
+    import csv
+    import json
+
+    from alges_napari.core.learn.model import load_checkpoint
+
+    config = tiny(tree, repeats=1)
+    plain = simulate(config, tmp_path / "plain")
+    kept = simulate(config, tmp_path / "kept", keep_models=["Random"])  # any spelling
+    assert kept.rows_written == plain.rows_written
+    def rows(out: Path) -> list[dict[str, str]]:  # results.csv without its timings
+        with open(out / "results.csv", newline="") as fh:
+            return [
+                {c: v for c, v in r.items() if c not in ("train_s", "select_s")}
+                for r in csv.DictReader(fh)
+            ]
+
+    assert rows(tmp_path / "kept") == rows(tmp_path / "plain")
+    rand, seg = tmp_path / "kept/state/random/repeat_0", tmp_path / "kept/state/alges-seg/repeat_0"
+    assert sorted(p.name for p in rand.glob("round_*.safetensors")) == [
+        "round_0001.safetensors", "round_0002.safetensors",
+    ]  # fmt: skip
+    assert len(list(seg.glob("round_*.safetensors"))) == 1  # only the latest, as before
+    # The round-1 model is the one that picked round 2's frames: the state says which.
+    state = json.loads((rand / "state.json").read_text())
+    n1 = next(r["n_labelled"] for r in state["rows"] if r["round"] == 1)
+    assert len(state["labelled"][n1:]) == 2
+    model, _, _ = load_checkpoint(rand / "round_0001.safetensors", device="cpu")
+    assert sum(p.numel() for p in model.parameters()) > 0
+
+
+def test_keep_models_refuses_a_strategy_the_experiment_does_not_run(
+    tree: Path, tmp_path: Path
+) -> None:
+    from alges_napari.core.errors import AlgesError
+
+    for name in ("coreset", "no-such-strategy"):
+        with pytest.raises(AlgesError, match=f"keep_models: '{name}' is not a strategy"):
+            simulate(tiny(tree, repeats=1), tmp_path / "exp", keep_models=[name])
+    assert not (tmp_path / "exp").exists()  # refused before anything is written
