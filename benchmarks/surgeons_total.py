@@ -342,6 +342,7 @@ def run_workflow(
     for arm in arms:
         todo = [(key, rnd) for key, rnd in arm.frames if (wf.name, arm.repeat, key) not in done]
         dice = {int(r["round"]): float(r["mean_dice"]) for r in arm.rows}
+        scored = {int(r["round"]): float(r.get("mean_dice_scored", math.nan)) for r in arm.rows}
         preds: dict[str, np.ndarray] = {}
         if wf.prefill:
             for rnd in sorted({t for _, t in todo if t >= 1 and dice[t - 1] >= floor}):
@@ -363,6 +364,7 @@ def run_workflow(
                 row["start"] = "empty"
             if wf.prefill and rnd >= 1:
                 row["floor_dice"] = dice[rnd - 1]
+                row["floor_dice_scored"] = scored[rnd - 1]  # the app's figure: see the report
             row.update(correct(frame, start, wf.corrector, k))
             row["s"] = round(time.perf_counter() - t0, 2)
             write(row)
@@ -402,8 +404,17 @@ def totals(rows: Sequence[dict[str, Any]], wf: str, arms: Sequence[Arm]) -> list
 
 
 def report(rows: Sequence[dict[str, Any]], arms: dict[str, list[Arm]],
-           workflows: Sequence[Workflow], target: float) -> str:  # fmt: skip
-    """The markdown report: per-repeat lines, the table, the last line W1 / W0."""
+           workflows: Sequence[Workflow], target: float, floor: float | None = None
+           ) -> str:  # fmt: skip
+    """The markdown report: per-repeat lines, the table, the last line W1 / W0.
+
+    It also counts the prefilled workflows' frames whose start would differ had the floor been
+    read on ``mean_dice_scored`` (the app's figure averages the scored classes, background
+    included) instead of ``mean_dice`` (the experiment's primary figure, used here).
+    """
+    from alges_napari.core.project.autofill import AUTOFILL_FLOOR
+
+    floor = AUTOFILL_FLOOR if floor is None else float(floor)
     lines = [f"target: mean_dice >= {target:.4f} (0.9 x the full pool)", ""]
     per: dict[str, list[float]] = {}
     for wf in workflows:
@@ -435,6 +446,15 @@ def report(rows: Sequence[dict[str, Any]], arms: dict[str, list[Arm]],
     if not any(wf.name == "W2" for wf in workflows):
         lines.append("")
         lines.append("W2 (the default strategy's frames) is W1: the default strategy is random.")
+    names = {wf.name for wf in workflows if wf.prefill}
+    ids = {(wf.name, a.repeat, key) for wf in workflows for a in arms[wf.strategy]
+           for key, _ in a.frames}  # fmt: skip
+    floored = [r for r in rows if r["workflow"] in names and "floor_dice" in r and row_id(r) in ids]
+    differ = sum((r["floor_dice"] >= floor) != (r.get("floor_dice_scored", math.nan) >= floor)
+                 for r in floored)  # fmt: skip
+    lines += ["", f"Auto-fill floor {floor:.2f} on the round before's mean_dice: "
+              f"{sum(r['start'] == 'prediction' for r in floored)} of {len(floored)} later-round "
+              f"frames prefilled; on mean_dice_scored {differ} of them would start otherwise."]
     lines += ["", "Assumption (PROTOCOL part 3): a frame that reaches Done is trained on as its "
               "ground truth, so the workflows on the same frames share n*.", last]  # fmt: skip
     return "\n".join(lines)
@@ -485,6 +505,11 @@ def run(args: argparse.Namespace, floor: float | None = None) -> str:
     rows = []
     if args.out.exists():
         rows = [json.loads(line) for line in args.out.read_text().splitlines() if line.strip()]
+    here = str(exp.resolve())
+    for r in rows:
+        if r.get("experiment", here) != here:
+            raise InputError(f"--out {args.out}: holds results of another experiment "
+                             f"({r['experiment']}): use another --out")  # fmt: skip
     done = {row_id(r) for r in rows}
     print(f"{exp}: target {target:.4f}; {len(done)} frame results already in {args.out}",
           flush=True)
@@ -499,13 +524,14 @@ def run(args: argparse.Namespace, floor: float | None = None) -> str:
         raise InputError(f"{exp / 'config.json'}: data {config.get('data')}: {exc}") from None
 
     def write(row: dict[str, Any]) -> None:
+        row["experiment"] = here
         rows.append(row)
         with args.out.open("a") as fh:
             fh.write(json.dumps(row) + "\n")
 
     for wf in workflows:
         run_workflow(exp, wf, arms[wf.strategy], reader, reader.k, done, write, floor)
-    text = report(rows, arms, workflows, target)
+    text = report(rows, arms, workflows, target, floor)
     print(text)
     return text
 

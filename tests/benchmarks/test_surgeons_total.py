@@ -96,6 +96,8 @@ def test_w0_is_corrector_e_from_empty_on_the_grid_and_frames_follow_n_star(
     rows = read(out)
     assert {x["workflow"] for x in rows} == {"W0", "W1"}  # default random: W2 is W1
     assert "W2 (the default strategy's frames) is W1" in text
+    assert "floor 0.50 on the round before's mean_dice: 0 of 8 later-round frames prefilled" in text
+    assert all(x["experiment"] == str(exp.resolve()) for x in rows)
     source = open_frames(str(exp.parent / "endo/train_seg"))
     keys = list(source.keys)
     for r in (0, 1):
@@ -182,7 +184,8 @@ def test_w2_on_the_default_strategy_and_resume_skips_finished_frames(bench, exp,
     assert len(calls) == 3 and len(read(out)) == len(rows)
 
 
-def test_the_target_from_the_calibration_is_its_full_pool_2400_step_point(bench, exp, tmp_path):
+def test_the_target_from_the_calibration_is_its_full_pool_2400_step_point(bench, exp, tmp_path,
+                                                                          monkeypatch):  # fmt: skip
     run = "frames=all size=64x64 steps=2400 dice=1.0 lr=0.001 bs=8 enc=resnet18 aug=True seed=900"
     line = {"run": run, "frames": "all", "n_train": 16, "s_per_step": 1.0, "dice": [0.9] * 7}
     other = {**line, "run": run.replace("64x64", "128x224")}
@@ -192,9 +195,16 @@ def test_the_target_from_the_calibration_is_its_full_pool_2400_step_point(bench,
         {**line, "step": 2400, "mean_fg_present": 0.25},
         {**other, "step": 2400, "mean_fg_present": 0.75})))  # fmt: skip
     assert bench.full_pool_from_calibration(calibration, (64, 64)) == 0.25
-    assert bench.run(bench.parse_args(["--experiment", str(exp), "--calibration", str(calibration),
-                                       "--out", str(tmp_path / "c.jsonl")])).startswith(
-        "target: mean_dice >= 0.2250")  # fmt: skip
+    targets = []
+
+    def stop_at_the_arms(exp, strategy, target):  # the target is all this test needs
+        targets.append(target)
+        raise bench.InputError("stopped")
+
+    monkeypatch.setattr(bench, "load_arms", stop_at_the_arms)
+    assert bench.main(["--experiment", str(exp), "--calibration", str(calibration),
+                       "--out", str(tmp_path / "c.jsonl")]) == 2  # fmt: skip
+    assert targets == [pytest.approx(0.9 * 0.25)]  # at the experiment's 64x64
     with pytest.raises(bench.InputError, match="no full-pool 2400-step point at 32x32"):
         bench.full_pool_from_calibration(calibration, (32, 32))
 
@@ -221,4 +231,9 @@ def test_bad_input_is_one_line_and_exit_2(bench, exp, tmp_path, capsys):
     err = fails("--experiment", str(exp), "--calibration", str(tmp_path / "no.jsonl"),
                 "--out", out)  # fmt: skip
     assert "no.jsonl" in err
+    other = tmp_path / "other.jsonl"
+    other.write_text(json.dumps({"experiment": "/elsewhere", "workflow": "W0", "repeat": 0,
+                                 "key": "3/3_75", "actions": 1}) + "\n")  # fmt: skip
+    err = fails("--experiment", str(exp), "--full-pool-dice", "10", "--out", str(other))
+    assert "other.jsonl: holds results of another experiment (/elsewhere)" in err
     assert not Path(out).exists()
