@@ -95,6 +95,10 @@ class Arm:
         The round at which the target was reached (None: not reached).
     n_star : int
         Labels at that round end; the last round's labels when not reached.
+    frames : list of (str, int)
+        The first ``n_star`` labelled frames in pick order, each with its round (0: initial).
+    unfinished : bool
+        Not reached and fewer rounds than the experiment's: part 2 is still running.
     """
 
     strategy: str
@@ -104,6 +108,7 @@ class Arm:
     reached: int | None = None
     n_star: int = 0
     frames: list[tuple[str, int]] = field(default_factory=list)
+    unfinished: bool = False
 
 
 def reach(rows: Sequence[dict[str, Any]], target: float) -> tuple[int | None, int]:
@@ -172,8 +177,11 @@ def read_config(exp: Path) -> dict[str, Any]:
         raise InputError(f"{path}: not JSON ({exc})") from None
 
 
-def load_arms(exp: Path, strategy: str, target: float) -> list[Arm]:
+def load_arms(exp: Path, strategy: str, target: float, rounds: int | None = None) -> list[Arm]:
     """Every repeat's arm of ``strategy``: rows, labelled frames, n* and the frames up to it.
+
+    ``rounds`` (the experiment's): an arm that has fewer and does not reach the target is
+    marked unfinished (its "not reached by N" is then provisional).
 
     Raises
     ------
@@ -200,6 +208,8 @@ def load_arms(exp: Path, strategy: str, target: float) -> list[Arm]:
             raise InputError(f"{state}: cannot read the labelled frames ({exc})") from None
         arm = Arm(strategy, repeat, mine, labelled)
         arm.reached, arm.n_star = reach(mine, target)
+        arm.unfinished = (arm.reached is None and rounds is not None
+                          and max(int(r["round"]) for r in mine) < rounds)  # fmt: skip
         arm.frames = frame_rounds(labelled, mine, arm.n_star)
         for rnd in sorted({t for _, t in arm.frames if t >= 1}):
             ckpt = checkpoint_of(exp, strategy, repeat, rnd)
@@ -422,6 +432,8 @@ def report(rows: Sequence[dict[str, Any]], arms: dict[str, list[Arm]],
         for arm, total in zip(arms[wf.strategy], per[wf.name], strict=True):
             where = (f"n* = {arm.n_star} (round {arm.reached})" if arm.reached is not None
                      else f"not reached by {arm.n_star} labels")  # fmt: skip
+            if arm.unfinished:
+                where += " (the arm is unfinished: part 2 has not run all its rounds)"
             lines.append(f"- {wf.name} repeat {arm.repeat}: {where}; {total:.0f} actions")
     lines += ["", "| workflow | frames of | repeats | median n* [95 %] | median total actions "
               "[95 %] | median ratio to W0 [95 %] |", "|---|---|---|---|---|---|"]  # fmt: skip
@@ -497,10 +509,11 @@ def run(args: argparse.Namespace, floor: float | None = None) -> str:
     full = (args.full_pool_dice if args.full_pool_dice is not None
             else full_pool_from_calibration(args.calibration, size))  # fmt: skip
     target = TARGET_SHARE * full
-    arms = {RANDOM: load_arms(exp, RANDOM, target)}
+    rounds = int(config["rounds"]) if "rounds" in config else None
+    arms = {RANDOM: load_arms(exp, RANDOM, target, rounds)}
     workflows = [Workflow("W0", RANDOM, "e", False), Workflow("W1", RANDOM, "g", True)]
     if default != RANDOM:
-        arms[default] = load_arms(exp, default, target)
+        arms[default] = load_arms(exp, default, target, rounds)
         workflows.append(Workflow("W2", default, "g", True))
     rows = []
     if args.out.exists():

@@ -197,7 +197,7 @@ def test_the_target_from_the_calibration_is_its_full_pool_2400_step_point(bench,
     assert bench.full_pool_from_calibration(calibration, (64, 64)) == 0.25
     targets = []
 
-    def stop_at_the_arms(exp, strategy, target):  # the target is all this test needs
+    def stop_at_the_arms(exp, strategy, target, rounds=None):  # the target is all this test needs
         targets.append(target)
         raise bench.InputError("stopped")
 
@@ -228,6 +228,11 @@ def test_bad_input_is_one_line_and_exit_2(bench, exp, tmp_path, capsys):
     err = fails("--experiment", str(bare), "--full-pool-dice", "10", "--out", out)
     assert "state/random/repeat_0/round_0001.safetensors: missing" in err
     assert "--keep-models random" in err
+    config = json.loads((bare / "config.json").read_text())
+    (bare / "config.json").write_text(json.dumps({**config, "rounds": 3}))
+    arms = bench.load_arms(bare, "alges-seg", 9.0, rounds=3)  # a run that has not ended
+    assert [a.unfinished for a in arms] == [True, True]
+    assert not any(a.unfinished for a in bench.load_arms(exp, "alges-seg", 9.0, rounds=2))
     err = fails("--experiment", str(exp), "--calibration", str(tmp_path / "no.jsonl"),
                 "--out", out)  # fmt: skip
     assert "no.jsonl" in err
