@@ -210,12 +210,17 @@ def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=run_plot)
 
 
+def _comma_list(values: list[str] | None) -> list[str]:
+    """The names of a repeatable option whose values may also be comma-separated."""
+    return [n.strip() for value in values or () for n in value.split(",") if n.strip()]
+
+
 def _strategies(names: list[str] | None) -> tuple[str, ...]:
     """Every --strategy given (in order, once each), or the default set."""
     from alges_napari.core.acquire.strategies import available_strategies
     from alges_napari.core.experiment.config import DEFAULT_STRATEGIES
 
-    flat = [n.strip() for name in names or () for n in name.split(",") if n.strip()]
+    flat = _comma_list(names)
     if not flat:
         return DEFAULT_STRATEGIES
     if "all" in flat:
@@ -277,10 +282,10 @@ def run_simulate(args: argparse.Namespace) -> int:
     created = not Path(args.out).exists()
     with dask_client(args) as client, graceful_interrupt(StopFlag(), args.quiet) as stop:
         try:
-            keep = [n.strip() for v in args.keep_models or () for n in v.split(",") if n.strip()]
             work = iter_simulate(
-                config, args.out, stop, args.device, client, args.engine, keep_models=keep
-            )
+                config, args.out, stop, args.device, client, args.engine,
+                keep_models=_comma_list(args.keep_models),
+            )  # fmt: skip
             result = run_to_end(work, on_progress)
         except Exception:
             if created:  # failed before its first step: leave no folder behind
