@@ -135,6 +135,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy import ndimage
@@ -646,6 +647,41 @@ def video_ratio_interval(
     return float(num.sum() / max(den.sum(), 1)), float(lo), float(hi)
 
 
+def grid_superpixels(image: np.ndarray, grid: tuple[int, int]) -> dict[str, np.ndarray]:
+    """The app's fine and coarse superpixels of the full ``image``, resized to ``grid`` by
+    nearest neighbour (what the correctors with superpixels use)."""
+    from skimage.transform import resize
+
+    from alges_napari.core.data.superpixels import compute_superpixels
+
+    return {
+        name: resize(compute_superpixels(image, name), grid, order=0, preserve_range=True,
+                     anti_aliasing=False).astype(np.int64)
+        for name in ("fine", "coarse")
+    }  # fmt: skip
+
+
+def predict_inputs(model: Any, spec: Any, images: list[np.ndarray]) -> list[np.ndarray]:
+    """The argmax prediction (uint8) of ``model`` on each image already at its input size,
+    through the scoring pass the app runs (``iter_score``, batches of 16)."""
+    import torch
+
+    from alges_napari.core.acquire.scoring import ScoreOptions, iter_score
+    from alges_napari.core.data.frames.stream import KeyedFrames
+
+    preds: dict[int, np.ndarray] = {}
+
+    def on_frame(i: int, pred: np.ndarray, heat: object) -> None:
+        preds[i] = np.asarray(pred, np.uint8)
+
+    frames = KeyedFrames(lambda key: images[int(key)], [str(i) for i in range(len(images))])
+    with torch.no_grad():
+        options = ScoreOptions(batch_size=16)
+        for _ in iter_score(model, frames, spec, want=set(), on_frame=on_frame, options=options):
+            pass
+    return [preds[i] for i in range(len(images))]
+
+
 def real_frames(
     val: Path, model_path: Path, limit: int = 0, shard: tuple[int, int] = (0, 1),
     grid: tuple[int, int] = GRID, first_per_video: bool = False,
@@ -662,13 +698,9 @@ def real_frames(
     is the mask resized as the simulator resizes it (nearest neighbour, 255 kept); the
     superpixels are the app's, computed on the full frame and resized by nearest neighbour.
     """
-    import torch
     from skimage.transform import resize
 
-    from alges_napari.core.acquire.scoring import ScoreOptions, iter_score
     from alges_napari.core.data.frames import open_frames
-    from alges_napari.core.data.frames.stream import KeyedFrames
-    from alges_napari.core.data.superpixels import compute_superpixels
     from alges_napari.core.learn.model import load_checkpoint
     from alges_napari.core.learn.train import make_samples
 
@@ -680,17 +712,7 @@ def real_frames(
     pairs = [(np.asarray(source[i]), source.ground_truth(i)) for i in range(len(keys))]
     samples = make_samples(pairs, GRID)
     truths = samples.masks if grid == GRID else make_samples(pairs, grid).masks
-    preds: dict[int, np.ndarray] = {}
-
-    def on_frame(i: int, pred: np.ndarray, heat: object) -> None:
-        preds[i] = np.asarray(pred, np.uint8)
-
-    frames = KeyedFrames(lambda key: samples.images[int(key)].permute(1, 2, 0).numpy(),
-                         [str(i) for i in range(len(keys))])  # fmt: skip
-    with torch.no_grad():
-        options = ScoreOptions(batch_size=16)
-        for _ in iter_score(model, frames, spec, want=set(), on_frame=on_frame, options=options):
-            pass
+    preds = predict_inputs(model, spec, [img.permute(1, 2, 0).numpy() for img in samples.images])
     out = []
     chosen = list(range(len(keys)))
     if first_per_video:
@@ -701,11 +723,7 @@ def real_frames(
     chosen = chosen[: limit or None][shard[0] :: shard[1]]
     for i in chosen:
         key = keys[i]
-        sps = {}
-        for name in ("fine", "coarse"):
-            sp = compute_superpixels(pairs[i][0], name)
-            sps[name] = resize(sp, grid, order=0, preserve_range=True, anti_aliasing=False
-                               ).astype(np.int64)  # fmt: skip
+        sps = grid_superpixels(pairs[i][0], grid)
         pred = preds[i]
         if grid != GRID:
             pred = resize(pred, grid, order=0, preserve_range=True, anti_aliasing=False

@@ -60,7 +60,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # correction_real, beside this file
 
-from correction_real import FrameGrabCut, greedy_correct, min_area_on  # noqa: E402
+from correction_real import (  # noqa: E402
+    FrameGrabCut,
+    greedy_correct,
+    grid_superpixels,
+    min_area_on,
+    predict_inputs,
+)
 
 #: The target: this share of the full-pool model's mean_dice (PROTOCOL part 3).
 TARGET_SHARE = 0.9
@@ -200,7 +206,8 @@ def load_arms(exp: Path, strategy: str, target: float, rounds: int | None = None
         raise InputError(f"{exp / 'results.csv'}: no row of strategy {strategy!r}")
     arms = []
     for repeat in sorted({int(r["repeat"]) for r in rows}):
-        mine = sorted((r for r in rows if int(r["repeat"]) == repeat), key=lambda r: r["round"])
+        mine = sorted((r for r in rows if int(r["repeat"]) == repeat),
+                      key=lambda r: int(r["round"]))  # fmt: skip
         state = exp / "state" / strategy / f"repeat_{repeat}" / "state.json"
         try:
             labelled = list(json.loads(state.read_text())["labelled"])
@@ -264,9 +271,6 @@ class FrameReader:
     def __call__(self, key: str) -> Frame:
         """The frame ``key`` with its superpixels (the app's, resized to the grid)."""
         if key not in self._cache:
-            from skimage.transform import resize
-
-            from alges_napari.core.data.superpixels import compute_superpixels
             from alges_napari.core.learn.train import make_samples
 
             if key not in self.index:
@@ -274,11 +278,9 @@ class FrameReader:
             i = self.index[key]
             image = np.asarray(self.source[i])
             s = make_samples([(image, self.source.ground_truth(i))], self.grid)
-            sps = {name: resize(compute_superpixels(image, name), self.grid, order=0,
-                                preserve_range=True, anti_aliasing=False).astype(np.int64)
-                   for name in ("fine", "coarse")}  # fmt: skip
             self._cache[key] = Frame(key, image, s.images[0].permute(1, 2, 0).numpy(),
-                                     s.masks[0].numpy().astype(np.uint8), sps)  # fmt: skip
+                                     s.masks[0].numpy().astype(np.uint8),
+                                     grid_superpixels(image, self.grid))  # fmt: skip
         return self._cache[key]
 
 
@@ -288,26 +290,12 @@ def predict(checkpoint: Path, frames: Sequence[Frame]) -> dict[str, np.ndarray]:
     The scoring pass the app runs (:func:`alges_napari.core.acquire.scoring.iter_score`), as
     ``correction_real.real_frames`` predicts.
     """
-    import torch
-
-    from alges_napari.core.acquire.scoring import ScoreOptions, iter_score
-    from alges_napari.core.data.frames.stream import KeyedFrames
     from alges_napari.core.learn.model import load_checkpoint
 
     model, spec, _ = load_checkpoint(checkpoint, device="cpu")
-    preds: dict[str, np.ndarray] = {}
     by_key = {f.key: f for f in frames}
-
-    def on_frame(i: int, pred: np.ndarray, heat: object) -> None:
-        preds[keys[i]] = np.asarray(pred, np.uint8)
-
-    keys = list(by_key)
-    source = KeyedFrames(lambda key: by_key[keys[int(key)]].net, [str(i) for i in range(len(keys))])
-    with torch.no_grad():
-        for _ in iter_score(model, source, spec, want=set(), on_frame=on_frame,
-                            options=ScoreOptions(batch_size=16)):  # fmt: skip
-            pass
-    return preds
+    preds = predict_inputs(model, spec, [f.net for f in by_key.values()])
+    return dict(zip(by_key, preds, strict=True))
 
 
 def correct(frame: Frame, start: np.ndarray, corrector: str, k: int) -> dict[str, Any]:
