@@ -6,6 +6,26 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONDONTWRITEBYTECODE=1
 
+# The tests run in one worker process per core (pytest-xdist), at most 4, since each worker
+# imports torch and napari (about 1.5 GB). On the 2-core machine CI runs on, with another job
+# holding one core, two workers took the PyQt5 run from 869 s (one process) to 645 s. Whole
+# files go to a worker (--dist loadfile), so a module's fixtures (the synthetic tree, trained
+# models) are built once. PYTEST_WORKERS=N sets the count; 1 runs everything in this process,
+# as --pdb and -s need.
+if [ -n "${PYTEST_WORKERS:-}" ]; then
+    workers=$PYTEST_WORKERS
+else
+    workers=$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
+    [ "$workers" -gt 4 ] 2>/dev/null && workers=4
+fi
+case $workers in
+    '' | *[!0-9]*) echo "test.sh: PYTEST_WORKERS must be a whole number, not '$workers'" >&2; exit 2 ;;
+esac
+PYTEST_PARALLEL=()
+if [ "$workers" -gt 1 ]; then
+    PYTEST_PARALLEL=(-n "$workers" --dist loadfile)
+fi
+
 # One Xvfb for the Qt check and both pytest runs, started and stopped here rather than by
 # pytest-xvfb (hence --no-xvfb below, same 800x600x16 screen): a pytest that dies in C code
 # (Qt's abort) never runs pytest-xvfb's atexit hook and leaves its Xvfb running; this trap runs
@@ -96,7 +116,8 @@ fi
 .venv/bin/npe2 validate alges-napari
 bash scripts/check_wheel.sh
 
-.venv/bin/python -m pytest -q -p no:cacheprovider ${PYTEST_XVFB[@]+"${PYTEST_XVFB[@]}"} "$@"
+.venv/bin/python -m pytest -q -p no:cacheprovider ${PYTEST_XVFB[@]+"${PYTEST_XVFB[@]}"} \
+    ${PYTEST_PARALLEL[@]+"${PYTEST_PARALLEL[@]}"} "$@"
 
 # The viewer tests again under PyQt6: all of tests/qt, or, when paths were given, those of them
 # under tests/qt (options such as -x or -k EXPR pass through; a word is a path if it exists).
@@ -122,4 +143,4 @@ elif [[ " ${qt6[*]:-} " != *" tests/qt"* ]]; then
 fi
 # napari and pytest-qt both follow QT_API; the same venv carries both bindings.
 QT_API=pyqt6 PYTEST_QT_API=pyqt6 .venv/bin/python -m pytest -q -p no:cacheprovider \
-    ${PYTEST_XVFB[@]+"${PYTEST_XVFB[@]}"} "${qt6[@]}"
+    ${PYTEST_XVFB[@]+"${PYTEST_XVFB[@]}"} ${PYTEST_PARALLEL[@]+"${PYTEST_PARALLEL[@]}"} "${qt6[@]}"
