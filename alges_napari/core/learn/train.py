@@ -218,8 +218,11 @@ def iter_train(
     finally:
         result.seconds = time.perf_counter() - start
         model.eval()
-        # Free the optimiser state and cached blocks so scoring (or the user) gets the GPU back.
+        # Free the optimiser state, the last step's gradients (as large as the weights; nothing
+        # after training reads them: scoring takes its gradients analytically) and cached blocks,
+        # so scoring, the frames and the user get the memory back.
         del optimizer, scaler
+        model.zero_grad(set_to_none=True)
         if device.type == "cuda":
             torch.cuda.empty_cache()
     return result

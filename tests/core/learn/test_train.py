@@ -124,6 +124,21 @@ def test_training_reduces_loss_and_reports_progress() -> None:
     assert not result.stopped and not model.training
 
 
+def test_training_leaves_no_gradients_behind() -> None:
+    # The last step's gradients are as large as the model; the scoring pass and the rounds'
+    # idle time must not carry them.
+    model = tiny_model()
+    run_to_end(iter_train(model, tiny_pairs(), config(epochs=1)))
+    assert all(p.grad is None for p in model.parameters())
+    stop = StopFlag()
+    gen = iter_train(model, tiny_pairs(), config(epochs=5, batch_size=2), stop=stop)
+    next(gen)
+    assert any(p.grad is not None for p in model.parameters())  # a step did run
+    stop.request()
+    run_to_end(gen)
+    assert all(p.grad is None for p in model.parameters())
+
+
 def test_stop_ends_within_one_batch() -> None:
     stop = StopFlag()
     gen = iter_train(tiny_model(), tiny_pairs(), config(epochs=50, batch_size=2), stop=stop)
