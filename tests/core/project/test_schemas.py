@@ -50,7 +50,11 @@ def test_a_broken_state_file_is_rebuilt_from_labels(
         project = Project.open(root)
     with project:
         assert field in project.recovery and "\n" not in project.recovery
-        assert len(said) == 1
+        # pytest.warns records every warning: a gc pass during this case can run the
+        # finalizers of objects leaked by other files in the same xdist worker
+        # (ResourceWarning for unclosed sockets), so count only the recovery warning.
+        recoveries = [w for w in said if issubclass(w.category, ProjectRecoveryWarning)]
+        assert len(recoveries) == 1
         assert project.labelled_keys() == project.keys[:2]
         np.testing.assert_array_equal(project.load_label(project.keys[1]), random_mask(1))
     with Project.open(root) as again:  # written back whole
