@@ -177,8 +177,11 @@ def test_open_frames_reports_once_not_per_frame(tmp_path) -> None:
         src = open_frames(root / "train_seg")
         for i in range(len(src)):
             src.ground_truth(i)
-    reports = [w for w in caught if issubclass(w.category, DataReportWarning)]
-    assert len(reports) == 1 and len(caught) == 1
+    # ResourceWarnings are left out: a gc pass here can run finalizers of sockets that other
+    # files in the same xdist worker leaked, and "always" records those too.
+    said = [w for w in caught if not issubclass(w.category, ResourceWarning)]
+    reports = [w for w in said if issubclass(w.category, DataReportWarning)]
+    assert len(reports) == 1 and len(said) == 1, [str(w.message) for w in said]
     assert str(reports[0].message) == src.report().summary()
 
 
